@@ -1,0 +1,56 @@
+# Thin wrapper over CMake. The two set-up commands are `make demo` and
+# `make test`; everything else is for developers.
+JOBS ?= $(shell nproc)
+BUILD ?= build
+CMAKE_FLAGS ?= -DPARE_WERROR=ON
+
+.PHONY: all build test test-release test-asan asan models demo bench references fuzz fuzz-build clean help
+
+all: build
+
+help:
+	@echo "make demo        build, install the models, run pare end to end"
+	@echo "make test        release and ASan+UBSan test suites (installs models first)"
+	@echo "make models      install the real models into .cache/models"
+	@echo "make bench       pare beside PyTorch and ONNX Runtime (needs pip torch, onnxruntime)"
+	@echo "make references  regenerate tests/golden with transformers (needs pip torch)"
+	@echo "make fuzz        build libFuzzer targets and run each for FUZZ_SECONDS (default 60)"
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) > /dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+models:
+	./tools/install-models.sh
+
+test: test-release test-asan
+
+test-release: build models
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+asan test-asan: models
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPARE_SANITIZE=ON $(CMAKE_FLAGS) > /dev/null
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		PARE_TEST_QUICK=1 ctest --output-on-failure -j $(JOBS)
+
+demo: build models
+	./tools/demo.sh
+
+bench: build models
+	./bench/run.sh
+
+references: build models
+	python3 tools/make_references.py
+
+FUZZ_SECONDS ?= 60
+fuzz-build:
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARE_FUZZ=ON \
+		-DPARE_SANITIZE=ON -DPARE_TESTS=OFF $(CMAKE_FLAGS) > /dev/null
+	cmake --build build-fuzz -j $(JOBS)
+
+fuzz: fuzz-build
+	./fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

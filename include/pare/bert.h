@@ -1,0 +1,81 @@
+/* BERT-family encoders (BERT, MiniLM, ...) with post-LN layers, the pooler
+ * and a sequence-classification head (single- or multi-label). fp32. */
+#ifndef PARE_BERT_H
+#define PARE_BERT_H
+
+#include "pare/core.h"
+#include "pare/io.h"
+#include "pare/kernels.h"
+#include "pare/tokenize.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pare_problem_type {
+    PARE_PROBLEM_SINGLE_LABEL = 0, /* softmax over labels */
+    PARE_PROBLEM_MULTI_LABEL = 1,  /* sigmoid per label */
+    PARE_PROBLEM_REGRESSION = 2,
+} pare_problem_type;
+
+#define PARE_MAX_LABELS 256
+
+typedef struct pare_bert_config {
+    int64_t vocab_size, hidden_size, n_layers, n_heads, intermediate_size;
+    int64_t max_position, type_vocab_size;
+    double layer_norm_eps;
+    pare_act hidden_act;
+    int64_t n_labels;              /* 0: no classifier in the checkpoint */
+    pare_problem_type problem_type;
+    char labels[PARE_MAX_LABELS][32]; /* id2label, "LABEL_i" when absent */
+    char architecture[64];         /* architectures[0] */
+    char model_type[32];
+} pare_bert_config;
+
+pare_status pare_bert_config_load(const char *path, pare_bert_config *cfg, pare_err *err);
+
+typedef struct pare_bert_params {
+    int n_threads;             /* <= 0: PARE_THREADS or all cores */
+    pare_kernel_impl kernel;   /* AUTO by default */
+} pare_bert_params;
+
+pare_bert_params pare_bert_default_params(void);
+
+typedef struct pare_bert pare_bert;
+
+/* dir: a Hugging Face folder with config.json and model.safetensors (or
+ * pytorch_model.bin). Tensor names with or without the "bert." prefix. */
+pare_status pare_bert_load(const char *dir, const pare_bert_params *params, pare_bert **out,
+                           pare_err *err);
+void pare_bert_free(pare_bert *m);
+
+const pare_bert_config *pare_bert_get_config(const pare_bert *m);
+const pare_wordpiece *pare_bert_tokenizer(const pare_bert *m); /* NULL if none in the folder */
+pare_pool *pare_bert_pool(pare_bert *m);
+bool pare_bert_has_pooler(const pare_bert *m);
+
+/* Install or replace the classification head: W[n_labels, hidden], b[n_labels]
+ * (copied). */
+pare_status pare_bert_set_classifier(pare_bert *m, const float *w, const float *b,
+                                     int64_t n_labels, pare_problem_type type, pare_err *err);
+
+/* Outputs of one forward pass; any pointer may be NULL to skip it. */
+typedef struct pare_bert_outputs {
+    float *hidden;  /* [B, T, hidden] last hidden state */
+    float *pooled;  /* [B, hidden] tanh(dense(CLS)) */
+    float *logits;  /* [B, n_labels] */
+} pare_bert_outputs;
+
+/* ids, mask, type_ids: [B, T]; mask 1 = token, 0 = padding; type_ids may be
+ * NULL (all 0). */
+pare_status pare_bert_forward(pare_bert *m, const int32_t *ids, const int32_t *mask,
+                              const int32_t *type_ids, int64_t B, int64_t T,
+                              const pare_bert_outputs *out, pare_err *err);
+
+/* Total parameters and their bytes as loaded. */
+int64_t pare_bert_n_params(const pare_bert *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

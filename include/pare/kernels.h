@@ -1,0 +1,100 @@
+/* CPU kernels. Every fast kernel has a plain reference beside it (the truth
+ * in tests); the implementation is chosen once, at init, from cpuid, and
+ * stored in the object that uses it, so there is no global dispatch state.
+ *
+ * Layout conventions: row-major. A Linear layer has PyTorch's weight layout
+ * W[n_out, n_in] and computes y[m, n_out] = x[m, n_in] . W^T + bias.
+ */
+#ifndef PARE_KERNELS_H
+#define PARE_KERNELS_H
+
+#include "pare/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pare_kernel_impl {
+    PARE_KERNEL_AUTO = 0,  /* best available for this CPU */
+    PARE_KERNEL_REF = 1,   /* plain C loops: the truth */
+    PARE_KERNEL_BLAS = 2,  /* OpenBLAS sgemm: the reference fast path */
+    PARE_KERNEL_AVX2 = 3,  /* AVX2 + FMA */
+    PARE_KERNEL_AVX512 = 4,/* AVX-512F */
+} pare_kernel_impl;
+
+const char *pare_kernel_impl_name(pare_kernel_impl k);
+/* Parse "auto|ref|blas|avx2|avx512"; false if unknown. */
+bool pare_kernel_impl_parse(const char *s, pare_kernel_impl *out);
+/* Resolve AUTO (and any impl the CPU lacks) to what this CPU can run. */
+pare_kernel_impl pare_kernel_resolve(pare_kernel_impl want);
+
+typedef enum pare_act {
+    PARE_ACT_NONE = 0,
+    PARE_ACT_GELU_ERF = 1,  /* exact GELU, HF "gelu" */
+    PARE_ACT_GELU_TANH = 2, /* HF "gelu_new" / "gelu_pytorch_tanh" */
+    PARE_ACT_RELU = 3,
+    PARE_ACT_SILU = 4,
+} pare_act;
+
+/* A Linear layer prepared for one implementation (weights packed into the
+ * layout its micro-kernel wants). */
+typedef struct pare_linear {
+    int64_t n_out, n_in;
+    pare_kernel_impl impl;
+    const float *w;     /* [n_out, n_in], borrowed */
+    const float *bias;  /* [n_out] or NULL, borrowed */
+    float *packed;      /* impl-specific copy of w, in the arena given to init */
+} pare_linear;
+
+pare_status pare_linear_init(pare_linear *l, const float *w, const float *bias, int64_t n_out,
+                             int64_t n_in, pare_kernel_impl impl, pare_arena *arena,
+                             pare_err *err);
+/* y[m, n_out] = act(x[m, n_in] . W^T + bias). x and y must not overlap. */
+void pare_linear_forward(const pare_linear *l, const float *x, int64_t m, float *y, pare_act act,
+                         pare_pool *pool);
+
+/* Reference GEMM: C[m,n] = A[m,k] . B[n,k]^T (+ bias[n]) with plain loops. */
+void pare_gemm_ref_f32(const float *a, const float *b, const float *bias, float *c, int64_t m,
+                       int64_t n, int64_t k);
+
+/* ---- element-wise and row kernels (auto-vectorised or AVX-512, same API) */
+
+/* y = (x - mean) / sqrt(var + eps) * gamma + beta over rows of length dim.
+ * y may equal x. */
+void pare_layernorm_f32(const float *x, const float *gamma, const float *beta, float *y,
+                        int64_t rows, int64_t dim, float eps, pare_pool *pool);
+void pare_layernorm_ref_f32(const float *x, const float *gamma, const float *beta, float *y,
+                            int64_t rows, int64_t dim, float eps);
+void pare_act_f32(float *x, int64_t n, pare_act act);
+void pare_act_ref_f32(float *x, int64_t n, pare_act act);
+/* x += y */
+void pare_add_f32(float *x, const float *y, int64_t n);
+
+/* Multi-head attention (no projections), for B sequences of T tokens and H
+ * heads of size D. q, k, v rows hold H*D values, row stride ld (so they can
+ * live inside one fused QKV buffer); out is [B, T, H*D] dense. mask[B, T]:
+ * 1 = attend, 0 = padding (NULL: all 1). scale is usually 1/sqrt(D).
+ * causal: token t attends to keys <= t. */
+typedef struct pare_attn_args {
+    const float *q, *k, *v;
+    int64_t ld;
+    float *out;
+    int64_t B, T, H, D;
+    const int32_t *mask;
+    float scale;
+    bool causal;
+} pare_attn_args;
+
+void pare_attention_f32(const pare_attn_args *a, pare_pool *pool);
+void pare_attention_ref_f32(const pare_attn_args *a);
+
+/* ---- measurement */
+
+/* Sustained fp32 FMA throughput of the whole pool in GFLOP/s (registers
+ * only, no memory traffic), measured for about `seconds`. */
+double pare_measure_fma_peak(pare_pool *pool, double seconds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,13 @@
+/* pare: make transformer models smaller and faster, and measure what it costs. */
+#ifndef PARE_H
+#define PARE_H
+
+#include "pare/core.h"
+#include "pare/io.h"
+#include "pare/kernels.h"
+#include "pare/tokenize.h"
+#include "pare/bert.h"
+
+#define PARE_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,42 @@
+/* Whole-file reads with a size cap and clear errors. */
+#include "pare/core.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+pare_status pare_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len,
+                           pare_err *err) {
+    *out = NULL;
+    *out_len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return pare_err_set(err, PARE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return pare_err_set(err, PARE_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((unsigned long long)st.st_size > max_bytes) {
+        fclose(f);
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: file is %lld bytes, more than the %zu allowed",
+                            path, (long long)st.st_size, max_bytes);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        fclose(f);
+        return pare_err_set(err, PARE_ERR_OOM, "%s: out of memory reading %zu bytes", path, n);
+    }
+    size_t got = fread(buf, 1, n, f);
+    int rerr = ferror(f);
+    fclose(f);
+    if (got != n || rerr) {
+        free(buf);
+        return pare_err_set(err, PARE_ERR_IO, "%s: short read (%zu of %zu bytes)", path, got, n);
+    }
+    buf[n] = 0;
+    *out = buf;
+    *out_len = n;
+    return PARE_OK;
+}

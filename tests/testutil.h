@@ -1,0 +1,32 @@
+/* Shared helpers for pare's cmocka tests. */
+#ifndef PARE_TESTUTIL_H
+#define PARE_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "pare/pare.h"
+
+/* $PARE_SOURCE_DIR (set by ctest) or "." */
+const char *tu_source_dir(void);
+/* Path under the source tree: tu_path(buf, cap, "tests/golden/x") */
+const char *tu_path(char *buf, size_t cap, const char *rel);
+/* Folder of an installed model by short name (minilm-l6, ...), from
+ * $PARE_MODELS_DIR or <source>/.cache/models. Fails the test if missing,
+ * with a hint to run `make models`. */
+const char *tu_model_dir(char *buf, size_t cap, const char *name);
+/* Max |a-b| over n floats. */
+double tu_max_abs_diff(const float *a, const float *b, int64_t n);
+/* Deterministic uniform floats in [lo, hi) from a 64-bit state. */
+float tu_randf(uint64_t *state, float lo, float hi);
+/* assert_int_equal(PARE_OK, s) with the error message printed on failure. */
+#define tu_assert_ok(s, err)                                                       \
+    do {                                                                           \
+        pare_status s_ = (s);                                                      \
+        if (s_ != PARE_OK) fail_msg("status %d: %s", (int)s_, (err)->msg);          \
+    } while (0)
+
+#endif
