@@ -29,7 +29,7 @@ test-release: build models
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 asan test-asan: models
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPARE_SANITIZE=ON $(CMAKE_FLAGS) > /dev/null
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARE_SANITIZE=ON $(CMAKE_FLAGS) > /dev/null
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		PARE_TEST_QUICK=1 ctest --output-on-failure -j $(JOBS)
