@@ -10,6 +10,11 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Float compares may "trap" under GCC's default -ftrapping-math, which
+ * stops it from if-converting the selects below into blends, and so from
+ * vectorising any loop that calls these. We never rely on FP traps. */
+#pragma GCC optimize("no-trapping-math")
+
 static inline float vm_exp(float x) {
     float xc = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
     /* n = round(x / ln2) with the 1.5*2^23 trick (no rintf call) */
