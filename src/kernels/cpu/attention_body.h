@@ -8,7 +8,8 @@
  *   running max m_i, running sum l_i, out_i rescaled by exp(m_old - m_new)
  *   out_i += sum_j p_ij v_j          (head dims along vector lanes)
  * out rows live in the caller's output buffer, so scratch is a fixed
- * ~24 KB of stack whatever T and D are: no malloc in the hot path.
+ * <= 64 KB of stack whatever T and D are (no malloc in the hot path): the
+ * transposed q block, the score block and a dense copy of a K or V block.
  * Masked keys score -inf; a row whose keys are all masked outputs 0. */
 #include "kernels/cpu/kern_internal.h"
 #include "kernels/cpu/vmath.h"
@@ -65,37 +66,67 @@ static void ab_scores(float st[AB_KB][AB_QB], float qt[AB_DC][AB_QB], const floa
     }
 }
 
-/* o[0..D) = o * alpha + sum_j p[j] v_j, p[j] = st[j][col]. */
-static void ab_pv(float *o, float alpha, float st[AB_KB][AB_QB], int col, const float *vr,
-                  int64_t ld, int64_t kn, int64_t D) {
+/* For NR query rows at once (1 or 2, sharing the loads of v):
+ * o_r[0..D) = o_r * alpha_r + sum_j st[j][col+r] v_j. */
+static inline __attribute__((always_inline)) void ab_pv_rows(const int NR, float *o, int64_t ldo,
+                                                             const float *alpha,
+                                                             float st[AB_KB][AB_QB], int col,
+                                                             const float *vr, int64_t ld,
+                                                             int64_t kn, int64_t D) {
     int64_t d = 0;
     for (; d + 4 * AB_VL <= D; d += 4 * AB_VL) {
-        ab_uvec *op = (ab_uvec *)(o + d);
-        ab_vec o0 = op[0] * alpha, o1 = op[1] * alpha, o2 = op[2] * alpha, o3 = op[3] * alpha;
+        ab_vec acc[2][4];
+        for (int r = 0; r < NR; r++)
+            for (int u = 0; u < 4; u++) acc[r][u] = *(const ab_uvec *)(o + r * ldo + d + u * AB_VL) * alpha[r];
         for (int64_t j = 0; j < kn; j++) {
-            float p = st[j][col];
             const ab_uvec *vp = (const ab_uvec *)(vr + j * ld + d);
-            o0 += p * vp[0];
-            o1 += p * vp[1];
-            o2 += p * vp[2];
-            o3 += p * vp[3];
+            ab_vec v0 = vp[0], v1 = vp[1], v2 = vp[2], v3 = vp[3];
+            for (int r = 0; r < NR; r++) {
+                float p = st[j][col + r];
+                acc[r][0] += p * v0;
+                acc[r][1] += p * v1;
+                acc[r][2] += p * v2;
+                acc[r][3] += p * v3;
+            }
         }
-        op[0] = o0;
-        op[1] = o1;
-        op[2] = o2;
-        op[3] = o3;
+        for (int r = 0; r < NR; r++)
+            for (int u = 0; u < 4; u++) *(ab_uvec *)(o + r * ldo + d + u * AB_VL) = acc[r][u];
     }
     for (; d + AB_VL <= D; d += AB_VL) {
-        ab_uvec *op = (ab_uvec *)(o + d);
-        ab_vec o0 = op[0] * alpha;
-        for (int64_t j = 0; j < kn; j++) o0 += st[j][col] * *(const ab_uvec *)(vr + j * ld + d);
-        op[0] = o0;
+        ab_vec acc[2];
+        for (int r = 0; r < NR; r++) acc[r] = *(const ab_uvec *)(o + r * ldo + d) * alpha[r];
+        for (int64_t j = 0; j < kn; j++) {
+            ab_vec v0 = *(const ab_uvec *)(vr + j * ld + d);
+            for (int r = 0; r < NR; r++) acc[r] += st[j][col + r] * v0;
+        }
+        for (int r = 0; r < NR; r++) *(ab_uvec *)(o + r * ldo + d) = acc[r];
     }
-    for (; d < D; d++) {
-        float s = o[d] * alpha;
-        for (int64_t j = 0; j < kn; j++) s += st[j][col] * vr[j * ld + d];
-        o[d] = s;
+    for (; d < D; d++)
+        for (int r = 0; r < NR; r++) {
+            float s = o[r * ldo + d] * alpha[r];
+            for (int64_t j = 0; j < kn; j++) s += st[j][col + r] * vr[j * ld + d];
+            o[r * ldo + d] = s;
+        }
+}
+
+/* Rows of K or V sit ld floats apart inside the fused QKV buffer; with ld a
+ * multiple of 1 KB they alias in L1, so copy the block [kn][dn] dense. */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static void ab_pack(float *dst, const float *src, int64_t ld, int64_t kn, int64_t dn) {
+    for (int64_t j = 0; j < kn; j++) {
+        const float *s = src + j * ld;
+        float *t = dst + j * dn;
+        int64_t d = 0; /* not memcpy: GCC inlines that as rep movs, slow for short rows */
+        for (; d + AB_VL <= dn; d += AB_VL) *(ab_uvec *)(t + d) = *(const ab_uvec *)(s + d);
+        for (; d < dn; d++) t[d] = s[d];
     }
+}
+
+static void ab_transpose_q(float qt[AB_DC][AB_QB], const float *q, int64_t ld, int64_t qn,
+                           int64_t d0, int64_t dn, float scale) {
+    for (int64_t d = 0; d < dn; d++)
+        for (int i = 0; i < AB_QB; i++) qt[d][i] = 0.0f;
+    for (int64_t i = 0; i < qn; i++)
+        for (int64_t d = 0; d < dn; d++) qt[d][i] = q[i * ld + d0 + d] * scale;
 }
 
 static void ab_item(const pare_attn_args *a, int64_t b, int64_t h, int64_t i0) {
@@ -108,6 +139,7 @@ static void ab_item(const pare_attn_args *a, int64_t b, int64_t h, int64_t i0) {
     const int32_t *mask = a->mask ? a->mask + b * T : NULL;
     _Alignas(64) float qt[AB_DC][AB_QB];
     _Alignas(64) float st[AB_KB][AB_QB];
+    _Alignas(64) float kvp[AB_KB * AB_DC]; /* packed K or V chunk [kn][dn] */
     float mrun[AB_QB], lrun[AB_QB], mref[AB_QB], alpha[AB_QB];
     for (int i = 0; i < AB_QB; i++) {
         mrun[i] = -INFINITY;
@@ -115,15 +147,15 @@ static void ab_item(const pare_attn_args *a, int64_t b, int64_t h, int64_t i0) {
     }
     for (int64_t i = 0; i < qn; i++)
         for (int64_t d = 0; d < D; d++) ob[(i0 + i) * HD + d] = 0.0f;
+    if (D <= AB_DC) ab_transpose_q(qt, qb + i0 * ld, ld, qn, 0, D, a->scale);
     int64_t kend = a->causal && i0 + qn < T ? i0 + qn : T;
     for (int64_t j0 = 0; j0 < kend; j0 += AB_KB) {
         int64_t kn = kend - j0 < AB_KB ? kend - j0 : AB_KB;
         for (int64_t d0 = 0; d0 < D; d0 += AB_DC) {
             int64_t dn = D - d0 < AB_DC ? D - d0 : AB_DC;
-            for (int64_t d = 0; d < dn; d++)
-                for (int i = 0; i < AB_QB; i++)
-                    qt[d][i] = i < qn ? qb[(i0 + i) * ld + d0 + d] * a->scale : 0.0f;
-            ab_scores(st, qt, kb + j0 * ld + d0, ld, kn, dn, d0 > 0);
+            if (D > AB_DC) ab_transpose_q(qt, qb + i0 * ld, ld, qn, d0, dn, a->scale);
+            ab_pack(kvp, kb + j0 * ld + d0, ld, kn, dn);
+            ab_scores(st, qt, kvp, dn, kn, dn, d0 > 0);
         }
         for (int64_t j = 0; j < kn; j++) {
             int64_t key = j0 + j;
@@ -152,8 +184,15 @@ static void ab_item(const pare_attn_args *a, int64_t b, int64_t h, int64_t i0) {
                 lsum[i] += p;
             }
         for (int i = 0; i < AB_QB; i++) lrun[i] = lrun[i] * alpha[i] + lsum[i];
-        for (int64_t i = 0; i < qn; i++)
-            ab_pv(ob + (i0 + i) * HD, alpha[i], st, (int)i, vb + j0 * ld, ld, kn, D);
+        for (int64_t d0 = 0; d0 < D; d0 += AB_DC) {
+            int64_t dn = D - d0 < AB_DC ? D - d0 : AB_DC;
+            ab_pack(kvp, vb + j0 * ld + d0, ld, kn, dn);
+            float *o = ob + i0 * HD + d0;
+            int64_t i = 0;
+            for (; i + 2 <= qn; i += 2)
+                ab_pv_rows(2, o + i * HD, HD, alpha + i, st, (int)i, kvp, dn, kn, dn);
+            if (i < qn) ab_pv_rows(1, o + i * HD, HD, alpha + i, st, (int)i, kvp, dn, kn, dn);
+        }
     }
     for (int64_t i = 0; i < qn; i++) {
         float inv = lrun[i] > 0.0f ? 1.0f / lrun[i] : 0.0f;

@@ -7,6 +7,7 @@
 #ifndef PARE_VMATH_H
 #define PARE_VMATH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -36,9 +37,15 @@ static inline float vm_exp(float x) {
     return x < -87.3f ? 0.0f : y;
 }
 
-/* Eigen/XLA rational approximation: accurate near 0, ~4e-7 near |x| = 3. */
-static inline float vm_erf_small(float xc) {
-    float x2 = xc * xc;
+/* erf with one division: for |x| < 0.6 the Eigen/XLA rational x*P(x^2)/Q(x^2);
+ * beyond, 1 - erfc(|x|) with erfc(z) = t*exp(R(t) - z^2), t = 1/(1 + z/2)
+ * (Chebyshev fit with fractional error < 1.2e-7, Numerical Recipes
+ * "erfcc"). Both branches are computed and selected, so loops vectorise. */
+static inline float vm_erf(float x) {
+    float ax = x < 0 ? -x : x;
+    bool small = ax < 0.6f;
+    float xs = small ? x : 0.0f;
+    float x2 = xs * xs;
     float p = -2.72614225801306e-10f;
     p = p * x2 + 2.77068142495902e-08f;
     p = p * x2 + -2.10102402082508e-06f;
@@ -46,40 +53,27 @@ static inline float vm_erf_small(float xc) {
     p = p * x2 + -7.34990630326855e-04f;
     p = p * x2 + -2.95459980854025e-03f;
     p = p * x2 + -1.60960333262415e-02f;
-    p = p * xc;
+    p = p * xs;
     float q = -1.45660718464996e-05f;
     q = q * x2 + -2.13374055278905e-04f;
     q = q * x2 + -1.68282697438203e-03f;
     q = q * x2 + -7.37332916720468e-03f;
     q = q * x2 + -1.42647390514189e-02f;
-    return p / q;
-}
-
-/* erfc(z) for z >= 0 with fractional error < 1.2e-7 (Chebyshev fit,
- * Numerical Recipes "erfcc"). */
-static inline float vm_erfc_pos(float z) {
-    float t = 1.0f / (1.0f + 0.5f * z);
-    float p = 0.17087277f;
-    p = p * t + -0.82215223f;
-    p = p * t + 1.48851587f;
-    p = p * t + -1.13520398f;
-    p = p * t + 0.27886807f;
-    p = p * t + -0.18628806f;
-    p = p * t + 0.09678418f;
-    p = p * t + 0.37409196f;
-    p = p * t + 1.00002368f;
-    p = p * t + -1.26551223f;
-    return t * vm_exp(p - z * z);
-}
-
-static inline float vm_erf(float x) {
-    float ax = x < 0 ? -x : x;
-    float xc = x < -1.0f ? -1.0f : (x > 1.0f ? 1.0f : x);
-    float s = vm_erf_small(xc);
-    float az = ax > 10.0f ? 10.0f : ax;
-    float l = 1.0f - vm_erfc_pos(az);
+    float z = ax > 10.0f ? 10.0f : ax;
+    float t = (small ? p : 1.0f) / (small ? q : 1.0f + 0.5f * z);
+    float r = 0.17087277f;
+    r = r * t + -0.82215223f;
+    r = r * t + 1.48851587f;
+    r = r * t + -1.13520398f;
+    r = r * t + 0.27886807f;
+    r = r * t + -0.18628806f;
+    r = r * t + 0.09678418f;
+    r = r * t + 0.37409196f;
+    r = r * t + 1.00002368f;
+    r = r * t + -1.26551223f;
+    float l = 1.0f - t * vm_exp(r - z * z);
     l = x < 0 ? -l : l;
-    return ax < 0.6f ? s : l;
+    return small ? t : l;
 }
 
 static inline float vm_tanh(float x) {
