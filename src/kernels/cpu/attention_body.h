@@ -12,9 +12,12 @@
  * transposed q block, the score block and a dense copy of a K or V block.
  * Masked keys score -inf; a row whose keys are all masked outputs 0. */
 #include "kernels/cpu/kern_internal.h"
+
+#define VM_LANES AB_VL
 #include "kernels/cpu/vmath.h"
 
 #include <math.h>
+#include <string.h>
 
 #define AB_CAT2(a, b) a##b
 #define AB_CAT(a, b) AB_CAT2(a, b)
@@ -140,11 +143,9 @@ static void ab_item(const pare_attn_args *a, int64_t b, int64_t h, int64_t i0) {
     _Alignas(64) float qt[AB_DC][AB_QB];
     _Alignas(64) float st[AB_KB][AB_QB];
     _Alignas(64) float kvp[AB_KB * AB_DC]; /* packed K or V chunk [kn][dn] */
-    float mrun[AB_QB], lrun[AB_QB], mref[AB_QB], alpha[AB_QB];
-    for (int i = 0; i < AB_QB; i++) {
-        mrun[i] = -INFINITY;
-        lrun[i] = 0.0f;
-    }
+    /* query lanes: two vm_v halves of AB_QB */
+    vm_v mrun[2] = {VM_SPLAT(-INFINITY), VM_SPLAT(-INFINITY)}, lrun[2] = {VM_SPLAT(0.0f), VM_SPLAT(0.0f)};
+    float alpha[AB_QB], lsum_f[AB_QB];
     for (int64_t i = 0; i < qn; i++)
         for (int64_t d = 0; d < D; d++) ob[(i0 + i) * HD + d] = 0.0f;
     if (D <= AB_DC) ab_transpose_q(qt, qb + i0 * ld, ld, qn, 0, D, a->scale);
@@ -166,24 +167,21 @@ static void ab_item(const pare_attn_args *a, int64_t b, int64_t h, int64_t i0) {
                     st[j][i] = key > i0 + i ? -INFINITY : st[j][i];
             }
         }
-        float mnew[AB_QB];
-        for (int i = 0; i < AB_QB; i++) mnew[i] = mrun[i];
-        for (int64_t j = 0; j < kn; j++)
-            for (int i = 0; i < AB_QB; i++) mnew[i] = st[j][i] > mnew[i] ? st[j][i] : mnew[i];
-        float lsum[AB_QB];
-        for (int i = 0; i < AB_QB; i++) {
-            mref[i] = mnew[i] == -INFINITY ? 0.0f : mnew[i];
-            alpha[i] = vm_exp(mrun[i] - mref[i]);
-            mrun[i] = mnew[i];
-            lsum[i] = 0.0f;
-        }
-        for (int64_t j = 0; j < kn; j++)
-            for (int i = 0; i < AB_QB; i++) {
-                float p = vm_exp(st[j][i] - mref[i]);
-                st[j][i] = p;
-                lsum[i] += p;
+        /* online softmax over this key block */
+        for (int hf = 0; hf < 2; hf++) {
+            vm_v mnew = mrun[hf];
+            for (int64_t j = 0; j < kn; j++) mnew = vm_max(mnew, *(vm_uv *)&st[j][hf * AB_VL]);
+            vm_v mref = vm_sel(mnew == -INFINITY, VM_SPLAT(0.0f), mnew);
+            vm_v al = vm_exp(mrun[hf] - mref), lsum = VM_SPLAT(0.0f);
+            mrun[hf] = mnew;
+            for (int64_t j = 0; j < kn; j++) {
+                vm_v p = vm_exp(*(vm_uv *)&st[j][hf * AB_VL] - mref);
+                *(vm_uv *)&st[j][hf * AB_VL] = p;
+                lsum += p;
             }
-        for (int i = 0; i < AB_QB; i++) lrun[i] = lrun[i] * alpha[i] + lsum[i];
+            lrun[hf] = lrun[hf] * al + lsum;
+            memcpy(alpha + hf * AB_VL, &al, sizeof al);
+        }
         for (int64_t d0 = 0; d0 < D; d0 += AB_DC) {
             int64_t dn = D - d0 < AB_DC ? D - d0 : AB_DC;
             ab_pack(kvp, vb + j0 * ld + d0, ld, kn, dn);
@@ -194,8 +192,9 @@ static void ab_item(const pare_attn_args *a, int64_t b, int64_t h, int64_t i0) {
             if (i < qn) ab_pv_rows(1, o + i * HD, HD, alpha + i, st, (int)i, kvp, dn, kn, dn);
         }
     }
+    memcpy(lsum_f, lrun, sizeof lsum_f);
     for (int64_t i = 0; i < qn; i++) {
-        float inv = lrun[i] > 0.0f ? 1.0f / lrun[i] : 0.0f;
+        float inv = lsum_f[i] > 0.0f ? 1.0f / lsum_f[i] : 0.0f; /* all keys masked: 0 */
         float *o = ob + (i0 + i) * HD;
         for (int64_t d = 0; d < D; d++) o[d] *= inv;
     }

@@ -134,6 +134,6 @@ void GB_NAME(pare_gemm_)(const pare_linear *l, const float *x, int64_t m, float 
                          pare_pool *pool) {
     gb_job jb = {l, x, m, y, act};
     /* Tiny problems are not worth waking the pool. */
-    if (m * l->n_out * l->n_in < 65536) pool = NULL;
+    if ((double)m * (double)l->n_out * (double)l->n_in < 65536.0) pool = NULL;
     pare_pool_run(pool, gb_worker, &jb);
 }

@@ -138,11 +138,16 @@ void pare_linear_forward(const pare_linear *l, const float *x, int64_t m, float 
     case PARE_KERNEL_AVX512: pare_gemm_avx512(l, x, m, y, act, pool); return;
     case PARE_KERNEL_AVX2: pare_gemm_avx2(l, x, m, y, act, pool); return;
     case PARE_KERNEL_BLAS: {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)l->n_out, (int)l->n_in,
-                    1.0f, x, (int)l->n_in, l->w, (int)l->n_in, 0.0f, y, (int)l->n_out);
+        /* cblas takes int sizes (n_out, n_in <= INT32_MAX is checked at init) */
+        for (int64_t r0 = 0; r0 < m; r0 += INT32_MAX) {
+            int64_t rows = m - r0 < INT32_MAX ? m - r0 : INT32_MAX;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)l->n_out,
+                        (int)l->n_in, 1.0f, x + r0 * l->n_in, (int)l->n_in, l->w, (int)l->n_in,
+                        0.0f, y + r0 * l->n_out, (int)l->n_out);
+        }
         if (!l->bias && act == PARE_ACT_NONE) return;
         epi_job j = {l, y, m, act, pare_rowops_isa()};
-        pare_pool_run(m * l->n_out >= 32768 ? pool : NULL, epi_worker, &j);
+        pare_pool_run((double)m * (double)l->n_out >= 32768.0 ? pool : NULL, epi_worker, &j);
         return;
     }
     default:

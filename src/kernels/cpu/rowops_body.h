@@ -1,11 +1,14 @@
 /* Row kernels written once, compiled per ISA: the including file defines
  * RB_VL (floats per vector register) and RB_SFX (name suffix) and gets its
- * own flags from CMake (_avx2.c, _avx512.c). Loops are plain so GCC
- * vectorises them; reductions use explicit vector partial sums. */
+ * own flags from CMake (_avx2.c, _avx512.c). Activations run on vm_v
+ * (4 registers wide, see vmath.h); reductions use vector partial sums. */
 #include "kernels/cpu/kern_internal.h"
+
+#define VM_LANES RB_VL
 #include "kernels/cpu/vmath.h"
 
 #include <math.h>
+#include <string.h>
 
 #define RB_CAT2(a, b) a##b
 #define RB_CAT(a, b) RB_CAT2(a, b)
@@ -13,21 +16,26 @@
 
 typedef float rb_vec __attribute__((vector_size(RB_VL * 4), aligned(4)));
 
+/* x[0..n) = f(x); the tail goes through a zero-padded vector. */
+#define RB_ACT_LOOP(f)                                                                        \
+    do {                                                                                      \
+        int64_t i = 0;                                                                        \
+        for (; i + VM_LANES <= n; i += VM_LANES) *(vm_uv *)(x + i) = f(*(vm_uv *)(x + i));    \
+        if (i < n) {                                                                          \
+            vm_v t = {0};                                                                     \
+            memcpy(&t, x + i, (size_t)(n - i) * sizeof(float));                               \
+            t = f(t);                                                                         \
+            memcpy(x + i, &t, (size_t)(n - i) * sizeof(float));                               \
+        }                                                                                     \
+    } while (0)
+
 void RB_NAME(pare_act_)(float *x, int64_t n, pare_act act) {
     switch (act) {
     case PARE_ACT_NONE: break;
-    case PARE_ACT_GELU_ERF:
-        for (int64_t i = 0; i < n; i++) x[i] = vm_gelu_erf(x[i]);
-        break;
-    case PARE_ACT_GELU_TANH:
-        for (int64_t i = 0; i < n; i++) x[i] = vm_gelu_tanh(x[i]);
-        break;
-    case PARE_ACT_RELU:
-        for (int64_t i = 0; i < n; i++) x[i] = vm_relu(x[i]);
-        break;
-    case PARE_ACT_SILU:
-        for (int64_t i = 0; i < n; i++) x[i] = vm_silu(x[i]);
-        break;
+    case PARE_ACT_GELU_ERF: RB_ACT_LOOP(vm_gelu_erf); break;
+    case PARE_ACT_GELU_TANH: RB_ACT_LOOP(vm_gelu_tanh); break;
+    case PARE_ACT_RELU: RB_ACT_LOOP(vm_relu); break;
+    case PARE_ACT_SILU: RB_ACT_LOOP(vm_silu); break;
     }
 }
 
