@@ -1,8 +1,18 @@
 /* FMA peak: every pool thread runs independent FMA chains on registers
  * (12 with 16 ymm registers, 24 with 32 zmm: more than FMA latency x pipes
  * on current x86 cores, and no spills) for the given time; the sum of their
- * rates is the pool's GFLOP/s. */
+ * rates is the pool's GFLOP/s. Each thread's rate is taken over its own
+ * CPU time, so that other processes sharing the cores do not lower the
+ * estimate of what the hardware can do. */
 #include "kernels/cpu/kern_internal.h"
+
+#include <time.h>
+
+static double peak_cpu_now(void) {
+    struct timespec t;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0) return pare_time_now();
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 #define PEAK_INNER 4096
 
@@ -11,7 +21,7 @@
     for (int c = 0; c < PEAK_CHAINS; c++) acc[c] = (vec_t){0} + (float)c * 1e-3f;             \
     vec_t mul = (vec_t){0} + 0.999999f, add = (vec_t){0} + 1e-7f;                             \
     int64_t rounds = 0;                                                                       \
-    double t0 = pare_time_now(), t1;                                                          \
+    double t0 = peak_cpu_now(), t1;                                                          \
     do {                                                                                      \
         for (int it = 0; it < PEAK_INNER; it++) {                                             \
             _Pragma("GCC unroll 32") for (int c = 0; c < PEAK_CHAINS; c++) acc[c] =           \
@@ -19,7 +29,7 @@
             __asm__ volatile("" : "+v"(mul));                                                 \
         }                                                                                     \
         rounds++;                                                                             \
-        t1 = pare_time_now();                                                                 \
+        t1 = peak_cpu_now();                                                                 \
     } while (t1 - t0 < seconds);                                                              \
     float sink = 0;                                                                           \
     for (int c = 0; c < PEAK_CHAINS; c++) sink += acc[c][0];                                  \
