@@ -5,10 +5,12 @@
  * Tolerances (stated relative to the size of the result):
  *   GEMM        max|diff| <= 1e-5 * (1 + max|ref|) * max(1, k / 768)
  *               (fp32 accumulation in a different order vs double)
- *   activations max|diff| <= 1e-6 * (1 + |ref|) per element
+ *   activations max|diff| <= 3e-7 * (1 + |ref|) per element (the fast erf
+ *               is within 1e-7 of erf; libm erff/tanhf/expf are ~1 ulp)
  *   layernorm   max|diff| <= 2e-6 * (1 + max|ref|)
  *   attention   max|diff| <= 1e-5 * (1 + max|ref|) */
 #include "testutil.h"
+#include "kernels/cpu/kern_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -35,6 +37,32 @@ static double max_abs(const float *a, int64_t n) {
 static const pare_act all_acts[] = {PARE_ACT_NONE, PARE_ACT_GELU_ERF, PARE_ACT_GELU_TANH,
                                     PARE_ACT_RELU, PARE_ACT_SILU};
 #define N_ACTS (int)(sizeof all_acts / sizeof all_acts[0])
+
+/* Every per-ISA instance of the row kernels this CPU can run (the public
+ * functions only reach the best one). */
+typedef struct {
+    const char *name;
+    bool ok;
+    void (*act)(float *, int64_t, pare_act);
+    void (*ln)(const float *, const float *, const float *, float *, int64_t, int64_t, int64_t,
+               float);
+    void (*attn)(const pare_attn_args *, pare_pool *);
+} isa_fns;
+
+static int isa_list(isa_fns out[3]) {
+    pare_isa best = pare_rowops_isa();
+    isa_fns all[3] = {
+        {"generic", true, pare_act_generic, pare_layernorm_rows_generic, pare_attention_generic},
+        {"avx2", best >= PARE_ISA_AVX2, pare_act_avx2, pare_layernorm_rows_avx2,
+         pare_attention_avx2},
+        {"avx512", best >= PARE_ISA_AVX512, pare_act_avx512, pare_layernorm_rows_avx512,
+         pare_attention_avx512},
+    };
+    int n = 0;
+    for (int i = 0; i < 3; i++)
+        if (all[i].ok) out[n++] = all[i];
+    return n;
+}
 
 static void test_impl_names(void **state) {
     (void)state;
@@ -158,17 +186,23 @@ static void test_act(void **state) {
     float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
     assert_non_null(a);
     assert_non_null(b);
-    for (int k = 0; k < N_ACTS; k++) {
-        for (int64_t len = 0; len <= n; len += (len < 40 ? 1 : 331)) {
-            memcpy(a, x, n * sizeof *a);
-            memcpy(b, x, n * sizeof *b);
-            pare_act_f32(a, len, all_acts[k]);
-            pare_act_ref_f32(b, len, all_acts[k]);
-            for (int64_t i = 0; i < n; i++) {
-                double tol = 1e-6 * (1.0 + fabs(b[i]));
-                if (!(fabs((double)a[i] - b[i]) <= tol))
-                    fail_msg("act %d len %lld x=%g: fast %.9g ref %.9g", k, (long long)len,
-                             x[i], a[i], b[i]);
+    isa_fns isas[3];
+    int n_isa = isa_list(isas);
+    for (int is = 0; is <= n_isa; is++) {
+        for (int k = 0; k < N_ACTS; k++) {
+            for (int64_t len = 0; len <= n; len += (len < 40 ? 1 : 331)) {
+                memcpy(a, x, n * sizeof *a);
+                memcpy(b, x, n * sizeof *b);
+                if (is == n_isa) pare_act_f32(a, len, all_acts[k]); /* public dispatch */
+                else isas[is].act(a, len, all_acts[k]);
+                pare_act_ref_f32(b, len, all_acts[k]);
+                for (int64_t i = 0; i < n; i++) {
+                    double tol = 3e-7 * (1.0 + fabs(b[i]));
+                    if (!(fabs((double)a[i] - b[i]) <= tol))
+                        fail_msg("act %d (%s) len %lld x=%g: fast %.9g ref %.9g", k,
+                                 is == n_isa ? "public" : isas[is].name, (long long)len, x[i], a[i],
+                                 b[i]);
+                }
             }
         }
     }
@@ -209,6 +243,14 @@ static void test_layernorm(void **state) {
         memcpy(y, x, (size_t)(rows * dim) * 4); /* in place */
         pare_layernorm_f32(y, g, b, y, rows, dim, 1e-12f, p3);
         assert_true(tu_max_abs_diff(y, ref, rows * dim) <= tol);
+        isa_fns isas[3];
+        for (int is = 0, n_isa = isa_list(isas); is < n_isa; is++) {
+            isas[is].ln(x, g, b, y, 0, rows, dim, 1e-12f);
+            double d = tu_max_abs_diff(y, ref, rows * dim);
+            if (!(d <= tol))
+                fail_msg("layernorm %s dim %lld: diff %g > %g", isas[is].name, (long long)dim, d,
+                         tol);
+        }
         free(x);
         free(g);
         free(b);
@@ -219,7 +261,7 @@ static void test_layernorm(void **state) {
 }
 
 static void check_attention(int64_t B, int64_t T, int64_t H, int64_t D, int mask_kind, bool causal,
-                            pare_pool *pool, uint64_t *st) {
+                            pare_pool *pool, const isa_fns *isa, uint64_t *st) {
     int64_t HD = H * D, ld = 3 * HD + 5;
     float *qkv = rand_buf(B * T * ld, st, -2, 2);
     int32_t *mask = NULL;
@@ -240,12 +282,14 @@ static void check_attention(int64_t B, int64_t T, int64_t H, int64_t D, int mask
     pare_attention_ref_f32(&a);
     a.out = out;
     for (int64_t i = 0; i < B * T * HD; i++) out[i] = NAN;
-    pare_attention_f32(&a, pool);
+    if (isa) isa->attn(&a, pool);
+    else pare_attention_f32(&a, pool);
     double tol = 1e-5 * (1.0 + max_abs(ref, B * T * HD));
     double d = tu_max_abs_diff(out, ref, B * T * HD);
     if (!(d <= tol))
-        fail_msg("attention B=%lld T=%lld H=%lld D=%lld mask=%d causal=%d: diff %g > %g",
-                 (long long)B, (long long)T, (long long)H, (long long)D, mask_kind, causal, d, tol);
+        fail_msg("attention %s B=%lld T=%lld H=%lld D=%lld mask=%d causal=%d: diff %g > %g",
+                 isa ? isa->name : "public", (long long)B, (long long)T, (long long)H,
+                 (long long)D, mask_kind, causal, d, tol);
     if (mask_kind == 2) /* fully masked rows are defined as 0 */
         for (int64_t i = (B - 1) * T * HD; i < B * T * HD; i++) assert_true(out[i] == 0.0f);
     free(qkv);
@@ -267,7 +311,16 @@ static void test_attention(void **state) {
             for (int mk = 0; mk < 3; mk++)
                 for (int causal = 0; causal < 2; causal++)
                     check_attention(2, Ts[ti], 3, Ds[di], mk, causal, (ti + di) % 2 ? p3 : NULL,
-                                    &st);
+                                    NULL, &st);
+    isa_fns isas[3];
+    int n_isa = isa_list(isas);
+    for (int is = 0; is < n_isa; is++)
+        for (int mk = 0; mk < 3; mk++)
+            for (int causal = 0; causal < 2; causal++) {
+                check_attention(2, 37, 2, 7, mk, causal, p3, &isas[is], &st);
+                check_attention(1, 130, 2, 64, mk, causal, NULL, &isas[is], &st);
+                check_attention(2, 70, 1, 130, mk, causal, p3, &isas[is], &st);
+            }
     pare_pool_free(p3);
 }
 

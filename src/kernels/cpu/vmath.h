@@ -1,16 +1,16 @@
 /* Float math on GCC vector types, for the per-ISA kernel files. The
- * includer defines VM_LANES (floats per vm_v); make it a few native
- * registers wide: GCC splits each operation into native pieces one after
- * the other, which interleaves independent chains and hides the long
- * latency of these polynomials. No libm calls, no branches.
+ * includer defines VM_LANES (floats per vm_v): the native register width
+ * (wider types are not kept in registers by GCC). No libm calls, no
+ * branches.
  * Accuracy (checked in tests/test_kernels.c against libm):
  *   vm_exp   ~2 ulp on [-87.3, 88.3]; exactly 0 below -87.3
- *   vm_erf   < 2e-7 absolute: rational near 0, erfc fit beyond 0.6
+ *   vm_erf   < 1e-7 absolute: piecewise polynomial, table by permute
  *   vm_tanh  < 1e-7 absolute (via exp) */
 #ifndef PARE_VMATH_H
 #define PARE_VMATH_H
 
 #include <stdint.h>
+#include <string.h>
 
 /* Wide vector values only pass between static inline functions here, so
  * the "vector return changes the ABI" note does not apply. */
@@ -51,30 +51,53 @@ static inline vm_v vm_exp(vm_v x) {
     return vm_sel(x < -87.3f, VM_SPLAT(0.0f), p * (vm_v)bits);
 }
 
-/* erf with one division: for |x| < 0.6 the Eigen/XLA rational x*P(x^2)/Q(x^2);
- * beyond, 1 - erfc(|x|) with erfc(z) = t*exp(R(t) - z^2), t = 1/(1 + z/2)
- * (Chebyshev fit with fractional error < 1.2e-7, Numerical Recipes
- * "erfcc"). Both branches are computed and selected. */
+/* erf: |x| clamped to 4 (erf(4) = 1 - 1.5e-8) and cut into 8 intervals of
+ * 0.5; on each a degree-7 polynomial in the offset from the interval's
+ * centre (least-squares fit on Chebyshev nodes, max error 7e-8 in float).
+ * The coefficients are picked per lane with a permute (vpermps). */
+static const float vm_erf_tab[8][16] __attribute__((aligned(64))) = {
+    {2.763263881e-01f, 7.111556530e-01f, 9.229001403e-01f, 9.866716862e-01f, 9.985373020e-01f, 9.998993874e-01f, 9.999957085e-01f, 9.999998808e-01f,
+     2.763263881e-01f, 7.111556530e-01f, 9.229001403e-01f, 9.866716862e-01f, 9.985373020e-01f, 9.998993874e-01f, 9.999957085e-01f, 9.999998808e-01f},
+    {1.060014129e+00f, 6.429310441e-01f, 2.365211248e-01f, 5.277499557e-02f, 7.142319344e-03f, 5.862772814e-04f, 2.918901191e-05f, 8.814288321e-07f,
+     1.060014129e+00f, 6.429310441e-01f, 2.365211248e-01f, 5.277499557e-02f, 7.142319344e-03f, 5.862772814e-04f, 2.918901191e-05f, 8.814288321e-07f},
+    {-2.650029659e-01f, -4.821981490e-01f, -2.956517339e-01f, -9.235620499e-02f, -1.607015729e-02f, -1.612267457e-03f, -9.486933413e-05f, -3.306070994e-06f,
+     -2.650029659e-01f, -4.821981490e-01f, -2.956517339e-01f, -9.235620499e-02f, -1.607015729e-02f, -1.612267457e-03f, -9.486933413e-05f, -3.306070994e-06f},
+    {-3.091704845e-01f, 2.678835019e-02f, 1.675358862e-01f, 9.015738964e-02f, 2.172451280e-02f, 2.760380274e-03f, 1.958126231e-04f, 7.970327715e-06f,
+     -3.091704845e-01f, 2.678835019e-02f, 1.675358862e-01f, 9.015738964e-02f, 2.172451280e-02f, 2.760380274e-03f, 1.958126231e-04f, 7.970327715e-06f},
+    {1.269345582e-01f, 1.506756246e-01f, -6.132035051e-03f, -4.810552299e-02f, -1.908825710e-02f, -3.257710487e-03f, -2.861694375e-04f, -1.378540946e-05f,
+     1.269345582e-01f, 1.506756246e-01f, -6.132035051e-03f, -4.810552299e-02f, -1.908825710e-02f, -3.257710487e-03f, -2.861694375e-04f, -1.378540946e-05f},
+    {8.003626764e-02f, -5.321709067e-02f, -4.718655348e-02f, 6.618473213e-03f, 1.066005975e-02f, 2.756291069e-03f, 3.136288433e-04f, 1.833005808e-05f,
+     8.003626764e-02f, -5.321709067e-02f, -4.718655348e-02f, 6.618473213e-03f, 1.066005975e-02f, 2.756291069e-03f, 3.136288433e-04f, 1.833005808e-05f},
+    {-3.934079409e-02f, -2.658282965e-02f, 2.059773728e-02f, 9.049494751e-03f, -2.779565053e-03f, -1.667850534e-03f, -2.737584291e-04f, -2.069241782e-05f,
+     -3.934079409e-02f, -2.658282965e-02f, 2.059773728e-02f, 9.049494751e-03f, -2.779565053e-03f, -1.667850534e-03f, -2.737584291e-04f, -2.069241782e-05f},
+    {-1.580337062e-02f, 1.788549498e-02f, 3.745110473e-03f, -5.933099426e-03f, -7.215269725e-04f, 6.358154351e-04f, 1.735965197e-04f, 1.714473728e-05f,
+     -1.580337062e-02f, 1.788549498e-02f, 3.745110473e-03f, -5.933099426e-03f, -7.215269725e-04f, 6.358154351e-04f, 1.735965197e-04f, 1.714473728e-05f},
+};
+
+/* entry k[lane] of row j of the table (k in [0, 8)) */
+static inline vm_v vm_erf_coef(int j, vm_i k) {
+#if VM_LANES == 4
+    vm_v lo, hi;
+    memcpy(&lo, vm_erf_tab[j], sizeof lo);
+    memcpy(&hi, vm_erf_tab[j] + 4, sizeof hi);
+    return __builtin_shuffle(lo, hi, k);
+#elif VM_LANES == 8 || VM_LANES == 16
+    vm_v t;
+    memcpy(&t, vm_erf_tab[j], sizeof t);
+    return __builtin_shuffle(t, k);
+#else
+#error "vmath.h: VM_LANES must be 4, 8 or 16"
+#endif
+}
+
 static inline vm_v vm_erf(vm_v x) {
-    vm_v ax = vm_abs(x);
-    vm_i small = ax < 0.6f;
-    vm_v xs = vm_sel(small, x, VM_SPLAT(0.0f));
-    vm_v x2 = xs * xs, x4 = x2 * x2, x8 = x4 * x4;
-    vm_v p = (x2 * -2.95459980854025e-03f + -1.60960333262415e-02f) +
-             (x2 * -5.69250639462346e-05f + -7.34990630326855e-04f) * x4 +
-             ((x2 * 2.77068142495902e-08f + -2.10102402082508e-06f) + x4 * -2.72614225801306e-10f) * x8;
-    p = p * xs;
-    vm_v q = (x2 * -7.37332916720468e-03f + -1.42647390514189e-02f) +
-             (x2 * -2.13374055278905e-04f + -1.68282697438203e-03f) * x4 +
-             x8 * -1.45660718464996e-05f;
-    vm_v z = vm_min(ax, VM_SPLAT(10.0f));
-    vm_v t = vm_sel(small, p, VM_SPLAT(1.0f)) / vm_sel(small, q, 1.0f + 0.5f * z);
-    vm_v t2 = t * t, t4 = t2 * t2, t8 = t4 * t4;
-    vm_v r = ((t * 1.00002368f + -1.26551223f) + (t * 0.09678418f + 0.37409196f) * t2) +
-             ((t * 0.27886807f + -0.18628806f) + (t * 1.48851587f + -1.13520398f) * t2) * t4 +
-             (t * 0.17087277f + -0.82215223f) * t8;
-    vm_v l = 1.0f - t * vm_exp(r - z * z);
-    return vm_sel(small, t, vm_copysign(l, x));
+    vm_v ax = vm_min(vm_abs(x), VM_SPLAT(4.0f));
+    vm_i k = __builtin_convertvector(ax * 2.0f, vm_i); /* ax >= 0: truncation = floor */
+    k += (k > 7) & (7 - k);
+    vm_v u = ax - (__builtin_convertvector(k, vm_v) * 0.5f + 0.25f);
+    vm_v r = vm_erf_coef(7, k);
+    for (int j = 6; j >= 0; j--) r = r * u + vm_erf_coef(j, k);
+    return vm_copysign(r, x);
 }
 
 static inline vm_v vm_tanh(vm_v x) {
