@@ -49,7 +49,11 @@ typedef struct pare_linear {
 pare_status pare_linear_init(pare_linear *l, const float *w, const float *bias, int64_t n_out,
                              int64_t n_in, pare_kernel_impl impl, pare_arena *arena,
                              pare_err *err);
-/* y[m, n_out] = act(x[m, n_in] . W^T + bias). x and y must not overlap. */
+/* y[m, n_out] = act(x[m, n_in] . W^T + bias). x and y must not overlap.
+ * AVX2/AVX-512 split the work over pool (whole weight panels per thread, or
+ * row blocks when there are fewer panels than threads). BLAS runs one
+ * cblas_sgemm on OpenBLAS's own threads (OPENBLAS_NUM_THREADS), then the
+ * bias + activation on pool. */
 void pare_linear_forward(const pare_linear *l, const float *x, int64_t m, float *y, pare_act act,
                          pare_pool *pool);
 
@@ -85,6 +89,9 @@ typedef struct pare_attn_args {
     bool causal;
 } pare_attn_args;
 
+/* Parallel over (sequence, head, block of queries); scratch is ~56 KB of
+ * stack per thread whatever T and D are (no allocation). A query whose
+ * keys are all masked gets an output row of 0. */
 void pare_attention_f32(const pare_attn_args *a, pare_pool *pool);
 void pare_attention_ref_f32(const pare_attn_args *a);
 

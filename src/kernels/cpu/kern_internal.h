@@ -1,0 +1,34 @@
+/* Internal declarations shared by the CPU kernel files: one set of entry
+ * points per instruction set (generic C, AVX2+FMA, AVX-512F). The public
+ * API in pare/kernels.h dispatches to these. */
+#ifndef PARE_KERN_INTERNAL_H
+#define PARE_KERN_INTERNAL_H
+
+#include "pare/kernels.h"
+
+/* Packed-weight panel widths (output columns per panel) of each GEMM. */
+#define PARE_AVX2_NR 16
+#define PARE_AVX512_NR 48
+
+void pare_gemm_avx2(const pare_linear *l, const float *x, int64_t m, float *y, pare_act act,
+                    pare_pool *pool);
+void pare_gemm_avx512(const pare_linear *l, const float *x, int64_t m, float *y, pare_act act,
+                      pare_pool *pool);
+
+/* Row kernels, one per ISA (suffix _generic, _avx2, _avx512). */
+#define PARE_ROWOPS_DECL(sfx)                                                                   \
+    void pare_act_##sfx(float *x, int64_t n, pare_act act);                                     \
+    void pare_bias_act_##sfx(float *y, const float *bias, int64_t n, pare_act act);             \
+    void pare_add_##sfx(float *x, const float *y, int64_t n);                                   \
+    void pare_layernorm_rows_##sfx(const float *x, const float *gamma, const float *beta,       \
+                                   float *y, int64_t r0, int64_t r1, int64_t dim, float eps);   \
+    void pare_attention_##sfx(const pare_attn_args *a, pare_pool *pool);
+PARE_ROWOPS_DECL(generic)
+PARE_ROWOPS_DECL(avx2)
+PARE_ROWOPS_DECL(avx512)
+
+/* Which ISA the row kernels use on this CPU (libgcc's cached cpuid). */
+typedef enum { PARE_ISA_GENERIC, PARE_ISA_AVX2, PARE_ISA_AVX512 } pare_isa;
+pare_isa pare_rowops_isa(void);
+
+#endif

@@ -1,0 +1,80 @@
+/* FMA peak: every pool thread runs independent FMA chains on registers
+ * (12 with 16 ymm registers, 24 with 32 zmm: more than FMA latency x pipes
+ * on current x86 cores, and no spills) for the given time; the sum of their
+ * rates is the pool's GFLOP/s. Each thread's rate is taken over its own
+ * CPU time, so that other processes sharing the cores do not lower the
+ * estimate of what the hardware can do. */
+#include "kernels/cpu/kern_internal.h"
+
+#include <time.h>
+
+static double peak_cpu_now(void) {
+    struct timespec t;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0) return pare_time_now();
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+#define PEAK_INNER 4096
+
+#define PEAK_LOOP(vec_t, vl, PEAK_CHAINS)                                                                \
+    vec_t acc[PEAK_CHAINS];                                                                   \
+    for (int c = 0; c < PEAK_CHAINS; c++) acc[c] = (vec_t){0} + (float)c * 1e-3f;             \
+    vec_t mul = (vec_t){0} + 0.999999f, add = (vec_t){0} + 1e-7f;                             \
+    int64_t rounds = 0;                                                                       \
+    double t0 = peak_cpu_now(), t1;                                                          \
+    do {                                                                                      \
+        for (int it = 0; it < PEAK_INNER; it++) {                                             \
+            _Pragma("GCC unroll 32") for (int c = 0; c < PEAK_CHAINS; c++) acc[c] =           \
+                acc[c] * mul + add;                                                           \
+            __asm__ volatile("" : "+v"(mul));                                                 \
+        }                                                                                     \
+        rounds++;                                                                             \
+        t1 = peak_cpu_now();                                                                 \
+    } while (t1 - t0 < seconds);                                                              \
+    float sink = 0;                                                                           \
+    for (int c = 0; c < PEAK_CHAINS; c++) sink += acc[c][0];                                  \
+    __asm__ volatile("" ::"g"(sink));                                                         \
+    return (double)rounds * PEAK_INNER * PEAK_CHAINS * (vl) * 2.0 / (t1 - t0) * 1e-9;
+
+#if defined(__x86_64__)
+typedef float peak_v16 __attribute__((vector_size(64)));
+typedef float peak_v8 __attribute__((vector_size(32)));
+
+__attribute__((target("avx512f"))) static double peak_avx512(double seconds) {
+    PEAK_LOOP(peak_v16, 16, 24)
+}
+__attribute__((target("avx2,fma"))) static double peak_avx2(double seconds) {
+    PEAK_LOOP(peak_v8, 8, 12)
+}
+#endif
+typedef float peak_v4 __attribute__((vector_size(16)));
+static double peak_generic(double seconds) { PEAK_LOOP(peak_v4, 4, 12) }
+
+typedef struct {
+    double seconds;
+    pare_isa isa;
+    double gflops[1024];
+} peak_job;
+
+static void peak_worker(void *ctx, int ith, int nth) {
+    peak_job *j = ctx;
+    double r;
+    switch (j->isa) {
+#if defined(__x86_64__)
+    case PARE_ISA_AVX512: r = peak_avx512(j->seconds); break;
+    case PARE_ISA_AVX2: r = peak_avx2(j->seconds); break;
+#endif
+    default: r = peak_generic(j->seconds); break;
+    }
+    if (ith < 1024) j->gflops[ith] = r;
+}
+
+double pare_measure_fma_peak(pare_pool *pool, double seconds) {
+    static const double min_s = 1e-3;
+    peak_job j = {.seconds = seconds > min_s ? seconds : min_s, .isa = pare_rowops_isa()};
+    pare_pool_run(pool, peak_worker, &j);
+    double total = 0;
+    int n = pare_pool_size(pool);
+    for (int i = 0; i < n && i < 1024; i++) total += j.gflops[i];
+    return total;
+}

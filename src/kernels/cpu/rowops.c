@@ -1,0 +1,99 @@
+/* Element-wise and row kernels: references (libm, double sums), the
+ * generic-C instance of rowops_body.h, and dispatch to the AVX2/AVX-512
+ * instances. The ISA is read from libgcc's cpuid cache
+ * (__builtin_cpu_supports), which is process-wide read-only data, not ours. */
+#define RB_VL 4
+#define RB_SFX generic
+#include "kernels/cpu/rowops_body.h"
+
+pare_isa pare_rowops_isa(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return PARE_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return PARE_ISA_AVX2;
+#endif
+    return PARE_ISA_GENERIC;
+}
+
+/* ---- references */
+
+static float act_ref_one(float v, pare_act act) {
+    switch (act) {
+    case PARE_ACT_NONE: return v;
+    case PARE_ACT_GELU_ERF: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    case PARE_ACT_GELU_TANH:
+        return 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+    case PARE_ACT_RELU: return v > 0.0f ? v : 0.0f;
+    case PARE_ACT_SILU: return v / (1.0f + expf(-v));
+    }
+    return v;
+}
+
+void pare_act_ref_f32(float *x, int64_t n, pare_act act) {
+    for (int64_t i = 0; i < n; i++) x[i] = act_ref_one(x[i], act);
+}
+
+void pare_layernorm_ref_f32(const float *x, const float *gamma, const float *beta, float *y,
+                            int64_t rows, int64_t dim, float eps) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * dim;
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < dim; i++) sum += xr[i];
+        double mean = sum / (double)dim;
+        for (int64_t i = 0; i < dim; i++) sq += (xr[i] - mean) * (xr[i] - mean);
+        double rstd = 1.0 / sqrt(sq / (double)dim + eps);
+        for (int64_t i = 0; i < dim; i++)
+            y[r * dim + i] = (float)((xr[i] - mean) * rstd * gamma[i] + beta[i]);
+    }
+}
+
+/* ---- dispatch */
+
+void pare_act_f32(float *x, int64_t n, pare_act act) {
+    switch (pare_rowops_isa()) {
+    case PARE_ISA_AVX512: pare_act_avx512(x, n, act); break;
+    case PARE_ISA_AVX2: pare_act_avx2(x, n, act); break;
+    default: pare_act_generic(x, n, act); break;
+    }
+}
+
+void pare_add_f32(float *x, const float *y, int64_t n) {
+    switch (pare_rowops_isa()) {
+    case PARE_ISA_AVX512: pare_add_avx512(x, y, n); break;
+    case PARE_ISA_AVX2: pare_add_avx2(x, y, n); break;
+    default: pare_add_generic(x, y, n); break;
+    }
+}
+
+typedef struct {
+    const float *x, *gamma, *beta;
+    float *y;
+    int64_t rows, dim;
+    float eps;
+    pare_isa isa;
+} ln_job;
+
+static void ln_worker(void *ctx, int ith, int nth) {
+    const ln_job *j = ctx;
+    int64_t r0, r1;
+    pare_split_range(j->rows, ith, nth, &r0, &r1);
+    switch (j->isa) {
+    case PARE_ISA_AVX512:
+        pare_layernorm_rows_avx512(j->x, j->gamma, j->beta, j->y, r0, r1, j->dim, j->eps);
+        break;
+    case PARE_ISA_AVX2:
+        pare_layernorm_rows_avx2(j->x, j->gamma, j->beta, j->y, r0, r1, j->dim, j->eps);
+        break;
+    default:
+        pare_layernorm_rows_generic(j->x, j->gamma, j->beta, j->y, r0, r1, j->dim, j->eps);
+        break;
+    }
+}
+
+void pare_layernorm_f32(const float *x, const float *gamma, const float *beta, float *y,
+                        int64_t rows, int64_t dim, float eps, pare_pool *pool) {
+    ln_job j = {x, gamma, beta, y, rows, dim, eps, pare_rowops_isa()};
+    /* Waking the pool costs a few microseconds: only worth it for big inputs. */
+    if (rows < 2 || rows * dim < 32768) pool = NULL;
+    pare_pool_run(pool, ln_worker, &j);
+}

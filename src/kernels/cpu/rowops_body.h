@@ -1,0 +1,87 @@
+/* Row kernels written once, compiled per ISA: the including file defines
+ * RB_VL (floats per vector register) and RB_SFX (name suffix) and gets its
+ * own flags from CMake (_avx2.c, _avx512.c). Activations run on vm_v
+ * (4 registers wide, see vmath.h); reductions use vector partial sums. */
+#include "kernels/cpu/kern_internal.h"
+
+#define VM_LANES RB_VL
+#include "kernels/cpu/vmath.h"
+
+#include <math.h>
+#include <string.h>
+
+#define RB_CAT2(a, b) a##b
+#define RB_CAT(a, b) RB_CAT2(a, b)
+#define RB_NAME(base) RB_CAT(base, RB_SFX)
+
+typedef float rb_vec __attribute__((vector_size(RB_VL * 4), aligned(4)));
+
+/* x[0..n) = f(x); the tail goes through a zero-padded vector. */
+#define RB_ACT_LOOP(f)                                                                        \
+    do {                                                                                      \
+        int64_t i = 0;                                                                        \
+        for (; i + VM_LANES <= n; i += VM_LANES) *(vm_uv *)(x + i) = f(*(vm_uv *)(x + i));    \
+        if (i < n) {                                                                          \
+            vm_v t = {0};                                                                     \
+            memcpy(&t, x + i, (size_t)(n - i) * sizeof(float));                               \
+            t = f(t);                                                                         \
+            memcpy(x + i, &t, (size_t)(n - i) * sizeof(float));                               \
+        }                                                                                     \
+    } while (0)
+
+void RB_NAME(pare_act_)(float *x, int64_t n, pare_act act) {
+    switch (act) {
+    case PARE_ACT_NONE: break;
+    case PARE_ACT_GELU_ERF: RB_ACT_LOOP(vm_gelu_erf); break;
+    case PARE_ACT_GELU_TANH: RB_ACT_LOOP(vm_gelu_tanh); break;
+    case PARE_ACT_RELU: RB_ACT_LOOP(vm_relu); break;
+    case PARE_ACT_SILU: RB_ACT_LOOP(vm_silu); break;
+    }
+}
+
+void RB_NAME(pare_bias_act_)(float *y, const float *bias, int64_t n, pare_act act) {
+    if (bias)
+        for (int64_t i = 0; i < n; i++) y[i] += bias[i];
+    RB_NAME(pare_act_)(y, n, act);
+}
+
+void RB_NAME(pare_add_)(float *x, const float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+static float RB_NAME(rb_hsum_)(rb_vec v) {
+    float s = 0;
+    for (int i = 0; i < RB_VL; i++) s += v[i];
+    return s;
+}
+
+/* Rows [r0, r1) of x[rows, dim]. Two passes in fp32: mean, then the mean
+ * of squared deviations (biased variance), as PyTorch does. */
+void RB_NAME(pare_layernorm_rows_)(const float *x, const float *gamma, const float *beta,
+                                   float *y, int64_t r0, int64_t r1, int64_t dim, float eps) {
+    for (int64_t r = r0; r < r1; r++) {
+        const float *xr = x + r * dim;
+        float *yr = y + r * dim;
+        rb_vec s0 = {0}, s1 = {0};
+        int64_t i = 0;
+        for (; i + 2 * RB_VL <= dim; i += 2 * RB_VL) {
+            s0 += *(const rb_vec *)(xr + i);
+            s1 += *(const rb_vec *)(xr + i + RB_VL);
+        }
+        float sum = RB_NAME(rb_hsum_)(s0 + s1);
+        for (; i < dim; i++) sum += xr[i];
+        float mean = sum / (float)dim;
+        rb_vec q0 = {0}, q1 = {0};
+        i = 0;
+        for (; i + 2 * RB_VL <= dim; i += 2 * RB_VL) {
+            rb_vec d0 = *(const rb_vec *)(xr + i) - mean;
+            rb_vec d1 = *(const rb_vec *)(xr + i + RB_VL) - mean;
+            q0 += d0 * d0;
+            q1 += d1 * d1;
+        }
+        float sq = RB_NAME(rb_hsum_)(q0 + q1);
+        for (; i < dim; i++) sq += (xr[i] - mean) * (xr[i] - mean);
+        float rstd = 1.0f / sqrtf(sq / (float)dim + eps);
+        for (i = 0; i < dim; i++) yr[i] = (xr[i] - mean) * rstd * gamma[i] + beta[i];
+    }
+}
