@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?= -DPARE_WERROR=ON
 
-.PHONY: all build test test-release test-asan asan models demo bench references fuzz fuzz-build clean help
+.PHONY: deps all build test test-release test-asan asan models demo bench references fuzz fuzz-build clean help
 
 all: build
 
@@ -16,7 +16,10 @@ help:
 	@echo "make references  regenerate tests/golden with transformers (needs pip torch)"
 	@echo "make fuzz        build libFuzzer targets and run each for FUZZ_SECONDS (default 60)"
 
-build:
+deps:
+	@./tools/install-deps.sh
+
+build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) > /dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
@@ -28,7 +31,7 @@ test: test-release test-asan
 test-release: build models
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-asan test-asan: models
+asan test-asan: deps models
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARE_SANITIZE=ON $(CMAKE_FLAGS) > /dev/null
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -44,7 +47,7 @@ references: build models
 	python3 tools/make_references.py
 
 FUZZ_SECONDS ?= 60
-fuzz-build:
+fuzz-build: deps
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARE_FUZZ=ON \
 		-DPARE_SANITIZE=ON -DPARE_TESTS=OFF $(CMAKE_FLAGS) > /dev/null
 	cmake --build build-fuzz -j $(JOBS)

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 const char *tu_source_dir(void) {
@@ -22,6 +23,51 @@ const char *tu_model_dir(char *buf, size_t cap, const char *name) {
     struct stat st;
     if (stat(buf, &st) != 0) fail_msg("model %s not found at %s: run `make models`", name, buf);
     return buf;
+}
+
+const char *tu_data_path(char *buf, size_t cap, const char *rel) {
+    const char *root = getenv("PARE_DATA_DIR");
+    if (root && *root) snprintf(buf, cap, "%s/%s", root, rel);
+    else snprintf(buf, cap, "%s/../shared/data/%s", tu_source_dir(), rel);
+    struct stat st;
+    if (stat(buf, &st) != 0) fail_msg("data file %s not found (set PARE_DATA_DIR)", buf);
+    return buf;
+}
+
+char **tu_semeval_tweets(const int64_t *lines, int64_t n) {
+    char path[4096], *buf;
+    size_t len;
+    pare_err err = {0};
+    tu_data_path(path, sizeof path, "semeval2018-ec/2018-E-c-En-train.txt");
+    if (pare_read_file(path, 64u << 20, &buf, &len, &err)) fail_msg("%s", err.msg);
+    char **out = calloc((size_t)n, sizeof *out);
+    int64_t lineno = -1; /* header is line 0 */
+    for (char *p = buf; *p;) {
+        char *nl = strchr(p, '\n');
+        size_t ll = nl ? (size_t)(nl - p) : strlen(p);
+        if (ll && p[ll - 1] == '\r') ll--;
+        if (lineno >= 1) {
+            for (int64_t i = 0; i < n; i++) {
+                if (lines[i] != lineno) continue;
+                const char *t1 = memchr(p, '\t', ll);
+                const char *t2 = t1 ? memchr(t1 + 1, '\t', ll - (size_t)(t1 + 1 - p)) : NULL;
+                if (!t2) fail_msg("%s: line %lld has no tweet column", path, (long long)lineno);
+                out[i] = strndup(t1 + 1, (size_t)(t2 - t1 - 1));
+            }
+        }
+        lineno++;
+        if (!nl) break;
+        p = nl + 1;
+    }
+    free(buf);
+    for (int64_t i = 0; i < n; i++)
+        if (!out[i]) fail_msg("%s: no data line %lld", path, (long long)lines[i]);
+    return out;
+}
+
+void tu_free_strings(char **s, int64_t n) {
+    for (int64_t i = 0; s && i < n; i++) free(s[i]);
+    free(s);
 }
 
 double tu_max_abs_diff(const float *a, const float *b, int64_t n) {

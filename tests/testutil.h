@@ -18,6 +18,13 @@ const char *tu_path(char *buf, size_t cap, const char *rel);
  * $PARE_MODELS_DIR or <source>/.cache/models. Fails the test if missing,
  * with a hint to run `make models`. */
 const char *tu_model_dir(char *buf, size_t cap, const char *name);
+/* Path of a shared data file: $PARE_DATA_DIR/rel, default
+ * <source>/../shared/data/rel. Fails the test if missing. */
+const char *tu_data_path(char *buf, size_t cap, const char *rel);
+/* The tweets of the SemEval E-c train file, by 1-based data line (header
+ * excluded). Returns a malloc'd array of n malloc'd strings. */
+char **tu_semeval_tweets(const int64_t *lines, int64_t n);
+void tu_free_strings(char **s, int64_t n);
 /* Max |a-b| over n floats. */
 double tu_max_abs_diff(const float *a, const float *b, int64_t n);
 /* Deterministic uniform floats in [lo, hi) from a 64-bit state. */

@@ -72,8 +72,26 @@ pare_status pare_bert_forward(pare_bert *m, const int32_t *ids, const int32_t *m
                               const int32_t *type_ids, int64_t B, int64_t T,
                               const pare_bert_outputs *out, pare_err *err);
 
-/* Total parameters and their bytes as loaded. */
+/* Bytes of weights resident after loading (f32 copies and packed layouts). */
+size_t pare_bert_weight_bytes(const pare_bert *m);
+/* Total parameters as loaded. */
 int64_t pare_bert_n_params(const pare_bert *m);
+/* FLOPs of one forward pass of the encoder over B x T tokens (GEMMs and
+ * attention matmuls; element-wise work not counted). */
+double pare_bert_forward_flops(const pare_bert_config *c, int64_t B, int64_t T);
+
+/* Write a Hugging Face BERT folder with seeded random weights (BERT init:
+ * normal, std 0.02; LayerNorm near 1/0), for tests and benchmarks of shapes
+ * no shipped model has. The tokenizer files are copied from vocab_from. */
+typedef struct pare_bert_random_opts {
+    int64_t n_layers, hidden_size, n_heads, intermediate_size;
+    int64_t max_position;   /* 512 if 0 */
+    int64_t n_labels;       /* > 0: BertForSequenceClassification with a head */
+    uint64_t seed;
+    const char *vocab_from; /* model folder with tokenizer.json and/or vocab.txt and config.json */
+} pare_bert_random_opts;
+
+pare_status pare_bert_write_random(const char *dir, const pare_bert_random_opts *o, pare_err *err);
 
 #ifdef __cplusplus
 }

@@ -23,7 +23,11 @@ typedef enum pare_file_format {
 /* A set of named tensors backed by one file. Tensor data points into the
  * file mapping where the layout allows (safetensors always; torch zip when
  * the entry is stored uncompressed and the tensor is contiguous), otherwise
- * into memory owned by the file object. Valid until pare_tensor_file_close. */
+ * into memory owned by the file object. Valid until pare_tensor_file_close.
+ * Data pointers are only as aligned as the file makes them (safetensors
+ * offsets are arbitrary bytes; files from pare_safetensors_write and
+ * torch.save are 8- and 64-aligned): a consumer that needs aligned
+ * elements must check the pointer or copy. Names are owned by the file. */
 typedef struct pare_tensor_file pare_tensor_file;
 
 /* Open by content: safetensors or a PyTorch zip checkpoint. */
@@ -61,7 +65,7 @@ pare_status pare_json_parse(const char *text, size_t len, const char *name, pare
                             pare_err *err);
 void pare_json_free(pare_json *j);
 /* Root object accessors. Each returns PARE_OK and writes *out; when the key
- * is absent it writes def and returns PARE_OK; when present with the wrong
+ * is absent (or JSON null) it writes def and returns PARE_OK; when present with the wrong
  * type or out of [lo, hi] it returns PARE_ERR_FORMAT naming file and key. */
 pare_status pare_json_get_int(const pare_json *j, const char *key, int64_t def, int64_t lo,
                               int64_t hi, int64_t *out, pare_err *err);

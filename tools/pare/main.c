@@ -1,18 +1,55 @@
 /* pare command-line interface: a thin layer over the library. */
-#include "pare/pare.h"
+#include "cli.h"
 
-#include <stdio.h>
 #include <string.h>
 
+static const char *HELP =
+    "pare " PARE_VERSION ": make transformer models smaller and faster, and measure what it costs\n"
+    "\n"
+    "usage: pare COMMAND [options]     (pare COMMAND --help for each command)\n"
+    "\n"
+    "commands:\n"
+    "  info MODEL              architecture, parameters, dtype mix, size on disk and in memory\n"
+    "  embed MODEL ...         sentence embeddings as JSON lines (--text / --file)\n"
+    "  classify MODEL ...      labels and probabilities as JSON lines (--text / --file)\n"
+    "  bench MODEL ...         encoder latency (p50/p90/p99) and GFLOP/s\n"
+    "  peak                    this machine's fp32 FMA peak\n"
+    "  dev random-bert ...     write a random-weight BERT folder of any shape\n"
+    "\n"
+    "common options: --threads N (default $PARE_THREADS or all cores), --kernel\n"
+    "auto|avx512|avx2|blas|ref, --json. MODEL is a Hugging Face folder (config.json,\n"
+    "model.safetensors or pytorch_model.bin, tokenizer.json or vocab.txt).\n"
+    "\n"
+    "exit codes: 0 ok, 1 runtime failure, 2 bad usage or a missing/malformed input file.\n"
+    "\n"
+    "examples:\n"
+    "  pare info .cache/models/minilm-l6\n"
+    "  pare embed .cache/models/minilm-l6 --text \"what a day\"\n"
+    "  pare embed .cache/models/minilm-l6 --file tweets.tsv --column Tweet --limit 100\n"
+    "  pare bench .cache/models/minilm-l6 --batch 8 --seq 128\n";
+
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        printf("pare %s\n", PARE_VERSION);
-        return argc < 2 ? 2 : 0;
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {
+        {"info", cmd_info},   {"embed", cmd_embed}, {"classify", cmd_classify},
+        {"bench", cmd_bench}, {"peak", cmd_peak},   {"dev", cmd_dev},
+    };
+    if (argc < 2) {
+        fputs(HELP, stderr);
+        return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(HELP, stdout);
+        return CLI_OK;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("pare %s\n", PARE_VERSION);
-        return 0;
+        return CLI_OK;
     }
-    fprintf(stderr, "pare: unknown command '%s'\n", argv[1]);
-    return 2;
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "pare: unknown command '%s' (pare --help lists them)\n", argv[1]);
+    return CLI_USAGE;
 }

@@ -1,0 +1,381 @@
+/* BERT-family encoder, fp32: embeddings, post-LN layers, pooler and a
+ * classification head. Weights are converted to f32 into an arena owned by
+ * the model; Q, K and V are fused into one Linear so each layer runs four
+ * GEMMs. */
+#include "pare/bert.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct bert_layer {
+    pare_linear qkv;      /* [3H, H]: query, key, value stacked */
+    pare_linear attn_out; /* [H, H] */
+    pare_linear inter;    /* [I, H] */
+    pare_linear out;      /* [H, I] */
+    const float *ln1_g, *ln1_b; /* attention.output.LayerNorm [H] */
+    const float *ln2_g, *ln2_b; /* output.LayerNorm [H] */
+} bert_layer;
+
+struct pare_bert {
+    pare_bert_config cfg;
+    pare_bert_params params;
+    pare_kernel_impl kernel;
+    pare_tensor_file *file;
+    pare_arena *weights;  /* f32 weights and packed copies */
+    pare_arena *scratch;  /* activations, reset per forward */
+    pare_pool *pool;
+    pare_wordpiece *tok;
+    const char *prefix;   /* "" or "bert." */
+    const float *word_emb;  /* [V, H] */
+    const float *pos_emb;   /* [P, H] */
+    const float *type_emb;  /* [type_vocab, H] or NULL */
+    const float *emb_ln_g, *emb_ln_b; /* [H] */
+    bert_layer *layers;     /* [n_layers] */
+    bool has_pooler, has_classifier;
+    pare_linear pooler;     /* [H, H] */
+    pare_linear classifier; /* [n_labels, H] */
+    int64_t n_params;
+};
+
+/* ------------------------------------------------------------ loading */
+
+static const pare_tensor *find_tensor(const pare_bert *m, const char *name) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s%s", m->prefix, name);
+    const pare_tensor *t = pare_tensor_file_find(m->file, buf);
+    if (!t && m->prefix[0]) t = pare_tensor_file_find(m->file, name);
+    return t;
+}
+
+/* Look a tensor up (LayerNorm "weight"/"bias" may be the old "gamma"/"beta"),
+ * check its shape, and convert it to f32 in the weights arena. */
+static pare_status load_f32(pare_bert *m, const char *name, int32_t n_dims, const int64_t *shape,
+                            bool required, const float **out, pare_err *err) {
+    *out = NULL;
+    const pare_tensor *t = find_tensor(m, name);
+    if (!t) {
+        char alt[256];
+        size_t n = strlen(name);
+        if (n > 7 && !strcmp(name + n - 7, ".weight")) {
+            snprintf(alt, sizeof alt, "%.*s.gamma", (int)(n - 7), name);
+            t = find_tensor(m, alt);
+        } else if (n > 5 && !strcmp(name + n - 5, ".bias")) {
+            snprintf(alt, sizeof alt, "%.*s.beta", (int)(n - 5), name);
+            t = find_tensor(m, alt);
+        }
+    }
+    if (!t) {
+        if (!required) return PARE_OK;
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: missing tensor '%s%s'",
+                            pare_tensor_file_path(m->file), m->prefix, name);
+    }
+    pare_tensor want = {.n_dims = n_dims};
+    memcpy(want.shape, shape, sizeof(int64_t) * (size_t)n_dims);
+    if (!pare_tensor_has_shape(t, n_dims, shape)) {
+        char got_s[96], want_s[96];
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s",
+                            pare_tensor_file_path(m->file), t->name, pare_shape_str(t, got_s, sizeof got_s),
+                            pare_shape_str(&want, want_s, sizeof want_s));
+    }
+    int64_t n = pare_tensor_nelem(t);
+    size_t bytes;
+    if (n < 0 || !pare_mul_size((size_t)n, sizeof(float), &bytes))
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: tensor '%s' is too large", pare_tensor_file_path(m->file), t->name);
+    float *dst = pare_arena_alloc(m->weights, bytes, 64);
+    if (!dst) return pare_err_set(err, PARE_ERR_OOM, "out of memory loading '%s' (%zu bytes)", t->name, bytes);
+    pare_status s = pare_convert_to_f32(t->dtype, t->data, dst, n, err);
+    if (s) return pare_err_wrap(err, "%s: tensor '%s'", pare_tensor_file_path(m->file), t->name);
+    m->n_params += n;
+    *out = dst;
+    return PARE_OK;
+}
+
+static pare_status load_linear(pare_bert *m, const char *base, int64_t n_out, int64_t n_in,
+                               pare_linear *lin, pare_err *err) {
+    char wn[200], bn[200];
+    snprintf(wn, sizeof wn, "%s.weight", base);
+    snprintf(bn, sizeof bn, "%s.bias", base);
+    const float *w, *b;
+    pare_status s = load_f32(m, wn, 2, (int64_t[]){n_out, n_in}, true, &w, err);
+    if (!s) s = load_f32(m, bn, 1, (int64_t[]){n_out}, true, &b, err);
+    if (!s) s = pare_linear_init(lin, w, b, n_out, n_in, m->kernel, m->weights, err);
+    return s;
+}
+
+/* Q, K and V weights stacked into one [3H, H] matrix. */
+static pare_status load_qkv(pare_bert *m, int64_t il, pare_linear *lin, pare_err *err) {
+    const int64_t H = m->cfg.hidden_size;
+    float *w = pare_arena_alloc(m->weights, (size_t)(3 * H * H) * sizeof(float), 64);
+    float *b = pare_arena_alloc(m->weights, (size_t)(3 * H) * sizeof(float), 64);
+    if (!w || !b) return pare_err_set(err, PARE_ERR_OOM, "out of memory fusing QKV of layer %lld", (long long)il);
+    static const char *const parts[3] = {"query", "key", "value"};
+    for (int p = 0; p < 3; p++) {
+        char wn[160], bn[160];
+        snprintf(wn, sizeof wn, "encoder.layer.%lld.attention.self.%s.weight", (long long)il, parts[p]);
+        snprintf(bn, sizeof bn, "encoder.layer.%lld.attention.self.%s.bias", (long long)il, parts[p]);
+        const float *pw, *pb;
+        pare_status s = load_f32(m, wn, 2, (int64_t[]){H, H}, true, &pw, err);
+        if (!s) s = load_f32(m, bn, 1, (int64_t[]){H}, true, &pb, err);
+        if (s) return s;
+        memcpy(w + p * H * H, pw, (size_t)(H * H) * sizeof(float));
+        memcpy(b + p * H, pb, (size_t)H * sizeof(float));
+    }
+    return pare_linear_init(lin, w, b, 3 * H, H, m->kernel, m->weights, err);
+}
+
+static pare_status load_layer(pare_bert *m, int64_t il, pare_err *err) {
+    const int64_t H = m->cfg.hidden_size, I = m->cfg.intermediate_size;
+    bert_layer *L = &m->layers[il];
+    char base[160];
+    pare_status s = load_qkv(m, il, &L->qkv, err);
+#define LAYER_NAME(fmt) (snprintf(base, sizeof base, "encoder.layer.%lld." fmt, (long long)il), base)
+    if (!s) s = load_linear(m, LAYER_NAME("attention.output.dense"), H, H, &L->attn_out, err);
+    if (!s) s = load_f32(m, LAYER_NAME("attention.output.LayerNorm.weight"), 1, &H, true, &L->ln1_g, err);
+    if (!s) s = load_f32(m, LAYER_NAME("attention.output.LayerNorm.bias"), 1, &H, true, &L->ln1_b, err);
+    if (!s) s = load_linear(m, LAYER_NAME("intermediate.dense"), I, H, &L->inter, err);
+    if (!s) s = load_linear(m, LAYER_NAME("output.dense"), H, I, &L->out, err);
+    if (!s) s = load_f32(m, LAYER_NAME("output.LayerNorm.weight"), 1, &H, true, &L->ln2_g, err);
+    if (!s) s = load_f32(m, LAYER_NAME("output.LayerNorm.bias"), 1, &H, true, &L->ln2_b, err);
+#undef LAYER_NAME
+    return s;
+}
+
+pare_bert_params pare_bert_default_params(void) {
+    return (pare_bert_params){.n_threads = 0, .kernel = PARE_KERNEL_AUTO};
+}
+
+static bool file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* model.safetensors, else pytorch_model.bin. */
+static pare_status open_weights(const char *dir, pare_tensor_file **out, pare_err *err) {
+    static const char *const names[] = {"model.safetensors", "pytorch_model.bin"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (file_exists(path)) return pare_tensor_file_open(path, out, err);
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    if (file_exists(path))
+        return pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: sharded checkpoints are not supported yet", path);
+    return pare_err_set(err, PARE_ERR_IO, "%s: no model.safetensors or pytorch_model.bin", dir);
+}
+
+static pare_status load_all(pare_bert *m, const char *dir, pare_err *err) {
+    const pare_bert_config *c = &m->cfg;
+    const int64_t H = c->hidden_size;
+    pare_status s = open_weights(dir, &m->file, err);
+    if (s) return s;
+    m->prefix = "";
+    if (!pare_tensor_file_find(m->file, "embeddings.word_embeddings.weight") &&
+        pare_tensor_file_find(m->file, "bert.embeddings.word_embeddings.weight"))
+        m->prefix = "bert.";
+    s = load_f32(m, "embeddings.word_embeddings.weight", 2, (int64_t[]){c->vocab_size, H}, true, &m->word_emb, err);
+    if (!s) s = load_f32(m, "embeddings.position_embeddings.weight", 2, (int64_t[]){c->max_position, H}, true, &m->pos_emb, err);
+    if (!s && c->type_vocab_size > 0)
+        s = load_f32(m, "embeddings.token_type_embeddings.weight", 2, (int64_t[]){c->type_vocab_size, H}, false, &m->type_emb, err);
+    if (!s) s = load_f32(m, "embeddings.LayerNorm.weight", 1, &H, true, &m->emb_ln_g, err);
+    if (!s) s = load_f32(m, "embeddings.LayerNorm.bias", 1, &H, true, &m->emb_ln_b, err);
+    if (s) return s;
+    m->layers = pare_arena_calloc(m->weights, sizeof(bert_layer) * (size_t)c->n_layers, 64);
+    if (!m->layers) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    for (int64_t il = 0; il < c->n_layers && !s; il++) s = load_layer(m, il, err);
+    if (s) return s;
+    if (find_tensor(m, "pooler.dense.weight")) {
+        s = load_linear(m, "pooler.dense", H, H, &m->pooler, err);
+        m->has_pooler = (s == PARE_OK);
+    }
+    if (!s && m->has_pooler && c->n_labels > 0 && pare_tensor_file_find(m->file, "classifier.weight")) {
+        /* The head is outside the "bert." prefix. */
+        const char *saved = m->prefix;
+        m->prefix = "";
+        s = load_linear(m, "classifier", c->n_labels, H, &m->classifier, err);
+        m->prefix = saved;
+        m->has_classifier = (s == PARE_OK);
+    }
+    return s;
+}
+
+pare_status pare_bert_load(const char *dir, const pare_bert_params *params, pare_bert **out,
+                           pare_err *err) {
+    *out = NULL;
+    pare_bert *m = calloc(1, sizeof *m);
+    if (!m) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    m->params = params ? *params : pare_bert_default_params();
+    m->kernel = pare_kernel_resolve(m->params.kernel);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    pare_status s = pare_bert_config_load(path, &m->cfg, err);
+    if (!s) {
+        m->weights = pare_arena_create(16u << 20);
+        m->scratch = pare_arena_create(16u << 20);
+        if (!m->weights || !m->scratch) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    }
+    if (!s) s = load_all(m, dir, err);
+    if (!s) {
+        m->pool = pare_pool_create(m->params.n_threads, err);
+        if (!m->pool) s = err ? err->code : PARE_ERR_INTERNAL;
+    }
+    if (!s) {
+        /* The tokenizer is optional: a folder may carry weights alone. */
+        pare_err terr = {0};
+        snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+        char vpath[4096];
+        snprintf(vpath, sizeof vpath, "%s/vocab.txt", dir);
+        if (file_exists(path) || file_exists(vpath)) {
+            s = pare_wordpiece_load(dir, &m->tok, &terr);
+            if (s) {
+                if (err) *err = terr;
+                pare_err_wrap(err, "%s: tokenizer", dir);
+            }
+        }
+    }
+    if (s) {
+        pare_bert_free(m);
+        return s;
+    }
+    *out = m;
+    return PARE_OK;
+}
+
+void pare_bert_free(pare_bert *m) {
+    if (!m) return;
+    pare_wordpiece_free(m->tok);
+    pare_pool_free(m->pool);
+    pare_arena_free(m->scratch);
+    pare_arena_free(m->weights);
+    pare_tensor_file_close(m->file);
+    free(m);
+}
+
+const pare_bert_config *pare_bert_get_config(const pare_bert *m) { return &m->cfg; }
+const pare_wordpiece *pare_bert_tokenizer(const pare_bert *m) { return m->tok; }
+pare_pool *pare_bert_pool(pare_bert *m) { return m->pool; }
+bool pare_bert_has_pooler(const pare_bert *m) { return m->has_pooler; }
+int64_t pare_bert_n_params(const pare_bert *m) { return m->n_params; }
+size_t pare_bert_weight_bytes(const pare_bert *m) { return pare_arena_used(m->weights); }
+
+pare_status pare_bert_set_classifier(pare_bert *m, const float *w, const float *b, int64_t n_labels,
+                                     pare_problem_type type, pare_err *err) {
+    const int64_t H = m->cfg.hidden_size;
+    if (!m->has_pooler)
+        return pare_err_set(err, PARE_ERR_INVALID, "the model has no pooler, so no classification head can sit on it");
+    if (n_labels <= 0 || n_labels > PARE_MAX_LABELS)
+        return pare_err_set(err, PARE_ERR_INVALID, "n_labels %lld is out of [1, %d]", (long long)n_labels, PARE_MAX_LABELS);
+    size_t wb = (size_t)(n_labels * H) * sizeof(float), bb = (size_t)n_labels * sizeof(float);
+    float *wc = pare_arena_alloc(m->weights, wb, 64), *bc = pare_arena_alloc(m->weights, bb, 64);
+    if (!wc || !bc) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    memcpy(wc, w, wb);
+    memcpy(bc, b, bb);
+    pare_status s = pare_linear_init(&m->classifier, wc, bc, n_labels, H, m->kernel, m->weights, err);
+    if (s) return s;
+    if (m->cfg.n_labels != n_labels)
+        for (int64_t i = 0; i < n_labels; i++) snprintf(m->cfg.labels[i], sizeof m->cfg.labels[i], "LABEL_%lld", (long long)i);
+    m->cfg.n_labels = n_labels;
+    m->cfg.problem_type = type;
+    m->has_classifier = true;
+    return PARE_OK;
+}
+
+/* ------------------------------------------------------------ forward */
+
+typedef struct embed_ctx {
+    const pare_bert *m;
+    const int32_t *ids, *type_ids;
+    int64_t B, T;
+    float *x; /* [B*T, H] */
+} embed_ctx;
+
+static void embed_rows(void *ctx_, int ith, int nth) {
+    const embed_ctx *c = ctx_;
+    const int64_t H = c->m->cfg.hidden_size;
+    int64_t lo, hi;
+    pare_split_range(c->B * c->T, ith, nth, &lo, &hi);
+    for (int64_t r = lo; r < hi; r++) {
+        const float *we = c->m->word_emb + (int64_t)c->ids[r] * H;
+        const float *pe = c->m->pos_emb + (r % c->T) * H;
+        float *x = c->x + r * H;
+        if (c->m->type_emb) {
+            const float *te = c->m->type_emb + (int64_t)(c->type_ids ? c->type_ids[r] : 0) * H;
+            for (int64_t i = 0; i < H; i++) x[i] = we[i] + te[i] + pe[i];
+        } else {
+            for (int64_t i = 0; i < H; i++) x[i] = we[i] + pe[i];
+        }
+    }
+}
+
+static pare_status check_inputs(const pare_bert *m, const int32_t *ids, const int32_t *type_ids,
+                                int64_t B, int64_t T, pare_err *err) {
+    const pare_bert_config *c = &m->cfg;
+    if (B <= 0 || T <= 0)
+        return pare_err_set(err, PARE_ERR_INVALID, "batch %lld x sequence %lld is empty", (long long)B, (long long)T);
+    if (T > c->max_position)
+        return pare_err_set(err, PARE_ERR_INVALID, "sequence length %lld exceeds max_position_embeddings %lld",
+                            (long long)T, (long long)c->max_position);
+    for (int64_t i = 0; i < B * T; i++) {
+        if (ids[i] < 0 || ids[i] >= c->vocab_size)
+            return pare_err_set(err, PARE_ERR_INVALID, "token id %d at position %lld is outside the vocabulary of %lld",
+                                ids[i], (long long)i, (long long)c->vocab_size);
+        if (type_ids && (type_ids[i] < 0 || type_ids[i] >= (c->type_vocab_size ? c->type_vocab_size : 1)))
+            return pare_err_set(err, PARE_ERR_INVALID, "token type %d at position %lld is out of range", type_ids[i], (long long)i);
+    }
+    return PARE_OK;
+}
+
+pare_status pare_bert_forward(pare_bert *m, const int32_t *ids, const int32_t *mask,
+                              const int32_t *type_ids, int64_t B, int64_t T,
+                              const pare_bert_outputs *out, pare_err *err) {
+    const pare_bert_config *c = &m->cfg;
+    const int64_t H = c->hidden_size, I = c->intermediate_size, R = B * T;
+    pare_status s = check_inputs(m, ids, type_ids, B, T, err);
+    if (s) return s;
+    if (out->logits && !m->has_classifier)
+        return pare_err_set(err, PARE_ERR_INVALID, "the model has no classification head");
+    if (out->pooled && !m->has_pooler)
+        return pare_err_set(err, PARE_ERR_INVALID, "the model has no pooler");
+
+    pare_arena_reset(m->scratch);
+    float *x = pare_arena_alloc(m->scratch, (size_t)(R * H) * sizeof(float), 64);
+    float *qkv = pare_arena_alloc(m->scratch, (size_t)(R * 3 * H) * sizeof(float), 64);
+    float *ctx = pare_arena_alloc(m->scratch, (size_t)(R * H) * sizeof(float), 64);
+    float *tmp = pare_arena_alloc(m->scratch, (size_t)(R * H) * sizeof(float), 64);
+    float *mid = pare_arena_alloc(m->scratch, (size_t)(R * I) * sizeof(float), 64);
+    if (!x || !qkv || !ctx || !tmp || !mid)
+        return pare_err_set(err, PARE_ERR_OOM, "out of memory for activations of batch %lld x %lld", (long long)B, (long long)T);
+
+    embed_ctx ec = {.m = m, .ids = ids, .type_ids = type_ids, .B = B, .T = T, .x = x};
+    pare_pool_run(m->pool, embed_rows, &ec);
+    const float eps = (float)c->layer_norm_eps;
+    pare_layernorm_f32(x, m->emb_ln_g, m->emb_ln_b, x, R, H, eps, m->pool);
+
+    const int64_t n_heads = c->n_heads, D = H / n_heads;
+    for (int64_t il = 0; il < c->n_layers; il++) {
+        const bert_layer *L = &m->layers[il];
+        pare_linear_forward(&L->qkv, x, R, qkv, PARE_ACT_NONE, m->pool);
+        pare_attn_args a = {.q = qkv, .k = qkv + H, .v = qkv + 2 * H, .ld = 3 * H, .out = ctx,
+                            .B = B, .T = T, .H = n_heads, .D = D, .mask = mask,
+                            .scale = 1.0f / sqrtf((float)D), .causal = false};
+        pare_attention_f32(&a, m->pool);
+        pare_linear_forward(&L->attn_out, ctx, R, tmp, PARE_ACT_NONE, m->pool);
+        pare_add_f32(tmp, x, R * H);
+        pare_layernorm_f32(tmp, L->ln1_g, L->ln1_b, x, R, H, eps, m->pool);
+        pare_linear_forward(&L->inter, x, R, mid, c->hidden_act, m->pool);
+        pare_linear_forward(&L->out, mid, R, tmp, PARE_ACT_NONE, m->pool);
+        pare_add_f32(tmp, x, R * H);
+        pare_layernorm_f32(tmp, L->ln2_g, L->ln2_b, x, R, H, eps, m->pool);
+    }
+    if (out->hidden) memcpy(out->hidden, x, (size_t)(R * H) * sizeof(float));
+    if (out->pooled || out->logits) {
+        /* pooled = tanh(dense(hidden of the first token)) */
+        for (int64_t b = 0; b < B; b++) memcpy(ctx + b * H, x + b * T * H, (size_t)H * sizeof(float));
+        pare_linear_forward(&m->pooler, ctx, B, tmp, PARE_ACT_NONE, m->pool);
+        for (int64_t i = 0; i < B * H; i++) tmp[i] = tanhf(tmp[i]);
+        if (out->pooled) memcpy(out->pooled, tmp, (size_t)(B * H) * sizeof(float));
+        if (out->logits) pare_linear_forward(&m->classifier, tmp, B, out->logits, PARE_ACT_NONE, m->pool);
+    }
+    return PARE_OK;
+}

@@ -1,0 +1,40 @@
+# Helpers for the CLI tests (sourced). PARE_CLI and PARE_SOURCE_DIR come from ctest.
+PARE=${PARE_CLI:?PARE_CLI not set}
+SRC=${PARE_SOURCE_DIR:-.}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+n_pass=0
+n_fail=0
+
+model_dir() { echo "${PARE_MODELS_DIR:-$SRC/.cache/models}/$1"; }
+data_path() { echo "${PARE_DATA_DIR:-$SRC/../shared/data}/$1"; }
+
+ok() { n_pass=$((n_pass + 1)); }
+bad() { n_fail=$((n_fail + 1)); echo "FAIL: $*" >&2; }
+
+# expect_exit CODE NAME CMD...: exit code must be CODE (and never a signal).
+expect_exit() {
+    local want=$1 name=$2
+    shift 2
+    "$@" > "$TMP/out" 2> "$TMP/err"
+    local got=$?
+    if [ "$got" -eq "$want" ]; then ok; else bad "$name: exit $got, want $want; stderr: $(head -c 400 "$TMP/err")"; fi
+}
+
+# expect_error NAME NEEDLE CMD...: exit 2 and stderr mentions NEEDLE.
+expect_error() {
+    local name=$1 needle=$2
+    shift 2
+    "$@" > "$TMP/out" 2> "$TMP/err"
+    local got=$?
+    if [ "$got" -ne 2 ]; then bad "$name: exit $got, want 2; stderr: $(head -c 400 "$TMP/err")"; return; fi
+    if grep -qF -- "$needle" "$TMP/err"; then ok; else bad "$name: stderr lacks '$needle': $(head -c 400 "$TMP/err")"; fi
+}
+
+expect_eq() { if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; fi; }
+expect_match() { if printf '%s' "$2" | grep -qE -- "$3"; then ok; else bad "$1: output does not match /$3/: $(printf '%s' "$2" | head -c 300)"; fi; }
+
+finish() {
+    echo "$n_pass passed, $n_fail failed"
+    [ "$n_fail" -eq 0 ]
+}

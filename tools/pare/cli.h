@@ -1,0 +1,51 @@
+/* Shared pieces of the pare CLI: options, text input, JSON output. */
+#ifndef PARE_CLI_H
+#define PARE_CLI_H
+
+#include "pare/pare.h"
+
+/* Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef struct cli_common {
+    int n_threads;            /* --threads, 0 = default */
+    pare_kernel_impl kernel;  /* --kernel */
+    bool json;                /* --json */
+} cli_common;
+
+/* Try to consume a common option at argv[*i]; returns 1 if consumed, 0 if
+ * not a common option, -1 on a bad value (message printed). */
+int cli_common_option(cli_common *c, int argc, char **argv, int *i);
+/* Value of option argv[*i] (advances *i); prints an error and returns NULL
+ * when it is missing. */
+const char *cli_value(int argc, char **argv, int *i);
+bool cli_parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
+bool cli_parse_float(const char *opt, const char *s, double *out);
+
+/* Texts from --text (repeatable) or --file (one per line, or a TSV column
+ * with --column NAME; the first row is then the header). */
+typedef struct cli_texts {
+    char **items;
+    int64_t n, cap;
+    char *file_buf;
+} cli_texts;
+
+int cli_texts_add(cli_texts *t, const char *s);
+pare_status cli_texts_load_file(cli_texts *t, const char *path, const char *column, int64_t limit,
+                                pare_err *err);
+void cli_texts_free(cli_texts *t);
+
+/* Print s as a JSON string (quoted, escaped) to f. */
+void cli_json_string(FILE *f, const char *s);
+/* Report err on stderr as "pare CMD: message" and return its exit code. */
+int cli_fail(const char *cmd, const pare_err *err);
+pare_status cli_load_bert(const char *dir, const cli_common *c, pare_bert **out, pare_err *err);
+
+int cmd_info(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_peak(int argc, char **argv);
+int cmd_dev(int argc, char **argv);
+
+#endif

@@ -1,0 +1,217 @@
+/* pare info: what a model or tensor file holds. */
+#include "cli.h"
+
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *HELP =
+    "usage: pare info MODEL [--json] [--tensors]\n"
+    "\n"
+    "Describe a model folder (config.json + model.safetensors or pytorch_model.bin)\n"
+    "or a single tensor file: architecture, shape, parameter count, dtype mix,\n"
+    "size on disk and in memory once loaded by pare.\n"
+    "\n"
+    "  --json       one JSON object instead of text\n"
+    "  --tensors    also list every tensor (name, dtype, shape)\n"
+    "\n"
+    "Exit codes: 0 ok, 2 the file is missing, malformed or unsupported, 1 other.\n";
+
+typedef struct dtype_mix {
+    int64_t tensors[PARE_DTYPE_COUNT];
+    int64_t params[PARE_DTYPE_COUNT];
+    int64_t total;
+} dtype_mix;
+
+static void count_dtypes(const pare_tensor_file *f, dtype_mix *mix) {
+    memset(mix, 0, sizeof *mix);
+    for (int64_t i = 0; i < pare_tensor_file_count(f); i++) {
+        const pare_tensor *t = pare_tensor_file_get(f, i);
+        int64_t n = pare_tensor_nelem(t);
+        mix->tensors[t->dtype]++;
+        mix->params[t->dtype] += n;
+        mix->total += n;
+    }
+}
+
+static size_t folder_bytes(const char *dir) {
+    size_t total = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d))) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode)) total += (size_t)st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+static void print_tensors(const pare_tensor_file *f, bool json) {
+    for (int64_t i = 0; i < pare_tensor_file_count(f); i++) {
+        const pare_tensor *t = pare_tensor_file_get(f, i);
+        char shape[128];
+        pare_shape_str(t, shape, sizeof shape);
+        if (json) {
+            printf("%s{\"name\": ", i ? ", " : "");
+            cli_json_string(stdout, t->name);
+            printf(", \"dtype\": \"%s\", \"shape\": %s}", pare_dtype_get(t->dtype)->name, shape);
+        } else {
+            printf("  %-60s %-5s %s\n", t->name, pare_dtype_get(t->dtype)->name, shape);
+        }
+    }
+}
+
+static void print_mix(const dtype_mix *mix, bool json) {
+    bool first = true;
+    for (int d = 0; d < PARE_DTYPE_COUNT; d++) {
+        if (!mix->tensors[d]) continue;
+        if (json) printf("%s\"%s\": {\"tensors\": %lld, \"params\": %lld}", first ? "" : ", ",
+                         pare_dtype_get((pare_dtype)d)->name, (long long)mix->tensors[d], (long long)mix->params[d]);
+        else printf("%s%s %lld tensors / %.2fM params", first ? "" : ", ", pare_dtype_get((pare_dtype)d)->name,
+                    (long long)mix->tensors[d], (double)mix->params[d] / 1e6);
+        first = false;
+    }
+}
+
+static int info_file(const char *path, bool json, bool tensors) {
+    pare_err err = {0};
+    pare_tensor_file *f = NULL;
+    if (pare_tensor_file_open(path, &f, &err)) return cli_fail("info", &err);
+    dtype_mix mix;
+    count_dtypes(f, &mix);
+    const char *fmt = pare_tensor_file_format(f) == PARE_FORMAT_SAFETENSORS ? "safetensors" : "pytorch-zip";
+    if (json) {
+        printf("{\"path\": ");
+        cli_json_string(stdout, path);
+        printf(", \"format\": \"%s\", \"tensors\": %lld, \"params\": %lld, \"disk_bytes\": %zu, \"dtypes\": {",
+               fmt, (long long)pare_tensor_file_count(f), (long long)mix.total, pare_tensor_file_size(f));
+        print_mix(&mix, true);
+        printf("}");
+        if (tensors) {
+            printf(", \"tensor_list\": [");
+            print_tensors(f, true);
+            printf("]");
+        }
+        printf("}\n");
+    } else {
+        printf("file:       %s (%s)\n", path, fmt);
+        printf("tensors:    %lld\n", (long long)pare_tensor_file_count(f));
+        printf("parameters: %lld (%.2fM)\n", (long long)mix.total, (double)mix.total / 1e6);
+        printf("dtypes:     ");
+        print_mix(&mix, false);
+        printf("\nsize:       %.2f MB on disk\n", (double)pare_tensor_file_size(f) / 1e6);
+        if (tensors) print_tensors(f, false);
+    }
+    pare_tensor_file_close(f);
+    return CLI_OK;
+}
+
+static int info_model(const char *dir, const cli_common *c, bool tensors) {
+    pare_err err = {0};
+    pare_bert *m = NULL;
+    if (cli_load_bert(dir, c, &m, &err)) return cli_fail("info", &err);
+    const pare_bert_config *cfg = pare_bert_get_config(m);
+    /* Re-open the weights to describe them as stored. */
+    char path[4096];
+    pare_tensor_file *f = NULL;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    struct stat st;
+    if (stat(path, &st) != 0) snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
+    if (pare_tensor_file_open(path, &f, &err)) {
+        pare_bert_free(m);
+        return cli_fail("info", &err);
+    }
+    dtype_mix mix;
+    count_dtypes(f, &mix);
+    const pare_wordpiece *tok = pare_bert_tokenizer(m);
+    if (c->json) {
+        printf("{\"path\": ");
+        cli_json_string(stdout, dir);
+        printf(", \"architecture\": ");
+        cli_json_string(stdout, cfg->architecture[0] ? cfg->architecture : "BertModel");
+        printf(", \"model_type\": ");
+        cli_json_string(stdout, cfg->model_type);
+        printf(", \"layers\": %lld, \"hidden\": %lld, \"heads\": %lld, \"intermediate\": %lld, \"vocab\": %lld, "
+               "\"max_position\": %lld, \"labels\": %lld, \"pooler\": %s, \"params\": %lld, \"params_loaded\": %lld, "
+               "\"weights_file\": ",
+               (long long)cfg->n_layers, (long long)cfg->hidden_size, (long long)cfg->n_heads,
+               (long long)cfg->intermediate_size, (long long)cfg->vocab_size, (long long)cfg->max_position,
+               (long long)cfg->n_labels, pare_bert_has_pooler(m) ? "true" : "false", (long long)mix.total,
+               (long long)pare_bert_n_params(m));
+        cli_json_string(stdout, path);
+        printf(", \"disk_bytes\": %zu, \"folder_bytes\": %zu, \"memory_bytes\": %zu, \"tokenizer_vocab\": %d, \"dtypes\": {",
+               pare_tensor_file_size(f), folder_bytes(dir), pare_bert_weight_bytes(m),
+               tok ? pare_wordpiece_vocab_size(tok) : 0);
+        print_mix(&mix, true);
+        printf("}");
+        if (tensors) {
+            printf(", \"tensor_list\": [");
+            print_tensors(f, true);
+            printf("]");
+        }
+        printf("}\n");
+    } else {
+        printf("model:        %s\n", dir);
+        printf("architecture: %s (%s)\n", cfg->architecture[0] ? cfg->architecture : "BertModel", cfg->model_type);
+        printf("shape:        %lld layers, hidden %lld, %lld heads, intermediate %lld, vocab %lld, max positions %lld\n",
+               (long long)cfg->n_layers, (long long)cfg->hidden_size, (long long)cfg->n_heads,
+               (long long)cfg->intermediate_size, (long long)cfg->vocab_size, (long long)cfg->max_position);
+        if (cfg->n_labels) {
+            printf("head:         %lld labels (%s):", (long long)cfg->n_labels,
+                   cfg->problem_type == PARE_PROBLEM_MULTI_LABEL ? "multi-label" : "single-label");
+            for (int64_t l = 0; l < cfg->n_labels && l < 16; l++) printf(" %s", cfg->labels[l]);
+            printf("%s\n", cfg->n_labels > 16 ? " ..." : "");
+        } else {
+            printf("head:         none (encoder only%s)\n", pare_bert_has_pooler(m) ? ", with pooler" : "");
+        }
+        printf("parameters:   %lld (%.2fM); %lld used by the encoder\n", (long long)mix.total,
+               (double)mix.total / 1e6, (long long)pare_bert_n_params(m));
+        printf("dtypes:       ");
+        print_mix(&mix, false);
+        printf("\nsize on disk: %.2f MB weights (%s), %.2f MB folder\n", (double)pare_tensor_file_size(f) / 1e6,
+               path, (double)folder_bytes(dir) / 1e6);
+        printf("in memory:    %.2f MB of weights as loaded by pare (f32, packed for %s)\n",
+               (double)pare_bert_weight_bytes(m) / 1e6, pare_kernel_impl_name(pare_kernel_resolve(c->kernel)));
+        if (tok) printf("tokenizer:    WordPiece, %d tokens, lowercase %s\n", pare_wordpiece_vocab_size(tok),
+                        pare_wordpiece_options(tok)->lowercase ? "yes" : "no");
+        if (tensors) print_tensors(f, false);
+    }
+    pare_tensor_file_close(f);
+    pare_bert_free(m);
+    return CLI_OK;
+}
+
+int cmd_info(int argc, char **argv) {
+    cli_common c = {0};
+    const char *target = NULL;
+    bool tensors = false;
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_option(&c, argc, argv, &i);
+        if (r < 0) return CLI_USAGE;
+        if (r > 0) continue;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(HELP, stdout);
+            return CLI_OK;
+        } else if (!strcmp(argv[i], "--tensors")) {
+            tensors = true;
+        } else if (argv[i][0] == '-' || target) {
+            fprintf(stderr, "pare info: unexpected argument '%s' (see --help)\n", argv[i]);
+            return CLI_USAGE;
+        } else {
+            target = argv[i];
+        }
+    }
+    if (!target) {
+        fputs(HELP, stderr);
+        return CLI_USAGE;
+    }
+    struct stat st;
+    if (stat(target, &st) != 0) {
+        fprintf(stderr, "pare info: %s: no such file or folder\n", target);
+        return CLI_USAGE;
+    }
+    return S_ISDIR(st.st_mode) ? info_model(target, &c, tensors) : info_file(target, c.json, tensors);
+}
