@@ -147,7 +147,11 @@ def onnx_path(args, int8):
         return fp32
     q8 = os.path.join(args.onnx_dir, f"{args.name}.int8.onnx")
     if not newer(q8, fp32):
+        import logging
+
         from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        logging.getLogger().setLevel(logging.ERROR)  # its "consider pre-processing" note
 
         log(f"quantizing {fp32} to {q8}")
         tmp = q8 + ".tmp.onnx"

@@ -5,8 +5,8 @@
 # peers (bench/bert_peers.py: torch fp32, ORT fp32, and unless BENCH_INT8=0
 # their dynamic-int8 variants) with the same warm-up and iteration count.
 # Prints a table (bench/report.py) and keeps the raw JSON lines in
-# .cache/bench/last.jsonl (first line: `pare peak --json` with
-# "engine": "peak"; then one line per engine x model x batch).
+# .cache/bench/last.jsonl (`pare peak --json` with "engine": "peak", at the
+# start and at the end; one line per engine x model x batch in between).
 #
 # Iteration policy, shared by every engine: BENCH_WARMUP (3) untimed runs,
 # then N timed runs, N = clamp(ceil(BENCH_TARGET_S (10) / t1), 5, BENCH_ITERS
@@ -41,8 +41,15 @@ start=$(date +%s)
 
 say() { echo "bench: $*" >&2; }
 
-# Adds "engine": NAME to the JSON object on stdin; one compact line out.
-tag() { "$py" -c 'import json, sys; d = json.load(sys.stdin); print(json.dumps({"engine": sys.argv[1], **d}))' "$1"; }
+# JSON object on stdin -> one compact line with "engine": $1 (and "model": $2
+# when given: pare reports the folder's path, the table wants the name).
+tag() {
+    "$py" -c 'import json, sys
+d = json.load(sys.stdin)
+d.pop("engine", None)
+if len(sys.argv) > 2: d["model"] = sys.argv[2]
+print(json.dumps({"engine": sys.argv[1], **d}))' "$@"
+}
 field() { "$py" -c 'import json, sys; print(json.loads(sys.argv[2])[sys.argv[1]])' "$1" "$2"; }
 
 random_args() {
@@ -108,7 +115,7 @@ for name in $models; do
                 iters=$("$py" -c 'import math, sys; t, lo, hi, s = map(float, sys.argv[1:]); print(int(min(hi, max(lo, math.ceil(s * 1e3 / max(t, 1e-3))))))' \
                     "$(field p50_ms "$probe")" "$min_iters" "$max_iters" "$target_s")
                 say "$name batch $b: pare ($iters iterations)"
-                "$pare" "${common[@]}" --warmup "$warmup" --iters "$iters" | tag pare >> "$jsonl"
+                "$pare" "${common[@]}" --warmup "$warmup" --iters "$iters" | tag pare "$name" >> "$jsonl"
             else
                 say "$name batch $b: \`build/pare bench\` failed: no pare row"
             fi
@@ -124,6 +131,12 @@ for name in $models; do
             >> "$jsonl" || say "$name: some peers failed (see above)"
     fi
 done
+
+# The peak again: the table uses the higher of the two (a busy machine
+# lowers it).
+if [ "$have_pare" = 1 ] && peak=$("$pare" peak --json 2>/dev/null); then
+    echo "$peak" | tag peak >> "$jsonl"
+fi
 
 echo
 "$py" "$root/bench/report.py" "$jsonl"
