@@ -39,6 +39,9 @@ def data_file():
 
 def read_tweets(path):
     """Data lines (header excluded) -> list of tweet texts; index i is line i+1."""
+    if not os.path.isfile(path):
+        sys.exit(f"make_references: {path} not found (set PARE_DATA_DIR to the folder holding "
+                 "semeval2018-ec/)")
     with open(path, encoding="utf-8", newline="") as f:
         rows = f.read().split("\r\n")
     if not rows or not rows[0].startswith("ID\tTweet"):

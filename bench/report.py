@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Print the bench table from the JSON lines bench/run.sh collects
+(.cache/bench/last.jsonl by default). Standard library only.
+
+Rows: one per (model, batch). Peer columns are p50 latencies in ms; the
+speed-ups are peer p50 / pare p50 (fp32 peers only); GFLOP/s is pare's own (its "gflop" at p50)
+and "% peak" divides it by the FMA peak `pare peak --json` measured (the
+higher of its runs).
+"""
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEERS = ("torch", "ort", "torch-int8", "ort-int8")
+
+
+def fmt(x, spec):
+    return "-" if x is None else format(x, spec)
+
+
+def main():
+    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".cache", "bench", "last.jsonl")
+    peak, rows, order = None, {}, []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as ex:
+                sys.exit(f"{path}:{n}: not JSON ({ex})")
+            if r.get("engine") == "peak":  # measured twice: keep the higher
+                if not peak or r["fma_gflops"] > peak["fma_gflops"]:
+                    peak = r
+                continue
+            key = (r["model"], r["batch"], r["seq"])
+            if key not in rows:
+                rows[key] = {}
+                order.append(key)
+            rows[key][r["engine"]] = r
+
+    peers = [p for p in PEERS if any(p in rows[k] for k in order)]
+    if peak:
+        print(f"FMA peak: {peak['fma_gflops']:.1f} GFLOP/s on {peak.get('threads')} threads "
+              f"({peak.get('cpu', '?')}; {peak.get('features', '')})")
+    threads = sorted({e.get("threads") for k in order for e in rows[k].values()} - {None})
+    print(f"p50 latency in ms; threads {','.join(map(str, threads))}; x = peer / pare (higher: pare faster)")
+    ratios = [p for p in peers if not p.endswith("int8")]  # pare is fp32
+    head = ["model", "batch", "seq", "pare"] + peers + [f"x {p}" for p in ratios] + ["GFLOP/s", "% peak"]
+    table = [head]
+    for key in order:
+        e = rows[key]
+        pare = e.get("pare", {}).get("p50_ms")
+        cells = [key[0], str(key[1]), str(key[2]), fmt(pare, ".2f")]
+        cells += [fmt(e.get(p, {}).get("p50_ms"), ".2f") for p in peers]
+        for p in ratios:
+            t = e.get(p, {}).get("p50_ms")
+            cells.append(fmt(t / pare if t and pare else None, ".2f"))
+        gflops = e.get("pare", {}).get("gflops")
+        cells.append(fmt(gflops, ".1f"))
+        cells.append(fmt(100 * gflops / peak["fma_gflops"] if gflops and peak else None, ".0f"))
+        table.append(cells)
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    for i, r in enumerate(table):
+        print("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+if __name__ == "__main__":
+    main()
