@@ -107,7 +107,8 @@ static void put_bytes(zbuf *z, const void *p, size_t n) {
 }
 
 /* A stored zip with entries "a/data.pkl" = pkl and "a/data/0" = 16 bytes. */
-static void mkzip(zbuf *z, const uint8_t *pkl, size_t pn, uint16_t method) {
+/* zip64: central offsets and the EOCD fields go through ZIP64 records. */
+static void mkzip64(zbuf *z, const uint8_t *pkl, size_t pn, uint16_t method, bool zip64) {
     const char *names[2] = {"a/data.pkl", "a/data/0"};
     const uint8_t store[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
     const uint8_t *datas[2] = {pkl, store};
@@ -125,14 +126,23 @@ static void mkzip(zbuf *z, const uint8_t *pkl, size_t pn, uint16_t method) {
     for (int i = 0; i < 2; i++) {
         put(z, 0x02014b50, 4); put(z, 20, 2); put(z, 20, 2); put(z, 0, 2); put(z, method, 2);
         put(z, 0, 4); put(z, 0, 4); put(z, sizes[i], 4); put(z, sizes[i], 4);
-        put(z, strlen(names[i]), 2); put(z, 0, 2); put(z, 0, 2); put(z, 0, 2); put(z, 0, 2);
-        put(z, 0, 4); put(z, offs[i], 4);
+        put(z, strlen(names[i]), 2); put(z, zip64 ? 12 : 0, 2); put(z, 0, 2); put(z, 0, 2); put(z, 0, 2);
+        put(z, 0, 4); put(z, zip64 ? 0xffffffff : offs[i], 4);
         put_bytes(z, names[i], strlen(names[i]));
+        if (zip64) { put(z, 1, 2); put(z, 8, 2); put(z, offs[i], 8); }
     }
     size_t cdn = z->n - cd;
-    put(z, 0x06054b50, 4); put(z, 0, 2); put(z, 0, 2); put(z, 2, 2); put(z, 2, 2);
-    put(z, cdn, 4); put(z, cd, 4); put(z, 0, 2);
+    if (zip64) {
+        size_t rec = z->n;
+        put(z, 0x06064b50, 4); put(z, 44, 8); put(z, 45, 2); put(z, 45, 2); put(z, 0, 4); put(z, 0, 4);
+        put(z, 2, 8); put(z, 2, 8); put(z, cdn, 8); put(z, cd, 8);
+        put(z, 0x07064b50, 4); put(z, 0, 4); put(z, rec, 8); put(z, 1, 4);
+    }
+    put(z, 0x06054b50, 4); put(z, 0, 2); put(z, 0, 2); put(z, zip64 ? 0xffff : 2, 2); put(z, zip64 ? 0xffff : 2, 2);
+    put(z, cdn, 4); put(z, zip64 ? 0xffffffff : cd, 4); put(z, 0, 2);
 }
+
+static void mkzip(zbuf *z, const uint8_t *pkl, size_t pn, uint16_t method) { mkzip64(z, pkl, pn, method, false); }
 
 static pare_status open_pickle(const char *pkl, size_t pn, pare_tensor_file **f, pare_err *err) {
     static zbuf z; /* test-only scratch; tests run sequentially */
@@ -166,6 +176,14 @@ static void test_hand_pickles(void **state) {
     assert_true(pare_tensor_has_shape(t, 1, (int64_t[]){2}));
     assert_int_equal(((const uint8_t *)t->data)[0], 5);
     pare_tensor_file_close(f);
+    /* the same through ZIP64 records */
+    static zbuf z64;
+    mkzip64(&z64, (const uint8_t *)HEAD "K\x01K\x02\x85K\x01\x85" TAIL, sizeof(HEAD "K\x01K\x02\x85K\x01\x85" TAIL) - 1, 0, true);
+    tu_assert_ok(pare_torch_open_memory(z64.b, z64.n, "z64.pt", &f, &err), &err);
+    assert_int_equal(((const uint8_t *)pare_tensor_file_find(f, "w")->data)[0], 5);
+    pare_tensor_file_close(f);
+    z64.b[z64.n - 22 - 20 - 56 + 48] ^= 1; /* corrupt the ZIP64 central directory offset */
+    assert_int_equal(pare_torch_open_memory(z64.b, z64.n, "z64.pt", &f, &err), PARE_ERR_FORMAT);
     /* stride 0 (an expanded view) is copied */
     tu_assert_ok(open_pickle(PK(HEAD "K\x03K\x05\x85K\x00\x85" TAIL), &f, &err), &err);
     t = pare_tensor_file_find(f, "w");
@@ -198,7 +216,7 @@ static void test_hand_pickles(void **state) {
                   PARE_ERR_FORMAT, "storage '9' has no data entry");
     /* numel that does not match the entry's 16 bytes */
     expect_pickle(PK("\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x05tQK\x00K\x01\x85K\x01\x85" TAIL),
-                  PARE_ERR_FORMAT, "has 16 bytes");
+                  PARE_ERR_FORMAT, "has 16 bytes but 5 f32 elements need 20");
     /* a self-referencing list is walked without looping */
     expect_pickle(PK("\x80\x02]q\x00h\x00" "a."), PARE_OK, NULL);
     /* a dict holding itself under two keys: bounded walk */

@@ -65,11 +65,14 @@ static pare_status resolve(torch_ctx *c, const pk_obj *t, const char *name, pare
         return pare_err_set(c->err, PARE_ERR_FORMAT, "%s: tensor '%s': storage '%.100s' has no data entry", path,
                             name, st->u.storage.key);
     size_t sbytes;
-    if (!pare_dtype_nbytes(dt, st->u.storage.numel, &sbytes) || sbytes != e->size)
+    if (!pare_dtype_nbytes(dt, st->u.storage.numel, &sbytes))
+        return pare_err_set(c->err, PARE_ERR_FORMAT, "%s: tensor '%s': storage numel %lld overflows", path, name,
+                            (long long)st->u.storage.numel);
+    if (sbytes != e->size)
         return pare_err_set(c->err, PARE_ERR_FORMAT,
-                            "%s: tensor '%s': storage '%.100s' has %zu bytes but %lld %s elements need more or less",
-                            path, name, st->u.storage.key, e->size, (long long)st->u.storage.numel,
-                            pare_dtype_get(dt)->name);
+                            "%s: tensor '%s': storage '%.100s' has %zu bytes but %lld %s elements need %zu", path,
+                            name, st->u.storage.key, e->size, (long long)st->u.storage.numel,
+                            pare_dtype_get(dt)->name, sbytes);
     out->dtype = dt;
     out->n_dims = t->u.tensor.n_dims;
     int64_t nelem = 1, last = t->u.tensor.offset, want = 1;
