@@ -22,4 +22,21 @@ static inline void fuzz_touch_file(const pare_tensor_file *f) {
     (void)sink;
 }
 
+typedef pare_status (*fuzz_open_fn)(const void *data, size_t len, const char *name, pare_tensor_file **out,
+                                    pare_err *err);
+
+/* Open, touch everything on success; a failure must leave *out NULL and
+ * carry a message. */
+static inline int fuzz_tensor_reader(fuzz_open_fn open, const uint8_t *data, size_t size, const char *name) {
+    pare_err err;
+    pare_tensor_file *f;
+    if (open(data, size, name, &f, &err) == PARE_OK) {
+        fuzz_touch_file(f);
+        pare_tensor_file_close(f);
+    } else if (f != NULL || err.msg[0] == 0) {
+        __builtin_trap();
+    }
+    return 0;
+}
+
 #endif

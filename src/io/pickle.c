@@ -305,37 +305,24 @@ static pare_status op_persid(pk_vm *v) {
 
 /* ------------------------------------------------------------ containers */
 
-static pare_status op_setitems(pk_vm *v, bool many) {
-    size_t base = 0;
+/* SETITEM(S) / APPEND(S): add the items above the mark (many) or the top
+ * group of items to the dict or list just below them. */
+static pare_status op_extend(pk_vm *v, pk_kind kind, bool many) {
+    size_t group = kind == PK_DICT ? 2 : 1, base = 0;
+    const char *what = kind == PK_DICT ? "SETITEM(S)" : "APPEND(S)";
     pare_status s;
     if (many) {
         if ((s = pop_mark(v, &base))) return s;
     } else {
-        if (v->sp < mark_base(v) + 2) return fail(v, PARE_ERR_FORMAT, "stack underflow");
-        base = v->sp - 2;
+        if (v->sp < mark_base(v) + group) return fail(v, PARE_ERR_FORMAT, "stack underflow");
+        base = v->sp - group;
     }
-    if (base == 0 || base - 1 < mark_base(v) || v->stack[base - 1]->kind != PK_DICT) return fail(v, PARE_ERR_FORMAT, "SETITEM(S) target is not a dict");
-    if ((v->sp - base) % 2) return fail(v, PARE_ERR_FORMAT, "SETITEMS with an odd number of items");
-    pk_obj *d = v->stack[base - 1];
+    if (base == 0 || base - 1 < mark_base(v) || v->stack[base - 1]->kind != kind)
+        return fail(v, PARE_ERR_FORMAT, "%s target is not a %s", what, kind == PK_DICT ? "dict" : "list");
+    if ((v->sp - base) % group) return fail(v, PARE_ERR_FORMAT, "%s with an odd number of items", what);
+    pk_obj *target = v->stack[base - 1];
     for (size_t i = base; i < v->sp; i++)
-        if ((s = seq_add(v, d, v->stack[i]))) return s;
-    v->sp = base;
-    return PARE_OK;
-}
-
-static pare_status op_appends(pk_vm *v, bool many) {
-    size_t base = 0;
-    pare_status s;
-    if (many) {
-        if ((s = pop_mark(v, &base))) return s;
-    } else {
-        if (v->sp < mark_base(v) + 1) return fail(v, PARE_ERR_FORMAT, "stack underflow");
-        base = v->sp - 1;
-    }
-    if (base == 0 || base - 1 < mark_base(v) || v->stack[base - 1]->kind != PK_LIST) return fail(v, PARE_ERR_FORMAT, "APPEND(S) target is not a list");
-    pk_obj *l = v->stack[base - 1];
-    for (size_t i = base; i < v->sp; i++)
-        if ((s = seq_add(v, l, v->stack[i]))) return s;
+        if ((s = seq_add(v, target, v->stack[i]))) return s;
     v->sp = base;
     return PARE_OK;
 }
@@ -441,10 +428,10 @@ static pare_status step(pk_vm *v, uint8_t op, bool *stop) {
         if (v->sp < mark_base(v) + k) return fail(v, PARE_ERR_FORMAT, "stack underflow");
         return make_tuple(v, v->sp - k);
     }
-    case 's': return op_setitems(v, false);
-    case 'u': return op_setitems(v, true);
-    case 'a': return op_appends(v, false);
-    case 'e': return op_appends(v, true);
+    case 's': return op_extend(v, PK_DICT, false);
+    case 'u': return op_extend(v, PK_DICT, true);
+    case 'a': return op_extend(v, PK_LIST, false);
+    case 'e': return op_extend(v, PK_LIST, true);
     case 'q': NEED(1); v->p += 1; return memo_put(v, v->p[-1]);
     case 'r': NEED(4); v->p += 4; return memo_put(v, rd_le(v->p - 4, 4));
     case 0x94: return memo_put(v, v->memo_count); /* MEMOIZE */
