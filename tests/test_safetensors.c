@@ -192,6 +192,20 @@ static void test_corrupt(void **state) {
     expect_fail(E("\"__metadata__\":[]"), 8, PARE_ERR_FORMAT, "__metadata__ is not an object");
     expect_fail(E("\"__metadata__\":{\"x\":1}"), 8, PARE_ERR_FORMAT, "'x' is not a string");
     expect_fail(E("\"__metadata__\":{},\"__metadata__\":{}"), 8, PARE_ERR_FORMAT, "duplicate __metadata__");
+    /* content sniffing: neither format, or empty */
+    char path[256];
+    tmp_path(path, sizeof path, "sniff");
+    const char *junk[2] = {"hello, world", ""};
+    for (int i = 0; i < 2; i++) {
+        FILE *fp = fopen(path, "wb");
+        assert_non_null(fp);
+        fputs(junk[i], fp);
+        fclose(fp);
+        assert_int_equal(pare_tensor_file_open(path, &f, &err), PARE_ERR_UNSUPPORTED);
+        assert_non_null(strstr(err.msg, "not a safetensors file or PyTorch zip"));
+        assert_null(f);
+    }
+    remove(path);
     /* the file API reports missing files as I/O errors */
     assert_int_equal(pare_tensor_file_open("/nonexistent/x.safetensors", &f, &err), PARE_ERR_IO);
     assert_null(f);

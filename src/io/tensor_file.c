@@ -97,6 +97,20 @@ pare_status pare_tf_map(const char *path, void **map, size_t *len, pare_err *err
     return PARE_OK;
 }
 
+/* Parse with the given reader; NULL parse sniffs the content: a zip starts
+ * with a local file header "PK\3\4", safetensors with an 8-byte header
+ * length whose JSON begins with '{'. */
+static pare_status parse_sniffed(const void *data, size_t len, const char *path, pare_tensor_file **out,
+                                 pare_err *err) {
+    const uint8_t *d = data;
+    if (len >= 4 && d[0] == 'P' && d[1] == 'K' && d[2] == 3 && d[3] == 4)
+        return pare_torch_open_memory(data, len, path, out, err);
+    if (len >= 9 && d[8] == '{') return pare_safetensors_open_memory(data, len, path, out, err);
+    *out = NULL;
+    return pare_err_set(err, PARE_ERR_UNSUPPORTED,
+                        "%s: not a safetensors file or PyTorch zip checkpoint (%zu bytes)", path, len);
+}
+
 pare_status pare_tf_open_with(const char *path, pare_tf_parse_fn parse, pare_tensor_file **out,
                               pare_err *err) {
     *out = NULL;
@@ -104,7 +118,7 @@ pare_status pare_tf_open_with(const char *path, pare_tf_parse_fn parse, pare_ten
     size_t len;
     pare_status s = pare_tf_map(path, &map, &len, err);
     if (s != PARE_OK) return s;
-    s = parse(map, len, path, out, err);
+    s = (parse ? parse : parse_sniffed)(map, len, path, out, err);
     if (s != PARE_OK) {
         if (map) munmap(map, len);
         return s;
@@ -115,28 +129,7 @@ pare_status pare_tf_open_with(const char *path, pare_tf_parse_fn parse, pare_ten
 }
 
 pare_status pare_tensor_file_open(const char *path, pare_tensor_file **out, pare_err *err) {
-    *out = NULL;
-    void *map;
-    size_t len;
-    pare_status s = pare_tf_map(path, &map, &len, err);
-    if (s != PARE_OK) return s;
-    /* A zip starts with a local file header "PK\3\4"; safetensors starts
-     * with an 8-byte header length whose JSON begins with '{'. */
-    const uint8_t *d = map;
-    if (len >= 4 && d[0] == 'P' && d[1] == 'K' && d[2] == 3 && d[3] == 4)
-        s = pare_torch_open_memory(map, len, path, out, err);
-    else if (len >= 9 && d[8] == '{')
-        s = pare_safetensors_open_memory(map, len, path, out, err);
-    else
-        s = pare_err_set(err, PARE_ERR_UNSUPPORTED,
-                         "%s: not a safetensors file or PyTorch zip checkpoint (%zu bytes)", path, len);
-    if (s != PARE_OK) {
-        if (map) munmap(map, len);
-        return s;
-    }
-    (*out)->map = map;
-    (*out)->map_len = len;
-    return PARE_OK;
+    return pare_tf_open_with(path, NULL, out, err);
 }
 
 void pare_tensor_file_close(pare_tensor_file *f) {

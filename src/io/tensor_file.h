@@ -30,8 +30,8 @@ pare_status pare_tf_index(pare_tensor_file *f, pare_err *err);
 /* Map a whole regular file read-only. An empty file gives *data = NULL,
  * *len = 0 and no mapping. */
 pare_status pare_tf_map(const char *path, void **map, size_t *len, pare_err *err);
-/* Open path with the given memory parser and hand the mapping to the
- * returned object. */
+/* Open path with the given memory parser (NULL: pick one by content) and
+ * hand the mapping to the returned object. */
 typedef pare_status (*pare_tf_parse_fn)(const void *data, size_t len, const char *name,
                                         pare_tensor_file **out, pare_err *err);
 pare_status pare_tf_open_with(const char *path, pare_tf_parse_fn parse,
