@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CLI's contract: help, exit codes, JSON lines.
 set -u
-. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/lib/cli.sh"
 
 model=$(model_dir minilm-l6)
 data=$(data_path semeval2018-ec/2018-E-c-En-train.txt)

@@ -2,7 +2,7 @@
 # Truncated, bit-flipped and oversized files give a clear error naming the
 # file and exit code 2: never a crash.
 set -u
-. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/lib/cli.sh"
 
 good="$SRC/tests/golden/minilm-l6.safetensors"
 size=$(stat -c %s "$good")

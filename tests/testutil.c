@@ -41,7 +41,7 @@ char **tu_semeval_tweets(const int64_t *lines, int64_t n) {
     tu_data_path(path, sizeof path, "semeval2018-ec/2018-E-c-En-train.txt");
     if (pare_read_file(path, 64u << 20, &buf, &len, &err)) fail_msg("%s", err.msg);
     char **out = calloc((size_t)n, sizeof *out);
-    int64_t lineno = -1; /* header is line 0 */
+    int64_t lineno = 0; /* header is line 0 */
     for (char *p = buf; *p;) {
         char *nl = strchr(p, '\n');
         size_t ll = nl ? (size_t)(nl - p) : strlen(p);
