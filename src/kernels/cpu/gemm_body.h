@@ -123,7 +123,7 @@ static void gb_worker(void *ctx, int ith, int nth) {
                             for (int64_t j = 0; j < nc; j++) yc[i * n + j] = tmp[i * GB_NR + j];
                     }
                     if (last && jb->act != PARE_ACT_NONE)
-                        for (int i = 0; i < mr; i++) GB_NAME(pare_act_)(yc + i * n, nc, jb->act);
+                        GB_NAME(pare_act_2d_)(yc, n, mr, nc, jb->act);
                 }
             }
         }
