@@ -155,7 +155,8 @@ static void test_gemm_shapes(void **state) {
     uint64_t st = 0x9e3779b97f4a7c15ull;
     static const int64_t ms[] = {1, 2, 3, 5, 7, 13, 64, 128, 129, 300};
     static const int64_t nk[][2] = {{1, 1},   {15, 17}, {17, 33}, {33, 15},  {100, 385},
-                                    {385, 100}, {48, 64}, {64, 48}, {16, 300}, {97, 257}};
+                                    {385, 100}, {48, 64}, {64, 48}, {16, 300}, {97, 257},
+                                    {40, 1100}};
     int nm = quick() ? 6 : (int)(sizeof ms / sizeof ms[0]);
     for (int i = 0; i < nm; i++)
         for (size_t s = 0; s < sizeof nk / sizeof nk[0]; s++)

@@ -98,11 +98,14 @@ static void gb_worker(void *ctx, int ith, int nth) {
         r0 *= GB_MR;
         r1 = r1 * GB_MR < m ? r1 * GB_MR : m;
     }
+    /* k slices of equal size <= GB_KC (768 -> 2 x 384, not 512 + 256) */
+    const int64_t n_kslices = (k + GB_KC - 1) / GB_KC;
+    const int64_t kstep = (k + n_kslices - 1) / n_kslices;
     float tmp[GB_MR * GB_NR];
     for (int64_t mc0 = r0; mc0 < r1; mc0 += GB_MC) {
         int64_t mc1 = mc0 + GB_MC < r1 ? mc0 + GB_MC : r1;
-        for (int64_t kc0 = 0; kc0 < k; kc0 += GB_KC) {
-            int64_t kc = k - kc0 < GB_KC ? k - kc0 : GB_KC;
+        for (int64_t kc0 = 0; kc0 < k; kc0 += kstep) {
+            int64_t kc = k - kc0 < kstep ? k - kc0 : kstep;
             bool first = kc0 == 0, last = kc0 + kc == k;
             for (int64_t p = p0; p < p1; p++) {
                 const float *b = packed + (p * k + kc0) * GB_NR;
@@ -123,7 +126,7 @@ static void gb_worker(void *ctx, int ith, int nth) {
                             for (int64_t j = 0; j < nc; j++) yc[i * n + j] = tmp[i * GB_NR + j];
                     }
                     if (last && jb->act != PARE_ACT_NONE)
-                        for (int i = 0; i < mr; i++) GB_NAME(pare_act_)(yc + i * n, nc, jb->act);
+                        GB_NAME(pare_act_2d_)(yc, n, mr, nc, jb->act);
                 }
             }
         }

@@ -18,6 +18,7 @@ void pare_gemm_avx512(const pare_linear *l, const float *x, int64_t m, float *y,
 /* Row kernels, one per ISA (suffix _generic, _avx2, _avx512). */
 #define PARE_ROWOPS_DECL(sfx)                                                                   \
     void pare_act_##sfx(float *x, int64_t n, pare_act act);                                     \
+    void pare_act_2d_##sfx(float *y, int64_t ld, int64_t rows, int64_t cols, pare_act act);      \
     void pare_bias_act_##sfx(float *y, const float *bias, int64_t n, pare_act act);             \
     void pare_add_##sfx(float *x, const float *y, int64_t n);                                   \
     void pare_layernorm_rows_##sfx(const float *x, const float *gamma, const float *beta,       \

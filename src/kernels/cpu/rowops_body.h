@@ -16,28 +16,33 @@
 
 typedef float rb_vec __attribute__((vector_size(RB_VL * 4), aligned(4)));
 
-/* x[0..n) = f(x); the tail goes through a zero-padded vector. */
+/* rows x cols block at stride ld, y = f(y); row tails go through a
+ * zero-padded vector. One call per block keeps the constants of f in
+ * registers across rows (the GEMM calls this once per output tile). */
 #define RB_ACT_LOOP(f)                                                                        \
-    do {                                                                                      \
+    for (int64_t r = 0; r < rows; r++) {                                                      \
+        float *x = y + r * ld;                                                                \
         int64_t i = 0;                                                                        \
-        for (; i + VM_LANES <= n; i += VM_LANES) *(vm_uv *)(x + i) = f(*(vm_uv *)(x + i));    \
-        if (i < n) {                                                                          \
+        for (; i + VM_LANES <= cols; i += VM_LANES) *(vm_uv *)(x + i) = f(*(vm_uv *)(x + i)); \
+        if (i < cols) {                                                                       \
             vm_v t = {0};                                                                     \
-            memcpy(&t, x + i, (size_t)(n - i) * sizeof(float));                               \
+            memcpy(&t, x + i, (size_t)(cols - i) * sizeof(float));                            \
             t = f(t);                                                                         \
-            memcpy(x + i, &t, (size_t)(n - i) * sizeof(float));                               \
+            memcpy(x + i, &t, (size_t)(cols - i) * sizeof(float));                            \
         }                                                                                     \
-    } while (0)
+    }
 
-void RB_NAME(pare_act_)(float *x, int64_t n, pare_act act) {
+void RB_NAME(pare_act_2d_)(float *y, int64_t ld, int64_t rows, int64_t cols, pare_act act) {
     switch (act) {
     case PARE_ACT_NONE: break;
-    case PARE_ACT_GELU_ERF: RB_ACT_LOOP(vm_gelu_erf); break;
-    case PARE_ACT_GELU_TANH: RB_ACT_LOOP(vm_gelu_tanh); break;
-    case PARE_ACT_RELU: RB_ACT_LOOP(vm_relu); break;
-    case PARE_ACT_SILU: RB_ACT_LOOP(vm_silu); break;
+    case PARE_ACT_GELU_ERF: RB_ACT_LOOP(vm_gelu_erf) break;
+    case PARE_ACT_GELU_TANH: RB_ACT_LOOP(vm_gelu_tanh) break;
+    case PARE_ACT_RELU: RB_ACT_LOOP(vm_relu) break;
+    case PARE_ACT_SILU: RB_ACT_LOOP(vm_silu) break;
     }
 }
+
+void RB_NAME(pare_act_)(float *x, int64_t n, pare_act act) { RB_NAME(pare_act_2d_)(x, n, 1, n, act); }
 
 void RB_NAME(pare_bias_act_)(float *y, const float *bias, int64_t n, pare_act act) {
     if (bias)
