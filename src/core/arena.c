@@ -83,17 +83,19 @@ char *pare_arena_strdup(pare_arena *a, const char *s, size_t len) {
 
 void pare_arena_reset(pare_arena *a) {
     if (!a || !a->head) return;
-    /* Keep only the largest chunk, so the next round of the same shape fits. */
-    arena_chunk *best = a->head;
-    for (arena_chunk *c = a->head; c; c = c->next)
-        if (c->cap > best->cap) best = c;
+    if (!a->head->next) {
+        a->head->used = 0;
+        return;
+    }
+    /* Several chunks: replace them by one that holds them all, so the next
+     * round of the same shape allocates nothing. */
+    size_t total = 0;
     for (arena_chunk *c = a->head, *n; c; c = n) {
         n = c->next;
-        if (c != best) free(c);
+        if (!pare_add_size(total, c->cap, &total)) total = SIZE_MAX;
+        free(c);
     }
-    best->next = NULL;
-    best->used = 0;
-    a->head = best;
+    a->head = total == SIZE_MAX ? NULL : chunk_new(total);
 }
 
 size_t pare_arena_used(const pare_arena *a) {
