@@ -28,6 +28,16 @@ out=$("$PARE" embed "$model" --file "$data" --column Tweet --limit 5 --batch 2)
 expect_eq "embed --file lines" "$(printf '%s\n' "$out" | wc -l)" 5
 
 expect_exit 2 "classify without a head" "$PARE" classify "$model" --text hi
+
+# A model with a head: a small random BertForSequenceClassification.
+expect_exit 0 "random-bert with a head" "$PARE" dev random-bert -o "$TMP/cls" --vocab-from "$model" \
+    --layers 2 --hidden 64 --heads 4 --intermediate 128 --labels 3 --seed 7
+out=$("$PARE" classify "$TMP/cls" --text "happy days" --text "awful news")
+expect_eq "classify lines" "$(printf '%s\n' "$out" | wc -l)" 2
+expect_match "classify json" "$out" '"labels": \{"LABEL_0": [0-9.e-]+, "LABEL_1": [0-9.e-]+, "LABEL_2": [0-9.e-]+\}, "predicted": \["LABEL_[0-2]"\]'
+out=$("$PARE" info "$TMP/cls")
+expect_match "info of a classifier" "$out" 'head: +3 labels'
+
 expect_exit 2 "--column that is absent" "$PARE" embed "$model" --file "$data" --column Nope
 
 finish
