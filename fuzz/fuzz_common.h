@@ -1,9 +1,11 @@
 /* Shared by the fuzz targets: read every byte of every tensor so ASan
- * sees any overread, and exercise the lookups. */
+ * sees any overread, and exercise the lookups; encode fixed texts with a
+ * freshly loaded tokenizer. */
 #ifndef PARE_FUZZ_COMMON_H
 #define PARE_FUZZ_COMMON_H
 
 #include "pare/io.h"
+#include "pare/tokenize.h"
 
 #include <string.h>
 
@@ -37,6 +39,42 @@ static inline int fuzz_tensor_reader(fuzz_open_fn open, const uint8_t *data, siz
         __builtin_trap();
     }
     return 0;
+}
+
+/* A loaded tokenizer must encode valid UTF-8 (special tokens included) as
+ * [CLS] ... [SEP] with ids that all name tokens, singly and in a batch. */
+static inline void fuzz_encode_fixed(const pare_wordpiece *t) {
+    static const char *const texts[] = {
+        "",
+        "Hello, world!",
+        "[CLS] a [SEP] b [MASK] [UNK] [PAD]",
+        "UNAFFABLE ##ab \xc3\xa9t\xc3\xa9 na\xc3\xafve \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80",
+        "tab\tnew\nline\x01\x7f \xe2\x80\x8b aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    };
+    enum { N = sizeof texts / sizeof *texts, MAX_LEN = 48 };
+    pare_err err;
+    int32_t ids[N * MAX_LEN], mask[N * MAX_LEN], n, seq;
+    int32_t cls = pare_wordpiece_cls_id(t), sep = pare_wordpiece_sep_id(t);
+    if (!pare_wordpiece_id_to_token(t, cls) || !pare_wordpiece_id_to_token(t, sep) ||
+        !pare_wordpiece_id_to_token(t, pare_wordpiece_pad_id(t)) ||
+        !pare_wordpiece_id_to_token(t, pare_wordpiece_unk_id(t)))
+        __builtin_trap();
+    for (int i = 0; i < N; i++) {
+        if (pare_wordpiece_encode(t, texts[i], strlen(texts[i]), MAX_LEN, ids, &n, &err) != PARE_OK)
+            __builtin_trap();
+        if (n < 2 || n > MAX_LEN || ids[0] != cls || ids[n - 1] != sep) __builtin_trap();
+        for (int32_t k = 0; k < n; k++)
+            if (!pare_wordpiece_id_to_token(t, ids[k])) __builtin_trap();
+    }
+    if (pare_wordpiece_encode_batch(t, texts, N, MAX_LEN, false, ids, mask, &seq, &err) != PARE_OK ||
+        seq < 2 || seq > MAX_LEN)
+        __builtin_trap();
+    for (int32_t k = 0; k < N * seq; k++)
+        if (!pare_wordpiece_id_to_token(t, ids[k]) || (mask[k] != 0 && mask[k] != 1)) __builtin_trap();
+    for (int32_t id = 0; id < pare_wordpiece_vocab_size(t) && id < 64; id++) {
+        const char *tok = pare_wordpiece_id_to_token(t, id);
+        if (tok) (void)pare_wordpiece_token_to_id(t, tok);
+    }
 }
 
 #endif

@@ -448,7 +448,7 @@ static void test_malformed_tokenizer_json(void **state) {
     assert_memory_equal(ids, want, sizeof want);
     pare_wordpiece_free(t);
 
-    expect_load_error("{\"model\": [", PARE_ERR_FORMAT, "not valid JSON");
+    expect_load_error("{\"model\": [", PARE_ERR_FORMAT, "invalid JSON");
     expect_load_error("[1, 2]", PARE_ERR_FORMAT, "not a JSON object");
     expect_load_error("{" NORM PRE POST "}", PARE_ERR_FORMAT, "model is missing");
     expect_load_error("{" NORM PRE "\"model\":{\"vocab\":[1]}," POST "}", PARE_ERR_FORMAT, "model.vocab");
@@ -494,12 +494,70 @@ static void test_malformed_tokenizer_json(void **state) {
     rmdir(tmpdir);
 }
 
+static void expect_json_error(const char *json, pare_status code, const char *needle) {
+    pare_wordpiece *t = NULL;
+    pare_err err = {0};
+    assert_int_equal(pare_wordpiece_from_json(json, strlen(json), "mem/tokenizer.json", &t, &err), code);
+    assert_null(t);
+    if (!strstr(err.msg, needle) || !strstr(err.msg, "mem/tokenizer.json"))
+        fail_msg("'%s' lacks '%s' or the source name", err.msg, needle);
+}
+
+static void test_tokenizer_json_memory(void **state) {
+    (void)state;
+    /* len stops before the trailing garbage: the buffer need not end in NUL */
+    const char *json = "{" NORM PRE "\"model\":{\"type\":\"WordPiece\"," VOCAB "}," POST "}}}garbage";
+    size_t len = strlen(json) - strlen("}}garbage");
+    pare_wordpiece *t = NULL;
+    pare_err err = {0};
+    tu_assert_ok(pare_wordpiece_from_json(json, len, "mem/tokenizer.json", &t, &err), &err);
+    assert_int_equal(pare_wordpiece_vocab_size(t), 5);
+    assert_int_equal(pare_wordpiece_cls_id(t), 2);
+    assert_int_equal(pare_wordpiece_sep_id(t), 3);
+    assert_int_equal(pare_wordpiece_pad_id(t), 0);
+    assert_int_equal(pare_wordpiece_unk_id(t), 1);
+    assert_true(pare_wordpiece_options(t)->lowercase);
+    int32_t ids[8], n = 0;
+    tu_assert_ok(pare_wordpiece_encode(t, "A b a", 5, 8, ids, &n, &err), &err);
+    const int32_t want[] = {2, 4, 1, 4, 3};
+    assert_int_equal(n, 5);
+    assert_memory_equal(ids, want, sizeof want);
+    pare_wordpiece_free(t);
+
+    /* bytes after the object are refused; no name: "tokenizer.json" */
+    assert_int_equal(pare_wordpiece_from_json(json, len + 2, NULL, &t, &err), PARE_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "tokenizer.json: trailing bytes"));
+    assert_null(t);
+    expect_json_error("", PARE_ERR_FORMAT, "invalid JSON");
+    expect_json_error("[]", PARE_ERR_FORMAT, "not a JSON object");
+    expect_json_error("{" NORM PRE POST "}", PARE_ERR_FORMAT, "model is missing");
+    expect_json_error("{" NORM PRE "\"model\":{\"vocab\":{\"[PAD]\":0,\"x\":-2}}," POST "}",
+                      PARE_ERR_FORMAT, "model.vocab['x']");
+    expect_json_error("{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":\"no\"}," PRE
+                      "\"model\":{" VOCAB "}," POST "}",
+                      PARE_ERR_FORMAT, "normalizer.clean_text");
+    expect_json_error("{" NORM PRE "\"model\":{" VOCAB ",\"unk_token\":7}," POST "}", PARE_ERR_FORMAT,
+                      "model.unk_token");
+    expect_json_error("{" NORM PRE "\"model\":{" VOCAB "},\"added_tokens\":[{\"content\":\"z\",\"id\":5,"
+                      "\"special\":1}]," POST "}",
+                      PARE_ERR_FORMAT, "added_tokens[0].special");
+    expect_json_error("{" NORM PRE "\"model\":{" VOCAB "},\"post_processor\":{\"type\":\"BertProcessing\","
+                      "\"cls\":[\"[CLS]\",2],\"sep\":\"[SEP]\"}}",
+                      PARE_ERR_FORMAT, "post_processor.sep");
+    expect_json_error("{" NORM PRE "\"model\":{" VOCAB "},\"post_processor\":{\"type\":\"BertProcessing\","
+                      "\"cls\":[\"[CLS]\",2],\"sep\":[\"[SEP]\",9]}}",
+                      PARE_ERR_FORMAT, "[SEP] (post_processor) id 9");
+    assert_int_equal(pare_wordpiece_from_json("{}", 2, "x", NULL, &err), PARE_ERR_INVALID);
+    assert_int_equal(pare_wordpiece_from_json(NULL, 3, "x", &t, &err), PARE_ERR_INVALID);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unicode_tables_match_utf8proc),
         cmocka_unit_test(test_small_vocab),
         cmocka_unit_test(test_malformed_vocab),
         cmocka_unit_test(test_malformed_tokenizer_json),
+        cmocka_unit_test(test_tokenizer_json_memory),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_batch),

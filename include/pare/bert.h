@@ -33,6 +33,10 @@ typedef struct pare_bert_config {
 } pare_bert_config;
 
 pare_status pare_bert_config_load(const char *path, pare_bert_config *cfg, pare_err *err);
+/* From config.json text in memory (len bytes, need not be NUL-terminated);
+ * name (e.g. the file path) is used in error messages. */
+pare_status pare_bert_config_parse(const char *text, size_t len, const char *name,
+                                   pare_bert_config *cfg, pare_err *err);
 
 typedef struct pare_bert_params {
     int n_threads;             /* <= 0: PARE_THREADS or all cores */

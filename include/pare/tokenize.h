@@ -28,6 +28,10 @@ pare_status pare_wordpiece_load(const char *path, pare_wordpiece **out, pare_err
 pare_status pare_wordpiece_from_vocab(const char *vocab, size_t len,
                                       const pare_wordpiece_opts *opts, pare_wordpiece **out,
                                       pare_err *err);
+/* From a tokenizer.json buffer (len bytes, need not be NUL-terminated);
+ * name (e.g. the file path) is used in error messages. */
+pare_status pare_wordpiece_from_json(const char *json, size_t len, const char *name,
+                                     pare_wordpiece **out, pare_err *err);
 void pare_wordpiece_free(pare_wordpiece *t);
 
 const pare_wordpiece_opts *pare_wordpiece_options(const pare_wordpiece *t);

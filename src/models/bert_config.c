@@ -36,7 +36,7 @@ static pare_status parse_labels(const char *path, const cJSON *root, pare_bert_c
     cJSON_ArrayForEach(it, map) {
         char *end;
         long id = strtol(it->string, &end, 10);
-        if (*end || id < 0 || id >= cfg->n_labels || !cJSON_IsString(it))
+        if (end == it->string || *end || id < 0 || id >= cfg->n_labels || !cJSON_IsString(it))
             return pare_err_set(err, PARE_ERR_FORMAT, "%s: id2label entry \"%s\" is not a label id below %lld with a string name",
                                 path, it->string, (long long)cfg->n_labels);
         snprintf(cfg->labels[id], sizeof cfg->labels[id], "%s", it->valuestring);
@@ -44,15 +44,14 @@ static pare_status parse_labels(const char *path, const cJSON *root, pare_bert_c
     return PARE_OK;
 }
 
-pare_status pare_bert_config_load(const char *path, pare_bert_config *cfg, pare_err *err) {
-    memset(cfg, 0, sizeof *cfg);
-    pare_json *j = NULL;
-    pare_status s = pare_json_open(path, &j, err);
-    if (s) return s;
+/* The fields of an opened config; path names it in errors. */
+static pare_status config_from_json(const pare_json *j, const char *path, pare_bert_config *cfg,
+                                    pare_err *err) {
+    pare_status s;
     const cJSON *root = pare_json_root(j);
     char act[32];
     int64_t num_labels = 0;
-#define TRY(x) do { if ((s = (x)) != PARE_OK) goto done; } while (0)
+#define TRY(x) do { if ((s = (x)) != PARE_OK) return s; } while (0)
     TRY(pare_json_get_str(j, "model_type", "bert", cfg->model_type, sizeof cfg->model_type, err));
     TRY(pare_json_get_int(j, "vocab_size", -1, 1, 10000000, &cfg->vocab_size, err));
     TRY(pare_json_get_int(j, "hidden_size", -1, 1, 65536, &cfg->hidden_size, err));
@@ -67,19 +66,13 @@ pare_status pare_bert_config_load(const char *path, pare_bert_config *cfg, pare_
     TRY(pare_json_get_int(j, "num_labels", 0, 0, PARE_MAX_LABELS, &num_labels, err));
     const char *required[] = {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"};
     for (size_t i = 0; i < sizeof required / sizeof *required; i++)
-        if (!pare_json_has(j, required[i])) {
-            s = pare_err_set(err, PARE_ERR_FORMAT, "%s: missing required key \"%s\"", path, required[i]);
-            goto done;
-        }
-    if (cfg->hidden_size % cfg->n_heads != 0) {
-        s = pare_err_set(err, PARE_ERR_FORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld",
-                         path, (long long)cfg->hidden_size, (long long)cfg->n_heads);
-        goto done;
-    }
-    if (cfg->layer_norm_eps <= 0 || cfg->layer_norm_eps > 1) {
-        s = pare_err_set(err, PARE_ERR_FORMAT, "%s: layer_norm_eps %g is out of (0, 1]", path, cfg->layer_norm_eps);
-        goto done;
-    }
+        if (!pare_json_has(j, required[i]))
+            return pare_err_set(err, PARE_ERR_FORMAT, "%s: missing required key \"%s\"", path, required[i]);
+    if (cfg->hidden_size % cfg->n_heads != 0)
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld",
+                            path, (long long)cfg->hidden_size, (long long)cfg->n_heads);
+    if (cfg->layer_norm_eps <= 0 || cfg->layer_norm_eps > 1)
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: layer_norm_eps %g is out of (0, 1]", path, cfg->layer_norm_eps);
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "architectures");
     if (cJSON_IsArray(arch) && cJSON_IsString(cJSON_GetArrayItem(arch, 0)))
         snprintf(cfg->architecture, sizeof cfg->architecture, "%s", cJSON_GetArrayItem(arch, 0)->valuestring);
@@ -91,7 +84,30 @@ pare_status pare_bert_config_load(const char *path, pare_bert_config *cfg, pare_
     else if (!strcmp(pt, "regression")) cfg->problem_type = PARE_PROBLEM_REGRESSION;
     else cfg->problem_type = PARE_PROBLEM_SINGLE_LABEL;
 #undef TRY
-done:
+    return PARE_OK;
+}
+
+pare_status pare_bert_config_parse(const char *text, size_t len, const char *name,
+                                   pare_bert_config *cfg, pare_err *err) {
+    if (!cfg) return pare_err_set(err, PARE_ERR_INVALID, "pare_bert_config_parse: cfg is NULL");
+    memset(cfg, 0, sizeof *cfg);
+    if (!name) name = "config.json";
+    pare_json *j = NULL;
+    pare_status s = pare_json_parse(text, len, name, &j, err);
+    if (s) return s;
+    s = config_from_json(j, name, cfg, err);
     pare_json_free(j);
+    return s;
+}
+
+pare_status pare_bert_config_load(const char *path, pare_bert_config *cfg, pare_err *err) {
+    if (!path || !cfg) return pare_err_set(err, PARE_ERR_INVALID, "pare_bert_config_load: NULL argument");
+    memset(cfg, 0, sizeof *cfg);
+    char *text = NULL;
+    size_t len = 0;
+    pare_status s = pare_read_file(path, (size_t)64 << 20, &text, &len, err);
+    if (s) return s;
+    s = pare_bert_config_parse(text, len, path, cfg, err);
+    free(text);
     return s;
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <utf8proc.h>
 
+#include "pare/io.h"
 #include "tokenize/bert_unicode.h"
 #include "tokenize/wordpiece_impl.h"
 
@@ -173,28 +174,6 @@ static bool json_int(const cJSON *it, int64_t lo, int64_t hi, int64_t *v) {
     if (!(d >= (double)lo && d <= (double)hi) || d != (double)(int64_t)d) return false;
     *v = (int64_t)d;
     return true;
-}
-
-static pare_status parse_json_file(const char *path, cJSON **out, pare_err *err) {
-    char *buf = NULL;
-    size_t len = 0;
-    *out = NULL;
-    pare_status s = pare_read_file(path, WP_MAX_FILE, &buf, &len, err);
-    if (s != PARE_OK) return s;
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(buf, len, &end, false);
-    if (!j) {
-        size_t at = end && end >= buf ? (size_t)(end - buf) : 0;
-        free(buf);
-        return pare_err_set(err, PARE_ERR_FORMAT, "%s: not valid JSON (near byte %zu)", path, at);
-    }
-    free(buf);
-    if (!cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        return pare_err_set(err, PARE_ERR_FORMAT, "%s: the top level is not a JSON object", path);
-    }
-    *out = j;
-    return PARE_OK;
 }
 
 /* ------------------------------------------------------------------ tokenizer.json */
@@ -367,31 +346,29 @@ static pare_status json_post(pare_wordpiece *t, const cJSON *root, const char *s
                         ty->valuestring);
 }
 
-static pare_status load_tokenizer_json(const char *path, pare_wordpiece **out, pare_err *err) {
-    cJSON *root = NULL;
+static pare_status tokenizer_from_root(const cJSON *root, const char *src, pare_wordpiece **out,
+                                       pare_err *err) {
     pare_wordpiece *t = NULL;
-    pare_status s = parse_json_file(path, &root, err);
-    if (s) return s;
     pare_wordpiece_opts o = default_opts();
     const char *unk = "[UNK]";
     const cJSON *vocab = NULL;
-    s = json_normalizer(root, &o, path, err);
+    pare_status s = json_normalizer(root, &o, src, err);
     if (!s) {
         const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
         const cJSON *ty = cJSON_GetObjectItemCaseSensitive(pt, "type");
         if (!cJSON_IsString(ty) || strcmp(ty->valuestring, "BertPreTokenizer") != 0)
             s = pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: pre_tokenizer.type '%s' is not supported "
-                             "(only BertPreTokenizer)", path, cJSON_IsString(ty) ? ty->valuestring : "null");
+                             "(only BertPreTokenizer)", src, cJSON_IsString(ty) ? ty->valuestring : "null");
     }
-    if (!s) s = json_model(root, &o, &unk, &vocab, path, err);
+    if (!s) s = json_model(root, &o, &unk, &vocab, src, err);
     if (!s) s = pare_wp_create(&o, &t, err);
-    if (!s) s = json_vocab(t, vocab, path, err);
-    if (!s) s = json_added(t, root, path, err);
-    if (!s) s = json_post(t, root, path, err);
+    if (!s) s = json_vocab(t, vocab, src, err);
+    if (!s) s = json_added(t, root, src, err);
+    if (!s) s = json_post(t, root, src, err);
     if (!s) {
         t->unk_id = pare_wp_lookup(t, "", 0, unk, strlen(unk));
         if (t->unk_id < 0)
-            s = pare_err_set(err, PARE_ERR_FORMAT, "%s: model.unk_token '%.64s' is not in model.vocab", path, unk);
+            s = pare_err_set(err, PARE_ERR_FORMAT, "%s: model.unk_token '%.64s' is not in model.vocab", src, unk);
     }
     if (!s) {
         int64_t v;
@@ -401,7 +378,7 @@ static pare_status load_tokenizer_json(const char *path, pare_wordpiece **out, p
         else
             t->pad_id = pare_wordpiece_token_to_id(t, "[PAD]");
         if (t->pad_id < 0)
-            s = pare_err_set(err, PARE_ERR_FORMAT, "%s: no padding.pad_id and no [PAD] token", path);
+            s = pare_err_set(err, PARE_ERR_FORMAT, "%s: no padding.pad_id and no [PAD] token", src);
     }
     if (!s) {
         const int32_t ids[4] = {t->cls_id, t->sep_id, t->pad_id, t->unk_id};
@@ -409,10 +386,9 @@ static pare_status load_tokenizer_json(const char *path, pare_wordpiece **out, p
                                 "[PAD] (padding.pad_id)", "[UNK] (model.unk_token)"};
         for (int i = 0; i < 4 && !s; i++)
             if (!pare_wordpiece_id_to_token(t, ids[i]))
-                s = pare_err_set(err, PARE_ERR_FORMAT, "%s: %s id %d is not a token", path, names[i],
+                s = pare_err_set(err, PARE_ERR_FORMAT, "%s: %s id %d is not a token", src, names[i],
                                  (int)ids[i]);
     }
-    cJSON_Delete(root);
     if (s) {
         pare_wordpiece_free(t);
         return s;
@@ -421,18 +397,43 @@ static pare_status load_tokenizer_json(const char *path, pare_wordpiece **out, p
     return PARE_OK;
 }
 
+pare_status pare_wordpiece_from_json(const char *json, size_t len, const char *name,
+                                     pare_wordpiece **out, pare_err *err) {
+    if (!out) return pare_err_set(err, PARE_ERR_INVALID, "pare_wordpiece_from_json: out is NULL");
+    *out = NULL;
+    if (!name) name = "tokenizer.json";
+    pare_json *j = NULL;
+    pare_status s = pare_json_parse(json, len, name, &j, err);
+    if (s) return s;
+    s = tokenizer_from_root(pare_json_root(j), name, out, err);
+    pare_json_free(j);
+    return s;
+}
+
+static pare_status load_tokenizer_json(const char *path, pare_wordpiece **out, pare_err *err) {
+    char *buf = NULL;
+    size_t len = 0;
+    pare_status s = pare_read_file(path, WP_MAX_FILE, &buf, &len, err);
+    if (s) return s;
+    s = pare_wordpiece_from_json(buf, len, path, out, err);
+    free(buf);
+    return s;
+}
+
 /* ------------------------------------------------------------------ vocab.txt + config */
 
 static pare_status load_vocab_dir(const char *vocab_path, const char *config_path,
                                   pare_wordpiece **out, pare_err *err) {
     pare_wordpiece_opts o = default_opts();
     special_names sn = {"[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]"};
-    cJSON *cfg = NULL;
+    pare_json *j = NULL;
+    const cJSON *cfg = NULL;
     struct stat st;
     pare_status s = PARE_OK;
     if (config_path && stat(config_path, &st) == 0) {
-        s = parse_json_file(config_path, &cfg, err);
+        s = pare_json_open(config_path, &j, err);
         if (s) return s;
+        cfg = pare_json_root(j);
         bool strip = false, strip_null = true;
         s = json_bool(cfg, "do_lower_case", &o.lowercase, NULL, config_path, "", err);
         if (!s) s = json_bool(cfg, "tokenize_chinese_chars", &o.handle_chinese_chars, NULL, config_path, "", err);
@@ -449,7 +450,7 @@ static pare_status load_vocab_dir(const char *vocab_path, const char *config_pat
     if (!s) s = pare_read_file(vocab_path, WP_MAX_FILE, &buf, &len, err);
     if (!s) s = from_vocab_txt(buf, len, &o, &sn, vocab_path, out, err);
     free(buf);
-    cJSON_Delete(cfg);
+    pare_json_free(j);
     return s;
 }
 

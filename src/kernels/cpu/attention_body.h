@@ -114,7 +114,12 @@ static inline __attribute__((always_inline)) void ab_pv_rows(const int NR, float
 
 /* Rows of K or V sit ld floats apart inside the fused QKV buffer; with ld a
  * multiple of 1 KB they alias in L1, so copy the block [kn][dn] dense. */
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) static void ab_pack(float *dst, const float *src, int64_t ld, int64_t kn, int64_t dn) {
+#if defined(__clang__)
+#define AB_NO_MEMCPY_IDIOM
+#else
+#define AB_NO_MEMCPY_IDIOM __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+AB_NO_MEMCPY_IDIOM static void ab_pack(float *dst, const float *src, int64_t ld, int64_t kn, int64_t dn) {
     for (int64_t j = 0; j < kn; j++) {
         const float *s = src + j * ld;
         float *t = dst + j * dn;

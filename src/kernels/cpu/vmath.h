@@ -76,7 +76,11 @@ static const float vm_erf_tab[8][16] __attribute__((aligned(64))) = {
 
 /* entry k[lane] of row j of the table (k in [0, 8)) */
 static inline vm_v vm_erf_coef(int j, vm_i k) {
-#if VM_LANES == 4
+#if defined(__clang__) /* no __builtin_shuffle; k == 8 wraps to 0 as GCC's does */
+    vm_v r;
+    for (int l = 0; l < VM_LANES; l++) r[l] = vm_erf_tab[j][k[l] & 7];
+    return r;
+#elif VM_LANES == 4
     vm_v lo, hi;
     memcpy(&lo, vm_erf_tab[j], sizeof lo);
     memcpy(&hi, vm_erf_tab[j] + 4, sizeof hi);
