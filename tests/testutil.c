@@ -16,22 +16,24 @@ const char *tu_path(char *buf, size_t cap, const char *rel) {
     return buf;
 }
 
-const char *tu_model_dir(char *buf, size_t cap, const char *name) {
-    const char *root = getenv("PARE_MODELS_DIR");
-    if (root && *root) snprintf(buf, cap, "%s/%s", root, name);
-    else snprintf(buf, cap, "%s/.cache/models/%s", tu_source_dir(), name);
+/* $env/rel if the variable is set, else <source>/fallback/rel; fails the
+ * test with hint when the path does not exist. */
+static const char *resolve(char *buf, size_t cap, const char *env, const char *fallback,
+                           const char *rel, const char *hint) {
+    const char *root = getenv(env);
+    if (root && *root) snprintf(buf, cap, "%s/%s", root, rel);
+    else snprintf(buf, cap, "%s/%s/%s", tu_source_dir(), fallback, rel);
     struct stat st;
-    if (stat(buf, &st) != 0) fail_msg("model %s not found at %s: run `make models`", name, buf);
+    if (stat(buf, &st) != 0) fail_msg("%s not found: %s", buf, hint);
     return buf;
 }
 
+const char *tu_model_dir(char *buf, size_t cap, const char *name) {
+    return resolve(buf, cap, "PARE_MODELS_DIR", ".cache/models", name, "run `make models`");
+}
+
 const char *tu_data_path(char *buf, size_t cap, const char *rel) {
-    const char *root = getenv("PARE_DATA_DIR");
-    if (root && *root) snprintf(buf, cap, "%s/%s", root, rel);
-    else snprintf(buf, cap, "%s/../shared/data/%s", tu_source_dir(), rel);
-    struct stat st;
-    if (stat(buf, &st) != 0) fail_msg("data file %s not found (set PARE_DATA_DIR)", buf);
-    return buf;
+    return resolve(buf, cap, "PARE_DATA_DIR", "../shared/data", rel, "set PARE_DATA_DIR");
 }
 
 char **tu_semeval_tweets(const int64_t *lines, int64_t n) {

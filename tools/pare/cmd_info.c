@@ -76,6 +76,18 @@ static void print_mix(const dtype_mix *mix, bool json) {
     }
 }
 
+/* The closing part of both JSON objects: dtype mix and optional tensor list. */
+static void print_json_tail(const pare_tensor_file *f, const dtype_mix *mix, bool tensors) {
+    print_mix(mix, true);
+    printf("}");
+    if (tensors) {
+        printf(", \"tensor_list\": [");
+        print_tensors(f, true);
+        printf("]");
+    }
+    printf("}\n");
+}
+
 static int info_file(const char *path, bool json, bool tensors) {
     pare_err err = {0};
     pare_tensor_file *f = NULL;
@@ -88,14 +100,7 @@ static int info_file(const char *path, bool json, bool tensors) {
         cli_json_string(stdout, path);
         printf(", \"format\": \"%s\", \"tensors\": %lld, \"params\": %lld, \"disk_bytes\": %zu, \"dtypes\": {",
                fmt, (long long)pare_tensor_file_count(f), (long long)mix.total, pare_tensor_file_size(f));
-        print_mix(&mix, true);
-        printf("}");
-        if (tensors) {
-            printf(", \"tensor_list\": [");
-            print_tensors(f, true);
-            printf("]");
-        }
-        printf("}\n");
+        print_json_tail(f, &mix, tensors);
     } else {
         printf("file:       %s (%s)\n", path, fmt);
         printf("tensors:    %lld\n", (long long)pare_tensor_file_count(f));
@@ -145,14 +150,7 @@ static int info_model(const char *dir, const cli_common *c, bool tensors) {
         printf(", \"disk_bytes\": %zu, \"folder_bytes\": %zu, \"memory_bytes\": %zu, \"tokenizer_vocab\": %d, \"dtypes\": {",
                pare_tensor_file_size(f), folder_bytes(dir), pare_bert_weight_bytes(m),
                tok ? pare_wordpiece_vocab_size(tok) : 0);
-        print_mix(&mix, true);
-        printf("}");
-        if (tensors) {
-            printf(", \"tensor_list\": [");
-            print_tensors(f, true);
-            printf("]");
-        }
-        printf("}\n");
+        print_json_tail(f, &mix, tensors);
     } else {
         printf("model:        %s\n", dir);
         printf("architecture: %s (%s)\n", cfg->architecture[0] ? cfg->architecture : "BertModel", cfg->model_type);
