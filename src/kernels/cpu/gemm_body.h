@@ -116,8 +116,11 @@ static void gb_block(const gb_job *jb, int64_t r0, int64_t r1, int64_t p0, int64
                 const float *b = packed + (p * k + kc0) * GB_NR;
                 int64_t n0 = p * GB_NR, nc = n - n0 < GB_NR ? n - n0 : GB_NR;
                 const float *bias = first ? pbias + n0 : NULL;
-                /* the first tile pulls the next B slice into L2 */
-                const float *pf = p + 1 < p1 ? b + k * GB_NR : b;
+                /* the first tile pulls the next B slice into L2: the next
+                 * panel's, else the first panel's next k slice */
+                const float *pf = p + 1 < p1 ? b + k * GB_NR
+                                  : !last  ? packed + (p0 * k + kc0 + kc) * GB_NR
+                                           : b;
                 for (int64_t i0 = mc0; i0 < mc1; i0 += GB_MR, pf = b) {
                     int mr = (int)(mc1 - i0 < GB_MR ? mc1 - i0 : GB_MR);
                     const float *a = jb->x + i0 * k + kc0;
