@@ -2,7 +2,7 @@
  * per ISA. The including file defines:
  *   GB_VL  floats per vector register   GB_NV  vectors per panel (NR = VL*NV)
  *   GB_MR  rows per micro-tile          GB_KC, GB_MC  cache blocks over k, m
- *   GB_SFX name suffix (avx2, avx512)
+ *   GB_GROUP  panels per work item      GB_SFX name suffix (avx2, avx512)
  *
  * y[m, n] = act(x[m, k] . W^T + bias), W packed at init (linear.c) as
  * panels of NR output columns: packed[p][kk][j] = W[p*NR + j][kk], zero
