@@ -7,7 +7,7 @@
  *               (fp32 accumulation in a different order vs double)
  *   activations max|diff| <= 3e-7 * (1 + |ref|) per element (the fast erf
  *               is within 1e-7 of erf; libm erff/tanhf/expf are ~1 ulp)
- *   layernorm   max|diff| <= 2e-6 * (1 + max|ref|)
+ *   layernorm   max|diff| <= 2e-6 * (1 + max|ref|), also with the residual add fused
  *   attention   max|diff| <= 1e-5 * (1 + max|ref|) */
 #include "testutil.h"
 #include "kernels/cpu/kern_internal.h"
@@ -44,8 +44,8 @@ typedef struct {
     const char *name;
     bool ok;
     void (*act)(float *, int64_t, pare_act);
-    void (*ln)(const float *, const float *, const float *, float *, int64_t, int64_t, int64_t,
-               float);
+    void (*ln)(const float *, const float *, const float *, const float *, float *, int64_t,
+               int64_t, int64_t, float);
     void (*attn)(const pare_attn_args *, pare_pool *);
 } isa_fns;
 
@@ -246,12 +246,42 @@ static void test_layernorm(void **state) {
         assert_true(tu_max_abs_diff(y, ref, rows * dim) <= tol);
         isa_fns isas[3];
         for (int is = 0, n_isa = isa_list(isas); is < n_isa; is++) {
-            isas[is].ln(x, g, b, y, 0, rows, dim, 1e-12f);
+            isas[is].ln(x, NULL, g, b, y, 0, rows, dim, 1e-12f);
             double d = tu_max_abs_diff(y, ref, rows * dim);
             if (!(d <= tol))
                 fail_msg("layernorm %s dim %lld: diff %g > %g", isas[is].name, (long long)dim, d,
                          tol);
         }
+        /* fused residual add: layernorm(h + x) with h = x - 5 + noise, against
+         * the reference on the same operands, in place on either one */
+        float *h = rand_buf(rows * dim, &st, -3, 3), *hc = malloc((size_t)(rows * dim) * 4);
+        float *xc = malloc((size_t)(rows * dim) * 4);
+        assert_non_null(hc);
+        assert_non_null(xc);
+        pare_add_layernorm_ref_f32(h, x, g, b, ref, rows, dim, 1e-12f);
+        tol = 2e-6 * (1.0 + max_abs(ref, rows * dim));
+        for (int p = 0; p < 2; p++) {
+            pare_add_layernorm_f32(h, x, g, b, y, rows, dim, 1e-12f, pools[p]);
+            double d = tu_max_abs_diff(y, ref, rows * dim);
+            if (!(d <= tol)) fail_msg("add+layernorm dim %lld: diff %g > %g", (long long)dim, d, tol);
+        }
+        memcpy(hc, h, (size_t)(rows * dim) * 4);
+        memcpy(xc, x, (size_t)(rows * dim) * 4);
+        pare_add_layernorm_f32(hc, xc, g, b, xc, rows, dim, 1e-12f, p3); /* y = res */
+        assert_true(tu_max_abs_diff(xc, ref, rows * dim) <= tol);
+        memcpy(xc, x, (size_t)(rows * dim) * 4);
+        pare_add_layernorm_f32(hc, xc, g, b, hc, rows, dim, 1e-12f, NULL); /* y = x */
+        assert_true(tu_max_abs_diff(hc, ref, rows * dim) <= tol);
+        for (int is = 0, n_isa = isa_list(isas); is < n_isa; is++) {
+            isas[is].ln(h, x, g, b, y, 0, rows, dim, 1e-12f);
+            double d = tu_max_abs_diff(y, ref, rows * dim);
+            if (!(d <= tol))
+                fail_msg("add+layernorm %s dim %lld: diff %g > %g", isas[is].name, (long long)dim,
+                         d, tol);
+        }
+        free(h);
+        free(hc);
+        free(xc);
         free(x);
         free(g);
         free(b);

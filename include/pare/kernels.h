@@ -69,6 +69,15 @@ void pare_layernorm_f32(const float *x, const float *gamma, const float *beta, f
                         int64_t rows, int64_t dim, float eps, pare_pool *pool);
 void pare_layernorm_ref_f32(const float *x, const float *gamma, const float *beta, float *y,
                             int64_t rows, int64_t dim, float eps);
+/* y = layernorm(x + res) in one pass over the rows (the residual add of a
+ * transformer block fused in; x + res is rounded to float first, as a
+ * separate add would). res may be NULL; y may equal x or res. */
+void pare_add_layernorm_f32(const float *x, const float *res, const float *gamma,
+                            const float *beta, float *y, int64_t rows, int64_t dim, float eps,
+                            pare_pool *pool);
+void pare_add_layernorm_ref_f32(const float *x, const float *res, const float *gamma,
+                                const float *beta, float *y, int64_t rows, int64_t dim,
+                                float eps);
 void pare_act_f32(float *x, int64_t n, pare_act act);
 void pare_act_ref_f32(float *x, int64_t n, pare_act act);
 /* x += y */

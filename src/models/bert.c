@@ -361,12 +361,10 @@ pare_status pare_bert_forward(pare_bert *m, const int32_t *ids, const int32_t *m
                             .scale = 1.0f / sqrtf((float)D), .causal = false};
         pare_attention_f32(&a, m->pool);
         pare_linear_forward(&L->attn_out, ctx, R, tmp, PARE_ACT_NONE, m->pool);
-        pare_add_f32(tmp, x, R * H);
-        pare_layernorm_f32(tmp, L->ln1_g, L->ln1_b, x, R, H, eps, m->pool);
+        pare_add_layernorm_f32(tmp, x, L->ln1_g, L->ln1_b, x, R, H, eps, m->pool);
         pare_linear_forward(&L->inter, x, R, mid, c->hidden_act, m->pool);
         pare_linear_forward(&L->out, mid, R, tmp, PARE_ACT_NONE, m->pool);
-        pare_add_f32(tmp, x, R * H);
-        pare_layernorm_f32(tmp, L->ln2_g, L->ln2_b, x, R, H, eps, m->pool);
+        pare_add_layernorm_f32(tmp, x, L->ln2_g, L->ln2_b, x, R, H, eps, m->pool);
     }
     if (out->hidden) memcpy(out->hidden, x, (size_t)(R * H) * sizeof(float));
     if (out->pooled || out->logits) {

@@ -2,7 +2,8 @@
  * per ISA. The including file defines AB_VL (floats per vector) and AB_SFX.
  *
  * Work item = (batch, head, block of QB = 2*VL queries), split over the
- * pool. Per item, keys are visited in blocks of KB, flash-attention style:
+ * pool (claimed through an atomic counter). Per item, keys are visited in
+ * blocks of KB, flash-attention style:
  *   S^T[j][i] = scale * k_j . q_i     (queries along vector lanes: q block
  *                                       transposed once per key block)
  *   running max m_i, running sum l_i, out_i rescaled by exp(m_old - m_new)
@@ -17,6 +18,7 @@
 #include "kernels/cpu/vmath.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #define AB_CAT2(a, b) a##b
@@ -32,6 +34,7 @@ typedef float ab_uvec __attribute__((vector_size(AB_VL * 4), aligned(4)));
 typedef struct {
     const pare_attn_args *a;
     int64_t n_qblocks;
+    atomic_llong next; /* next unclaimed item: the faster thread takes more */
 } ab_job;
 
 /* st[j][:] (+)= sum_d kr_j[d] * qt[d][:] for kn keys at row stride ld. */
@@ -206,18 +209,22 @@ static void ab_item(const pare_attn_args *a, int64_t b, int64_t h, int64_t i0) {
 }
 
 static void ab_worker(void *ctx, int ith, int nth) {
-    const ab_job *jb = ctx;
+    (void)ith;
+    (void)nth;
+    ab_job *jb = ctx;
     const pare_attn_args *a = jb->a;
-    int64_t lo, hi;
-    pare_split_range(a->B * a->H * jb->n_qblocks, ith, nth, &lo, &hi);
-    for (int64_t w = lo; w < hi; w++) {
+    const int64_t n_items = a->B * a->H * jb->n_qblocks;
+    for (;;) {
+        int64_t w = atomic_fetch_add_explicit(&jb->next, 1, memory_order_relaxed);
+        if (w >= n_items) break;
         int64_t qblk = w % jb->n_qblocks, bh = w / jb->n_qblocks;
         ab_item(a, bh / a->H, bh % a->H, qblk * AB_QB);
     }
 }
 
 void AB_NAME(pare_attention_)(const pare_attn_args *a, pare_pool *pool) {
-    ab_job jb = {a, (a->T + AB_QB - 1) / AB_QB};
     if (a->B <= 0 || a->T <= 0 || a->H <= 0 || a->D <= 0) return;
+    ab_job jb = {.a = a, .n_qblocks = (a->T + AB_QB - 1) / AB_QB};
+    atomic_init(&jb.next, 0);
     pare_pool_run(pool, ab_worker, &jb);
 }

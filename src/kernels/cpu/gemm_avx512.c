@@ -5,6 +5,7 @@
 #define GB_MR 8
 #define GB_KC 192
 #define GB_MC 256
+#define GB_GROUP 4
 #define GB_SFX avx512
 #include "kernels/cpu/gemm_body.h"
 

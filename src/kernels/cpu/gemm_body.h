@@ -2,14 +2,14 @@
  * per ISA. The including file defines:
  *   GB_VL  floats per vector register   GB_NV  vectors per panel (NR = VL*NV)
  *   GB_MR  rows per micro-tile          GB_KC, GB_MC  cache blocks over k, m
- *   GB_SFX name suffix (avx2, avx512)
+ *   GB_GROUP  panels per work item      GB_SFX name suffix (avx2, avx512)
  *
  * y[m, n] = act(x[m, k] . W^T + bias), W packed at init (linear.c) as
  * panels of NR output columns: packed[p][kk][j] = W[p*NR + j][kk], zero
  * padded, followed by the bias padded to n_panels*NR.
  *
- * Loop nest per thread (threads own whole panels, or row ranges when there
- * are fewer panels than threads):
+ * Work is cut into items of (up to GB_GROUP panels) x (up to GB_MC rows),
+ * claimed dynamically by the threads; per item:
  *   for MC rows of x:              x block MC x KC stays in L2
  *     for KC slice of k:
  *       for each panel p:          B slice KC x NR stays in L1
@@ -17,6 +17,8 @@
  * The first k slice starts the accumulators from the bias; the last applies
  * the activation to the finished tile while it is in L1. */
 #include "kernels/cpu/kern_internal.h"
+
+#include <stdatomic.h>
 
 #define GB_CAT2(a, b) a##b
 #define GB_CAT(a, b) GB_CAT2(a, b)
@@ -28,10 +30,13 @@ typedef float gb_uvec __attribute__((vector_size(GB_VL * 4), aligned(4)));
 
 /* One MR' x NR tile, MR' = mr <= GB_MR a compile-time constant after
  * inlining. a: rows of x at stride lda; b: packed slice [kc][NR]; c: tile
- * at stride ldc; bias: start from it (first k slice), else from c. */
+ * at stride ldc; bias: start from it (first k slice), else from c; pf: a
+ * packed slice [kc][NR] to prefetch into L2 on the way (the next panel's,
+ * or b itself when there is nothing to fetch). */
 static inline __attribute__((always_inline)) void gb_tile(const int mr, int64_t kc, const float *a,
                                                           int64_t lda, const float *b, float *c,
-                                                          int64_t ldc, const float *bias) {
+                                                          int64_t ldc, const float *bias,
+                                                          const float *pf) {
     gb_vec acc[GB_MR][GB_NV];
 #pragma GCC unroll 16
     for (int i = 0; i < GB_MR; i++) {
@@ -43,6 +48,8 @@ static inline __attribute__((always_inline)) void gb_tile(const int mr, int64_t 
     }
     for (int64_t k = 0; k < kc; k++) {
         gb_vec bv[GB_NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < GB_NR; j += 16) __builtin_prefetch(pf + k * GB_NR + j, 0, 1);
 #pragma GCC unroll 4
         for (int j = 0; j < GB_NV; j++) bv[j] = *(const gb_vec *)(b + k * GB_NR + j * GB_VL);
 #pragma GCC unroll 16
@@ -63,11 +70,11 @@ static inline __attribute__((always_inline)) void gb_tile(const int mr, int64_t 
 
 #define GB_CASE(r)                                                                           \
     case r:                                                                                  \
-        if (r <= GB_MR) gb_tile(r, kc, a, lda, b, c, ldc, bias);                             \
+        if (r <= GB_MR) gb_tile(r, kc, a, lda, b, c, ldc, bias, pf);                          \
         break;
 
 static void gb_tile_any(int mr, int64_t kc, const float *a, int64_t lda, const float *b, float *c,
-                        int64_t ldc, const float *bias) {
+                        int64_t ldc, const float *bias, const float *pf) {
     switch (mr) {
         GB_CASE(1) GB_CASE(2) GB_CASE(3) GB_CASE(4) GB_CASE(5) GB_CASE(6) GB_CASE(7)
         GB_CASE(8) GB_CASE(9) GB_CASE(10) GB_CASE(11) GB_CASE(12)
@@ -75,29 +82,27 @@ static void gb_tile_any(int mr, int64_t kc, const float *a, int64_t lda, const f
     }
 }
 
+/* Work items: (group of panels, block of rows), handed out through an
+ * atomic counter so a thread that runs faster (the other core is shared
+ * with another process, or sits on a slower clock) takes more of them;
+ * the result does not depend on which thread computes an item. */
 typedef struct {
     const pare_linear *l;
     const float *x;
     int64_t m;
     float *y;
     pare_act act;
+    int64_t group, n_groups;  /* panels per item, items along n */
+    int64_t rows, n_rblocks;  /* rows per item (a multiple of GB_MR), items along m */
+    atomic_llong next;        /* next unclaimed item */
 } gb_job;
 
-static void gb_worker(void *ctx, int ith, int nth) {
-    const gb_job *jb = ctx;
-    const int64_t n = jb->l->n_out, k = jb->l->n_in, m = jb->m;
+/* rows [r0, r1) x panels [p0, p1) of y, all of k */
+static void gb_block(const gb_job *jb, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
+    const int64_t n = jb->l->n_out, k = jb->l->n_in;
     const int64_t n_panels = (n + GB_NR - 1) / GB_NR;
     const float *packed = jb->l->packed;
     const float *pbias = packed + n_panels * k * GB_NR;
-    int64_t p0 = 0, p1 = n_panels, r0 = 0, r1 = m;
-    if (n_panels >= nth) {
-        pare_split_range(n_panels, ith, nth, &p0, &p1);
-    } else { /* few panels: split rows, in whole tiles */
-        int64_t tiles = (m + GB_MR - 1) / GB_MR;
-        pare_split_range(tiles, ith, nth, &r0, &r1);
-        r0 *= GB_MR;
-        r1 = r1 * GB_MR < m ? r1 * GB_MR : m;
-    }
     /* k slices of equal size <= GB_KC (768 -> 2 x 384, not 512 + 256) */
     const int64_t n_kslices = (k + GB_KC - 1) / GB_KC;
     const int64_t kstep = (k + n_kslices - 1) / n_kslices;
@@ -111,32 +116,73 @@ static void gb_worker(void *ctx, int ith, int nth) {
                 const float *b = packed + (p * k + kc0) * GB_NR;
                 int64_t n0 = p * GB_NR, nc = n - n0 < GB_NR ? n - n0 : GB_NR;
                 const float *bias = first ? pbias + n0 : NULL;
-                for (int64_t i0 = mc0; i0 < mc1; i0 += GB_MR) {
+                /* the first tile pulls the next B slice into L2: the next
+                 * panel's, else the first panel's next k slice */
+                const float *pf = p + 1 < p1 ? b + k * GB_NR
+                                  : !last  ? packed + (p0 * k + kc0 + kc) * GB_NR
+                                           : b;
+                for (int64_t i0 = mc0; i0 < mc1; i0 += GB_MR, pf = b) {
                     int mr = (int)(mc1 - i0 < GB_MR ? mc1 - i0 : GB_MR);
                     const float *a = jb->x + i0 * k + kc0;
                     float *yc = jb->y + i0 * n + n0;
                     if (nc == GB_NR) {
-                        gb_tile_any(mr, kc, a, k, b, yc, n, bias);
+                        gb_tile_any(mr, kc, a, k, b, yc, n, bias, pf);
                     } else { /* ragged last panel: go through a full-width tile */
                         if (!first)
                             for (int i = 0; i < mr; i++)
                                 for (int64_t j = 0; j < nc; j++) tmp[i * GB_NR + j] = yc[i * n + j];
-                        gb_tile_any(mr, kc, a, k, b, tmp, GB_NR, bias);
+                        gb_tile_any(mr, kc, a, k, b, tmp, GB_NR, bias, pf);
                         for (int i = 0; i < mr; i++)
                             for (int64_t j = 0; j < nc; j++) yc[i * n + j] = tmp[i * GB_NR + j];
                     }
-                    if (last && jb->act != PARE_ACT_NONE)
-                        GB_NAME(pare_act_2d_)(yc, n, mr, nc, jb->act);
                 }
+                /* the panel's block of y is still in L1 */
+                if (last && jb->act != PARE_ACT_NONE)
+                    GB_NAME(pare_act_2d_)(jb->y + mc0 * n + n0, n, mc1 - mc0, nc, jb->act);
             }
         }
     }
 }
 
+static void gb_worker(void *ctx, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    gb_job *jb = ctx;
+    const int64_t n_panels = (jb->l->n_out + GB_NR - 1) / GB_NR;
+    const int64_t n_items = jb->n_groups * jb->n_rblocks;
+    for (;;) {
+        int64_t it = atomic_fetch_add_explicit(&jb->next, 1, memory_order_relaxed);
+        if (it >= n_items) break;
+        /* consecutive items share their panels (B stays in L2) */
+        int64_t g = it / jb->n_rblocks, rb = it % jb->n_rblocks;
+        int64_t p0 = g * jb->group, p1 = p0 + jb->group < n_panels ? p0 + jb->group : n_panels;
+        int64_t r0 = rb * jb->rows, r1 = r0 + jb->rows < jb->m ? r0 + jb->rows : jb->m;
+        gb_block(jb, r0, r1, p0, p1);
+    }
+}
+
 void GB_NAME(pare_gemm_)(const pare_linear *l, const float *x, int64_t m, float *y, pare_act act,
                          pare_pool *pool) {
-    gb_job jb = {l, x, m, y, act};
     /* Tiny problems are not worth waking the pool. */
     if ((double)m * (double)l->n_out * (double)l->n_in < 65536.0) pool = NULL;
+    const int64_t nth = pare_pool_size(pool), want = 4 * nth; /* items to balance over */
+    const int64_t n_panels = (l->n_out + GB_NR - 1) / GB_NR;
+    const int64_t tiles = (m + GB_MR - 1) / GB_MR;
+    gb_job jb = {.l = l, .x = x, .m = m, .y = y, .act = act};
+    /* groups of up to GB_GROUP panels, at least `want` of them if possible */
+    jb.group = n_panels / want;
+    jb.group = jb.group < 1 ? 1 : jb.group > GB_GROUP ? GB_GROUP : jb.group;
+    jb.n_groups = (n_panels + jb.group - 1) / jb.group;
+    /* row blocks of GB_MC rows, smaller when there are too few groups */
+    int64_t rtiles = GB_MC / GB_MR;
+    if (jb.n_groups < want) {
+        int64_t split = (want + jb.n_groups - 1) / jb.n_groups;
+        int64_t t = (tiles + split - 1) / split;
+        rtiles = t < rtiles ? t : rtiles;
+    }
+    rtiles = rtiles < 1 ? 1 : rtiles;
+    jb.rows = rtiles * GB_MR;
+    jb.n_rblocks = (m + jb.rows - 1) / jb.rows;
+    atomic_init(&jb.next, 0);
     pare_pool_run(pool, gb_worker, &jb);
 }

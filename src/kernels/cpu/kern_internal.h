@@ -21,8 +21,9 @@ void pare_gemm_avx512(const pare_linear *l, const float *x, int64_t m, float *y,
     void pare_act_2d_##sfx(float *y, int64_t ld, int64_t rows, int64_t cols, pare_act act);      \
     void pare_bias_act_##sfx(float *y, const float *bias, int64_t n, pare_act act);             \
     void pare_add_##sfx(float *x, const float *y, int64_t n);                                   \
-    void pare_layernorm_rows_##sfx(const float *x, const float *gamma, const float *beta,       \
-                                   float *y, int64_t r0, int64_t r1, int64_t dim, float eps);   \
+    void pare_layernorm_rows_##sfx(const float *x, const float *res, const float *gamma,        \
+                                   const float *beta, float *y, int64_t r0, int64_t r1,         \
+                                   int64_t dim, float eps);                                     \
     void pare_attention_##sfx(const pare_attn_args *a, pare_pool *pool);
 PARE_ROWOPS_DECL(generic)
 PARE_ROWOPS_DECL(avx2)

@@ -33,18 +33,31 @@ void pare_act_ref_f32(float *x, int64_t n, pare_act act) {
     for (int64_t i = 0; i < n; i++) x[i] = act_ref_one(x[i], act);
 }
 
-void pare_layernorm_ref_f32(const float *x, const float *gamma, const float *beta, float *y,
-                            int64_t rows, int64_t dim, float eps) {
+static void layernorm_ref(const float *x, const float *res, const float *gamma, const float *beta,
+                          float *y, int64_t rows, int64_t dim, float eps) {
     for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * dim;
+        const float *xr = x + r * dim, *rr = res ? res + r * dim : NULL;
+#define IN(i) (double)(rr ? xr[i] + rr[i] : xr[i]) /* the sum rounded to float, as PyTorch */
         double sum = 0, sq = 0;
-        for (int64_t i = 0; i < dim; i++) sum += xr[i];
+        for (int64_t i = 0; i < dim; i++) sum += IN(i);
         double mean = sum / (double)dim;
-        for (int64_t i = 0; i < dim; i++) sq += (xr[i] - mean) * (xr[i] - mean);
+        for (int64_t i = 0; i < dim; i++) sq += (IN(i) - mean) * (IN(i) - mean);
         double rstd = 1.0 / sqrt(sq / (double)dim + eps);
         for (int64_t i = 0; i < dim; i++)
-            y[r * dim + i] = (float)((xr[i] - mean) * rstd * gamma[i] + beta[i]);
+            y[r * dim + i] = (float)((IN(i) - mean) * rstd * gamma[i] + beta[i]);
+#undef IN
     }
+}
+
+void pare_layernorm_ref_f32(const float *x, const float *gamma, const float *beta, float *y,
+                            int64_t rows, int64_t dim, float eps) {
+    layernorm_ref(x, NULL, gamma, beta, y, rows, dim, eps);
+}
+
+void pare_add_layernorm_ref_f32(const float *x, const float *res, const float *gamma,
+                                const float *beta, float *y, int64_t rows, int64_t dim,
+                                float eps) {
+    layernorm_ref(x, res, gamma, beta, y, rows, dim, eps);
 }
 
 /* ---- dispatch */
@@ -66,7 +79,7 @@ void pare_add_f32(float *x, const float *y, int64_t n) {
 }
 
 typedef struct {
-    const float *x, *gamma, *beta;
+    const float *x, *res, *gamma, *beta;
     float *y;
     int64_t rows, dim;
     float eps;
@@ -79,21 +92,27 @@ static void ln_worker(void *ctx, int ith, int nth) {
     pare_split_range(j->rows, ith, nth, &r0, &r1);
     switch (j->isa) {
     case PARE_ISA_AVX512:
-        pare_layernorm_rows_avx512(j->x, j->gamma, j->beta, j->y, r0, r1, j->dim, j->eps);
+        pare_layernorm_rows_avx512(j->x, j->res, j->gamma, j->beta, j->y, r0, r1, j->dim, j->eps);
         break;
     case PARE_ISA_AVX2:
-        pare_layernorm_rows_avx2(j->x, j->gamma, j->beta, j->y, r0, r1, j->dim, j->eps);
+        pare_layernorm_rows_avx2(j->x, j->res, j->gamma, j->beta, j->y, r0, r1, j->dim, j->eps);
         break;
     default:
-        pare_layernorm_rows_generic(j->x, j->gamma, j->beta, j->y, r0, r1, j->dim, j->eps);
+        pare_layernorm_rows_generic(j->x, j->res, j->gamma, j->beta, j->y, r0, r1, j->dim, j->eps);
         break;
     }
 }
 
-void pare_layernorm_f32(const float *x, const float *gamma, const float *beta, float *y,
-                        int64_t rows, int64_t dim, float eps, pare_pool *pool) {
-    ln_job j = {x, gamma, beta, y, rows, dim, eps, pare_rowops_isa()};
+void pare_add_layernorm_f32(const float *x, const float *res, const float *gamma,
+                            const float *beta, float *y, int64_t rows, int64_t dim, float eps,
+                            pare_pool *pool) {
+    ln_job j = {x, res, gamma, beta, y, rows, dim, eps, pare_rowops_isa()};
     /* Waking the pool costs a few microseconds: only worth it for big inputs. */
     if (rows < 2 || rows * dim < 32768) pool = NULL;
     pare_pool_run(pool, ln_worker, &j);
+}
+
+void pare_layernorm_f32(const float *x, const float *gamma, const float *beta, float *y,
+                        int64_t rows, int64_t dim, float eps, pare_pool *pool) {
+    pare_add_layernorm_f32(x, NULL, gamma, beta, y, rows, dim, eps, pool);
 }

@@ -60,33 +60,41 @@ static float RB_NAME(rb_hsum_)(rb_vec v) {
     return s;
 }
 
-/* Rows [r0, r1) of x[rows, dim]. Two passes in fp32: mean, then the mean
- * of squared deviations (biased variance), as PyTorch does. */
-void RB_NAME(pare_layernorm_rows_)(const float *x, const float *gamma, const float *beta,
-                                   float *y, int64_t r0, int64_t r1, int64_t dim, float eps) {
+/* Rows [r0, r1) of (x + r)[rows, dim] (r may be NULL: x alone). Two
+ * passes in fp32: mean, then the mean of squared deviations (biased
+ * variance), as PyTorch does; the sum x + r is formed in each pass (the rows
+ * are in L1) rather than stored. y may equal x or r. */
+void RB_NAME(pare_layernorm_rows_)(const float *x, const float *res, const float *gamma,
+                                   const float *beta, float *y, int64_t r0, int64_t r1,
+                                   int64_t dim, float eps) {
+#define RB_IN(i) (rr ? xr[i] + rr[i] : xr[i])
+#define RB_INV(i) (rr ? *(const rb_vec *)(xr + (i)) + *(const rb_vec *)(rr + (i)) \
+                      : *(const rb_vec *)(xr + (i)))
     for (int64_t r = r0; r < r1; r++) {
-        const float *xr = x + r * dim;
+        const float *xr = x + r * dim, *rr = res ? res + r * dim : NULL;
         float *yr = y + r * dim;
         rb_vec s0 = {0}, s1 = {0};
         int64_t i = 0;
         for (; i + 2 * RB_VL <= dim; i += 2 * RB_VL) {
-            s0 += *(const rb_vec *)(xr + i);
-            s1 += *(const rb_vec *)(xr + i + RB_VL);
+            s0 += RB_INV(i);
+            s1 += RB_INV(i + RB_VL);
         }
         float sum = RB_NAME(rb_hsum_)(s0 + s1);
-        for (; i < dim; i++) sum += xr[i];
+        for (; i < dim; i++) sum += RB_IN(i);
         float mean = sum / (float)dim;
         rb_vec q0 = {0}, q1 = {0};
         i = 0;
         for (; i + 2 * RB_VL <= dim; i += 2 * RB_VL) {
-            rb_vec d0 = *(const rb_vec *)(xr + i) - mean;
-            rb_vec d1 = *(const rb_vec *)(xr + i + RB_VL) - mean;
+            rb_vec d0 = RB_INV(i) - mean;
+            rb_vec d1 = RB_INV(i + RB_VL) - mean;
             q0 += d0 * d0;
             q1 += d1 * d1;
         }
         float sq = RB_NAME(rb_hsum_)(q0 + q1);
-        for (; i < dim; i++) sq += (xr[i] - mean) * (xr[i] - mean);
+        for (; i < dim; i++) sq += (RB_IN(i) - mean) * (RB_IN(i) - mean);
         float rstd = 1.0f / sqrtf(sq / (float)dim + eps);
-        for (i = 0; i < dim; i++) yr[i] = (xr[i] - mean) * rstd * gamma[i] + beta[i];
+        for (i = 0; i < dim; i++) yr[i] = (RB_IN(i) - mean) * rstd * gamma[i] + beta[i];
     }
+#undef RB_IN
+#undef RB_INV
 }
