@@ -37,82 +37,44 @@ typedef struct {
     atomic_llong next; /* next unclaimed item: the faster thread takes more */
 } ab_job;
 
-/* st[j][:] (+)= sum_d kr_j[d] * qt[d][:] for kn keys at row stride ld. */
-static void ab_scores(float st[AB_KB][AB_QB], float qt[AB_DC][AB_QB], const float *kr, int64_t ld,
-                      int64_t kn, int64_t dn, bool accumulate) {
-    int64_t j = 0;
-    for (; j + 4 <= kn; j += 4) {
-        ab_vec s[4][2];
-        for (int u = 0; u < 4; u++)
-            for (int v = 0; v < 2; v++)
-                s[u][v] = accumulate ? *(ab_vec *)&st[j + u][v * AB_VL] : (ab_vec){0};
-        const float *k0 = kr + j * ld;
-        for (int64_t d = 0; d < dn; d++) {
-            ab_vec q0 = *(ab_vec *)&qt[d][0], q1 = *(ab_vec *)&qt[d][AB_VL];
-#pragma GCC unroll 4
-            for (int u = 0; u < 4; u++) {
-                float kv = k0[u * ld + d];
-                s[u][0] += kv * q0;
-                s[u][1] += kv * q1;
-            }
-        }
-        for (int u = 0; u < 4; u++)
-            for (int v = 0; v < 2; v++) *(ab_vec *)&st[j + u][v * AB_VL] = s[u][v];
+/* Register tile of NU rows x AB_QB lanes:
+ * c[u][:] = c[u][:] * (s0|s1) + sum_k a[u*ars + k*aks] * bm[k][:]
+ * (c treated as 0 when !load). Both products of attention have this shape:
+ *   scores  st[j][:] = sum_d K[j][d] * qt[d][:]   (u = key, k = head dim)
+ *   output  ot[d][:] = ot[d][:] * alpha + sum_j V[j][d] * st[j][:]
+ *                                                  (u = head dim, k = key)
+ * Per k: 2 vector loads and NU broadcasts for 2*NU FMAs. */
+static inline __attribute__((always_inline)) void ab_mm_tile(const int NU, float (*c)[AB_QB], const float *a,
+                                                             int64_t ars, int64_t aks,
+                                                             float (*bm)[AB_QB], int64_t kn, bool load,
+                                                             ab_vec s0, ab_vec s1) {
+    ab_vec acc[6][2];
+    for (int u = 0; u < NU; u++) {
+        acc[u][0] = load ? *(ab_vec *)&c[u][0] * s0 : (ab_vec){0};
+        acc[u][1] = load ? *(ab_vec *)&c[u][AB_VL] * s1 : (ab_vec){0};
     }
-    for (; j < kn; j++) {
-        ab_vec s0 = accumulate ? *(ab_vec *)&st[j][0] : (ab_vec){0};
-        ab_vec s1 = accumulate ? *(ab_vec *)&st[j][AB_VL] : (ab_vec){0};
-        const float *k0 = kr + j * ld;
-        for (int64_t d = 0; d < dn; d++) {
-            s0 += k0[d] * *(ab_vec *)&qt[d][0];
-            s1 += k0[d] * *(ab_vec *)&qt[d][AB_VL];
+    for (int64_t k = 0; k < kn; k++) {
+        ab_vec b0 = *(ab_vec *)&bm[k][0], b1 = *(ab_vec *)&bm[k][AB_VL];
+        const float *ak = a + k * aks;
+        for (int u = 0; u < NU; u++) {
+            float av = ak[u * ars];
+            acc[u][0] += av * b0;
+            acc[u][1] += av * b1;
         }
-        *(ab_vec *)&st[j][0] = s0;
-        *(ab_vec *)&st[j][AB_VL] = s1;
+    }
+    for (int u = 0; u < NU; u++) {
+        *(ab_vec *)&c[u][0] = acc[u][0];
+        *(ab_vec *)&c[u][AB_VL] = acc[u][1];
     }
 }
 
-/* For NR query rows at once (1 or 2, sharing the loads of v):
- * o_r[0..D) = o_r * alpha_r + sum_j st[j][col+r] v_j. */
-static inline __attribute__((always_inline)) void ab_pv_rows(const int NR, float *o, int64_t ldo,
-                                                             const float *alpha,
-                                                             float st[AB_KB][AB_QB], int col,
-                                                             const float *vr, int64_t ld,
-                                                             int64_t kn, int64_t D) {
-    int64_t d = 0;
-    for (; d + 4 * AB_VL <= D; d += 4 * AB_VL) {
-        ab_vec acc[2][4];
-        for (int r = 0; r < NR; r++)
-            for (int u = 0; u < 4; u++) acc[r][u] = *(const ab_uvec *)(o + r * ldo + d + u * AB_VL) * alpha[r];
-        for (int64_t j = 0; j < kn; j++) {
-            const ab_uvec *vp = (const ab_uvec *)(vr + j * ld + d);
-            ab_vec v0 = vp[0], v1 = vp[1], v2 = vp[2], v3 = vp[3];
-            for (int r = 0; r < NR; r++) {
-                float p = st[j][col + r];
-                acc[r][0] += p * v0;
-                acc[r][1] += p * v1;
-                acc[r][2] += p * v2;
-                acc[r][3] += p * v3;
-            }
-        }
-        for (int r = 0; r < NR; r++)
-            for (int u = 0; u < 4; u++) *(ab_uvec *)(o + r * ldo + d + u * AB_VL) = acc[r][u];
-    }
-    for (; d + AB_VL <= D; d += AB_VL) {
-        ab_vec acc[2];
-        for (int r = 0; r < NR; r++) acc[r] = *(const ab_uvec *)(o + r * ldo + d) * alpha[r];
-        for (int64_t j = 0; j < kn; j++) {
-            ab_vec v0 = *(const ab_uvec *)(vr + j * ld + d);
-            for (int r = 0; r < NR; r++) acc[r] += st[j][col + r] * v0;
-        }
-        for (int r = 0; r < NR; r++) *(ab_uvec *)(o + r * ldo + d) = acc[r];
-    }
-    for (; d < D; d++)
-        for (int r = 0; r < NR; r++) {
-            float s = o[r * ldo + d] * alpha[r];
-            for (int64_t j = 0; j < kn; j++) s += st[j][col + r] * vr[j * ld + d];
-            o[r * ldo + d] = s;
-        }
+/* ab_mm_tile over rows [0, rows). */
+static void ab_mm(float (*c)[AB_QB], int64_t rows, const float *a, int64_t ars, int64_t aks,
+                  float (*bm)[AB_QB], int64_t kn, bool load, ab_vec s0, ab_vec s1) {
+    int64_t r = 0;
+    for (; r + 6 <= rows; r += 6) ab_mm_tile(6, c + r, a + r * ars, ars, aks, bm, kn, load, s0, s1);
+    for (; r + 2 <= rows; r += 2) ab_mm_tile(2, c + r, a + r * ars, ars, aks, bm, kn, load, s0, s1);
+    if (r < rows) ab_mm_tile(1, c + r, a + r * ars, ars, aks, bm, kn, load, s0, s1);
 }
 
 /* Rows of K or V sit ld floats apart inside the fused QKV buffer; with ld a
@@ -150,61 +112,61 @@ static void ab_item(const pare_attn_args *a, int64_t b, int64_t h, int64_t i0) {
     const int32_t *mask = a->mask ? a->mask + b * T : NULL;
     _Alignas(64) float qt[AB_DC][AB_QB];
     _Alignas(64) float st[AB_KB][AB_QB];
+    _Alignas(64) float ot[AB_DC][AB_QB];  /* output chunk, transposed */
     _Alignas(64) float kvp[AB_KB * AB_DC]; /* packed K or V chunk [kn][dn] */
-    /* query lanes: two vm_v halves of AB_QB */
-    vm_v mrun[2] = {VM_SPLAT(-INFINITY), VM_SPLAT(-INFINITY)}, lrun[2] = {VM_SPLAT(0.0f), VM_SPLAT(0.0f)};
-    float alpha[AB_QB], lsum_f[AB_QB];
-    for (int64_t i = 0; i < qn; i++)
-        for (int64_t d = 0; d < D; d++) ob[(i0 + i) * HD + d] = 0.0f;
+    const ab_vec one = (ab_vec){0} + 1.0f;
     if (D <= AB_DC) ab_transpose_q(qt, qb + i0 * ld, ld, qn, 0, D, a->scale);
     int64_t kend = a->causal && i0 + qn < T ? i0 + qn : T;
-    for (int64_t j0 = 0; j0 < kend; j0 += AB_KB) {
-        int64_t kn = kend - j0 < AB_KB ? kend - j0 : AB_KB;
-        for (int64_t d0 = 0; d0 < D; d0 += AB_DC) {
-            int64_t dn = D - d0 < AB_DC ? D - d0 : AB_DC;
-            if (D > AB_DC) ab_transpose_q(qt, qb + i0 * ld, ld, qn, d0, dn, a->scale);
-            ab_pack(kvp, kb + j0 * ld + d0, ld, kn, dn);
-            ab_scores(st, qt, kvp, dn, kn, dn, d0 > 0);
-        }
-        for (int64_t j = 0; j < kn; j++) {
-            int64_t key = j0 + j;
-            if (mask && !mask[key]) {
-                for (int i = 0; i < AB_QB; i++) st[j][i] = -INFINITY;
-            } else if (a->causal && key > i0) {
-                for (int i = 0; i < AB_QB; i++)
-                    st[j][i] = key > i0 + i ? -INFINITY : st[j][i];
+    /* output head dims in chunks of AB_DC (one chunk unless D > AB_DC:
+     * then the scores are recomputed per chunk) */
+    for (int64_t o0 = 0; o0 < D; o0 += AB_DC) {
+        int64_t on = D - o0 < AB_DC ? D - o0 : AB_DC;
+        /* query lanes: two vm_v halves of AB_QB */
+        vm_v mrun[2] = {VM_SPLAT(-INFINITY), VM_SPLAT(-INFINITY)};
+        vm_v lrun[2] = {VM_SPLAT(0.0f), VM_SPLAT(0.0f)};
+        for (int64_t j0 = 0; j0 < kend; j0 += AB_KB) {
+            int64_t kn = kend - j0 < AB_KB ? kend - j0 : AB_KB;
+            for (int64_t d0 = 0; d0 < D; d0 += AB_DC) {
+                int64_t dn = D - d0 < AB_DC ? D - d0 : AB_DC;
+                if (D > AB_DC) ab_transpose_q(qt, qb + i0 * ld, ld, qn, d0, dn, a->scale);
+                ab_pack(kvp, kb + j0 * ld + d0, ld, kn, dn);
+                ab_mm(st, kn, kvp, dn, 1, qt, dn, d0 > 0, one, one);
             }
-        }
-        /* online softmax over this key block */
-        for (int hf = 0; hf < 2; hf++) {
-            vm_v mnew = mrun[hf];
-            for (int64_t j = 0; j < kn; j++) mnew = vm_max(mnew, *(vm_uv *)&st[j][hf * AB_VL]);
-            vm_v mref = vm_sel(mnew == -INFINITY, VM_SPLAT(0.0f), mnew);
-            vm_v al = vm_exp(mrun[hf] - mref), lsum = VM_SPLAT(0.0f);
-            mrun[hf] = mnew;
             for (int64_t j = 0; j < kn; j++) {
-                vm_v p = vm_exp(*(vm_uv *)&st[j][hf * AB_VL] - mref);
-                *(vm_uv *)&st[j][hf * AB_VL] = p;
-                lsum += p;
+                int64_t key = j0 + j;
+                if (mask && !mask[key]) {
+                    for (int i = 0; i < AB_QB; i++) st[j][i] = -INFINITY;
+                } else if (a->causal && key > i0) {
+                    for (int i = 0; i < AB_QB; i++)
+                        st[j][i] = key > i0 + i ? -INFINITY : st[j][i];
+                }
             }
-            lrun[hf] = lrun[hf] * al + lsum;
-            memcpy(alpha + hf * AB_VL, &al, sizeof al);
+            /* online softmax over this key block */
+            ab_vec alpha[2];
+            for (int hf = 0; hf < 2; hf++) {
+                vm_v mnew = mrun[hf];
+                for (int64_t j = 0; j < kn; j++) mnew = vm_max(mnew, *(vm_uv *)&st[j][hf * AB_VL]);
+                vm_v mref = vm_sel(mnew == -INFINITY, VM_SPLAT(0.0f), mnew);
+                vm_v al = vm_exp(mrun[hf] - mref), lsum = VM_SPLAT(0.0f);
+                mrun[hf] = mnew;
+                for (int64_t j = 0; j < kn; j++) {
+                    vm_v p = vm_exp(*(vm_uv *)&st[j][hf * AB_VL] - mref);
+                    *(vm_uv *)&st[j][hf * AB_VL] = p;
+                    lsum += p;
+                }
+                lrun[hf] = lrun[hf] * al + lsum;
+                memcpy(&alpha[hf], &al, sizeof al);
+            }
+            ab_pack(kvp, vb + j0 * ld + o0, ld, kn, on);
+            ab_mm(ot, on, kvp, 1, on, st, kn, j0 > 0, alpha[0], alpha[1]);
         }
-        for (int64_t d0 = 0; d0 < D; d0 += AB_DC) {
-            int64_t dn = D - d0 < AB_DC ? D - d0 : AB_DC;
-            ab_pack(kvp, vb + j0 * ld + d0, ld, kn, dn);
-            float *o = ob + i0 * HD + d0;
-            int64_t i = 0;
-            for (; i + 2 <= qn; i += 2)
-                ab_pv_rows(2, o + i * HD, HD, alpha + i, st, (int)i, kvp, dn, kn, dn);
-            if (i < qn) ab_pv_rows(1, o + i * HD, HD, alpha + i, st, (int)i, kvp, dn, kn, dn);
+        float lsum_f[AB_QB];
+        memcpy(lsum_f, lrun, sizeof lsum_f);
+        for (int64_t i = 0; i < qn; i++) {
+            float inv = lsum_f[i] > 0.0f ? 1.0f / lsum_f[i] : 0.0f; /* all keys masked: 0 */
+            float *o = ob + (i0 + i) * HD + o0;
+            for (int64_t d = 0; d < on; d++) o[d] = ot[d][i] * inv;
         }
-    }
-    memcpy(lsum_f, lrun, sizeof lsum_f);
-    for (int64_t i = 0; i < qn; i++) {
-        float inv = lsum_f[i] > 0.0f ? 1.0f / lsum_f[i] : 0.0f; /* all keys masked: 0 */
-        float *o = ob + (i0 + i) * HD;
-        for (int64_t d = 0; d < D; d++) o[d] *= inv;
     }
 }
 
