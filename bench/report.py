@@ -2,13 +2,17 @@
 """Print the bench table from the JSON lines bench/run.sh collects
 (.cache/bench/last.jsonl by default). Standard library only.
 
-Rows: one per (model, batch). Peer columns are p50 latencies in ms; the
+Rows: one per (model, batch). When bench/run.sh ran several rounds (each
+engine once per round, alternating, so that a noisy spell of a shared
+machine hits every engine alike), each cell is the median over rounds of
+the per-round p50. Peer columns are p50 latencies in ms; the
 speed-ups are peer p50 / pare p50 (fp32 peers only); GFLOP/s is pare's own (its "gflop" at p50)
 and "% peak" divides it by the FMA peak `pare peak --json` measured (the
 higher of its runs).
 """
 import json
 import os
+import statistics
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,14 +43,24 @@ def main():
             if key not in rows:
                 rows[key] = {}
                 order.append(key)
-            rows[key][r["engine"]] = r
+            rows[key].setdefault(r["engine"], []).append(r)
 
+    # Collapse the rounds: median of the per-round p50 (and of GFLOP/s).
+    n_rounds = 1
+    for key in order:
+        for eng, runs in rows[key].items():
+            n_rounds = max(n_rounds, len(runs))
+            rows[key][eng] = {"p50_ms": statistics.median(r["p50_ms"] for r in runs),
+                              "gflops": statistics.median(r.get("gflops") or 0 for r in runs) or None,
+                              "threads": runs[0].get("threads"),
+                              "rounds": [round(r["p50_ms"], 2) for r in runs]}
     peers = [p for p in PEERS if any(p in rows[k] for k in order)]
     if peak:
         print(f"FMA peak: {peak['fma_gflops']:.1f} GFLOP/s on {peak.get('threads')} threads "
               f"({peak.get('cpu', '?')}; {peak.get('features', '')})")
     threads = sorted({e.get("threads") for k in order for e in rows[k].values()} - {None})
-    print(f"p50 latency in ms; threads {','.join(map(str, threads))}; x = peer / pare (higher: pare faster)")
+    print(f"p50 latency in ms (median of {n_rounds} alternating round(s)); threads {','.join(map(str, threads))}; "
+          "x = peer / pare (higher: pare faster)")
     ratios = [p for p in peers if not p.endswith("int8")]  # pare is fp32
     head = ["model", "batch", "seq", "pare"] + peers + [f"x {p}" for p in ratios] + ["GFLOP/s", "% peak"]
     table = [head]
@@ -67,6 +81,11 @@ def main():
         print("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
         if i == 0:
             print("  ".join("-" * w for w in widths))
+    if n_rounds > 1:
+        print("\nper-round p50 (ms), pare vs ort:")
+        for key in order:
+            e = rows[key]
+            print(f"  {key[0]} batch {key[1]}: pare {e.get('pare', {}).get('rounds')}  ort {e.get('ort', {}).get('rounds')}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@
 # start and at the end; one line per engine x model x batch in between).
 #
 # Iteration policy, shared by every engine: BENCH_WARMUP (3) untimed runs,
-# then N timed runs, N = clamp(ceil(BENCH_TARGET_S (10) / t1), 5, BENCH_ITERS
+# then N timed runs, N = clamp(ceil(BENCH_TARGET_S (5) / t1), 5, BENCH_ITERS
 # (20)) where t1 is one probe run of pare (without pare: the peers stop after
 # BENCH_ITERS runs or BENCH_TARGET_S seconds, at least 5).
 #
@@ -20,6 +20,8 @@
 #   random-bert-base   --layers 12 --hidden 768 --heads 12 --intermediate 3072
 # Override the list with BENCH_MODELS="minilm-l6 ...", the batches with
 # BENCH_BATCHES="1 8", the threads with BENCH_THREADS (2), seq with BENCH_SEQ.
+# BENCH_ROUNDS (3) repeats the whole sequence, engines alternating, and the
+# table shows the median over rounds: a shared VM has noisy spells.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 models_dir=${PARE_MODELS_DIR:-$root/.cache/models}
@@ -31,7 +33,8 @@ batches=${BENCH_BATCHES:-1 8}
 warmup=${BENCH_WARMUP:-3}
 max_iters=${BENCH_ITERS:-20}
 min_iters=5
-target_s=${BENCH_TARGET_S:-10}
+target_s=${BENCH_TARGET_S:-5}
+rounds=${BENCH_ROUNDS:-3}
 models=${BENCH_MODELS:-minilm-l6 random-minilm-l12 random-bert-base}
 out=$root/.cache/bench
 jsonl=$out/last.jsonl
@@ -103,6 +106,8 @@ else
     say "\`build/pare peak --json\` failed: no peak column"
 fi
 
+for round in $(seq "$rounds"); do
+say "round $round of $rounds"
 for name in $models; do
     ensure_model "$name" || continue
     dir=$models_dir/$name
@@ -130,6 +135,7 @@ for name in $models; do
             --max-seconds "$target_s" --min-iters "$min_iters" --engines "$engines" \
             >> "$jsonl" || say "$name: some peers failed (see above)"
     fi
+done
 done
 
 # The peak again: the table uses the higher of the two (a busy machine
