@@ -57,6 +57,8 @@ const pare_bert_config *pare_bert_get_config(const pare_bert *m);
 const pare_wordpiece *pare_bert_tokenizer(const pare_bert *m); /* NULL if none in the folder */
 pare_pool *pare_bert_pool(pare_bert *m);
 bool pare_bert_has_pooler(const pare_bert *m);
+/* The checkpoint the weights were loaded from (owned by the model). */
+const pare_tensor_file *pare_bert_weights_file(const pare_bert *m);
 
 /* Install or replace the classification head: W[n_labels, hidden], b[n_labels]
  * (copied). */

@@ -222,17 +222,11 @@ pare_status pare_bert_load(const char *dir, const pare_bert_params *params, pare
     }
     if (!s) {
         /* The tokenizer is optional: a folder may carry weights alone. */
-        pare_err terr = {0};
         snprintf(path, sizeof path, "%s/tokenizer.json", dir);
         char vpath[4096];
         snprintf(vpath, sizeof vpath, "%s/vocab.txt", dir);
-        if (file_exists(path) || file_exists(vpath)) {
-            s = pare_wordpiece_load(dir, &m->tok, &terr);
-            if (s) {
-                if (err) *err = terr;
-                pare_err_wrap(err, "%s: tokenizer", dir);
-            }
-        }
+        if ((file_exists(path) || file_exists(vpath)) && (s = pare_wordpiece_load(dir, &m->tok, err)))
+            pare_err_wrap(err, "%s: tokenizer", dir);
     }
     if (s) {
         pare_bert_free(m);
@@ -256,6 +250,7 @@ const pare_bert_config *pare_bert_get_config(const pare_bert *m) { return &m->cf
 const pare_wordpiece *pare_bert_tokenizer(const pare_bert *m) { return m->tok; }
 pare_pool *pare_bert_pool(pare_bert *m) { return m->pool; }
 bool pare_bert_has_pooler(const pare_bert *m) { return m->has_pooler; }
+const pare_tensor_file *pare_bert_weights_file(const pare_bert *m) { return m->file; }
 int64_t pare_bert_n_params(const pare_bert *m) { return m->n_params; }
 size_t pare_bert_weight_bytes(const pare_bert *m) { return pare_arena_used(m->weights); }
 

@@ -119,16 +119,9 @@ static int info_model(const char *dir, const cli_common *c, bool tensors) {
     pare_bert *m = NULL;
     if (cli_load_bert(dir, c, &m, &err)) return cli_fail("info", &err);
     const pare_bert_config *cfg = pare_bert_get_config(m);
-    /* Re-open the weights to describe them as stored. */
-    char path[4096];
-    pare_tensor_file *f = NULL;
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    struct stat st;
-    if (stat(path, &st) != 0) snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
-    if (pare_tensor_file_open(path, &f, &err)) {
-        pare_bert_free(m);
-        return cli_fail("info", &err);
-    }
+    /* The checkpoint as stored, for the dtype mix and size on disk. */
+    const pare_tensor_file *f = pare_bert_weights_file(m);
+    const char *path = pare_tensor_file_path(f);
     dtype_mix mix;
     count_dtypes(f, &mix);
     const pare_wordpiece *tok = pare_bert_tokenizer(m);
@@ -177,7 +170,6 @@ static int info_model(const char *dir, const cli_common *c, bool tensors) {
                         pare_wordpiece_options(tok)->lowercase ? "yes" : "no");
         if (tensors) print_tensors(f, false);
     }
-    pare_tensor_file_close(f);
     pare_bert_free(m);
     return CLI_OK;
 }
