@@ -5,6 +5,7 @@
 #include "pare/core.h"
 #include "pare/io.h"
 #include "pare/kernels.h"
+#include "pare/qtypes.h"
 #include "pare/tokenize.h"
 #include "pare/bert.h"
 

@@ -1,0 +1,32 @@
+/* The table of block-quantized types (ids and layouts from ggml). */
+#include "pare/qtypes.h"
+
+#define T(id, nm, bs, ts) [id] = {nm, bs, ts}
+static const pare_qtype_info qtype_table[PARE_Q_COUNT] = {
+    T(PARE_Q_F32, "F32", 1, 4),
+    T(PARE_Q_F16, "F16", 1, 2),
+    T(PARE_Q_Q4_0, "Q4_0", PARE_QK4_0, sizeof(pare_block_q4_0)),
+    T(PARE_Q_Q4_1, "Q4_1", PARE_QK4_1, sizeof(pare_block_q4_1)),
+    T(PARE_Q_Q5_0, "Q5_0", PARE_QK5_0, sizeof(pare_block_q5_0)),
+    T(PARE_Q_Q5_1, "Q5_1", PARE_QK5_1, sizeof(pare_block_q5_1)),
+    T(PARE_Q_Q8_0, "Q8_0", PARE_QK8_0, sizeof(pare_block_q8_0)),
+    T(PARE_Q_Q8_1, "Q8_1", PARE_QK8_1, sizeof(pare_block_q8_1)),
+    T(PARE_Q_Q2_K, "Q2_K", PARE_QK_K, sizeof(pare_block_q2_K)),
+    T(PARE_Q_Q3_K, "Q3_K", PARE_QK_K, sizeof(pare_block_q3_K)),
+    T(PARE_Q_Q4_K, "Q4_K", PARE_QK_K, sizeof(pare_block_q4_K)),
+    T(PARE_Q_Q5_K, "Q5_K", PARE_QK_K, sizeof(pare_block_q5_K)),
+    T(PARE_Q_Q6_K, "Q6_K", PARE_QK_K, sizeof(pare_block_q6_K)),
+    T(PARE_Q_Q8_K, "Q8_K", PARE_QK_K, sizeof(pare_block_q8_K)),
+    T(PARE_Q_I8, "I8", 1, 1),
+    T(PARE_Q_I16, "I16", 1, 2),
+    T(PARE_Q_I32, "I32", 1, 4),
+    T(PARE_Q_I64, "I64", 1, 8),
+    T(PARE_Q_F64, "F64", 1, 8),
+    T(PARE_Q_BF16, "BF16", 1, 2),
+};
+#undef T
+
+const pare_qtype_info *pare_qtype_get(uint32_t type) {
+    if (type >= PARE_Q_COUNT || qtype_table[type].block_size == 0) return 0;
+    return &qtype_table[type];
+}
