@@ -252,10 +252,12 @@ static pare_status place_tensors(pare_gguf *g, pare_err *err) {
     pare_status s = PARE_OK;
     for (int64_t i = 0; i < g->n_tensors && s == PARE_OK; i++) {
         pare_gguf_tensor *t = &g->tensors[i];
-        if (t->offset > room || t->nbytes > room - t->offset)
+        if (t->offset > room || t->nbytes > room - t->offset) {
             s = pare_err_set(err, PARE_ERR_FORMAT,
                              "%s: tensor '%s': %zu bytes at data offset %llu run past the end of the file (data section is %zu bytes)",
                              g->path, t->name, t->nbytes, (unsigned long long)t->offset, room);
+            break;
+        }
         t->data = g->data + g->data_off + t->offset;
         sp[i] = (span){t->offset, t->offset + t->nbytes, i};
     }
