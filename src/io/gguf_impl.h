@@ -4,6 +4,8 @@
 
 #include "pare/gguf.h"
 
+#include <stdlib.h>
+
 typedef struct gguf_kv {
     const char *key;          /* arena, NUL-terminated */
     pare_gguf_type type;
@@ -38,6 +40,18 @@ struct pare_gguf {
     gguf_ix *kv_ix;           /* [n_kv] sorted by key */
     gguf_ix *tensor_ix;       /* [n_tensors] sorted by name */
 };
+
+/* Room for entry n in a malloc'd array that doubles: memory follows the
+ * entries actually read or added, never a count a file claims. */
+static inline bool pare_gguf_grow(void **p, int64_t *cap, int64_t n, size_t elem) {
+    if (n < *cap) return true;
+    int64_t c = *cap ? 2 * *cap : 16;
+    void *q = realloc(*p, (size_t)c * elem);
+    if (!q) return false;
+    *p = q;
+    *cap = c;
+    return true;
+}
 
 /* Binary search in a sorted index: the entry's idx, or -1. */
 int64_t pare_gguf_ix_find(const gguf_ix *ix, int64_t n, const char *name);

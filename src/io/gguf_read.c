@@ -317,25 +317,13 @@ static pare_status read_alignment(pare_gguf *g, pare_err *err) {
     return PARE_OK;
 }
 
-/* Room for entry n in a malloc'd array that doubles: memory follows the
- * entries actually read, never a count the file claims. */
-static bool grow(void **p, int64_t *cap, int64_t n, size_t elem) {
-    if (n < *cap) return true;
-    int64_t c = *cap ? 2 * *cap : 64;
-    void *q = realloc(*p, (size_t)c * elem);
-    if (!q) return false;
-    *p = q;
-    *cap = c;
-    return true;
-}
-
 static pare_status parse(pare_gguf *g, pare_err *err) {
     rd r = {g->data, g->len, 0, g->path, err};
     uint64_t n_tensors = 0, n_kv = 0;
     pare_status s = read_header(g, &r, &n_tensors, &n_kv);
     if (s != PARE_OK) return s;
     for (; g->n_kv < (int64_t)n_kv; g->n_kv++) {
-        if (!grow((void **)&g->kvs, &g->cap_kv, g->n_kv, sizeof *g->kvs))
+        if (!pare_gguf_grow((void **)&g->kvs, &g->cap_kv, g->n_kv, sizeof *g->kvs))
             return pare_err_set(err, PARE_ERR_OOM, "%s: out of memory", g->path);
         if ((s = read_kv(g, &r, &g->kvs[g->n_kv])) != PARE_OK) return s;
     }
@@ -345,7 +333,7 @@ static pare_status parse(pare_gguf *g, pare_err *err) {
     if (dup) return pare_err_set(err, PARE_ERR_FORMAT, "%s: duplicate metadata key '%s'", g->path, dup);
     if ((s = read_alignment(g, err)) != PARE_OK) return s;
     for (; g->n_tensors < (int64_t)n_tensors; g->n_tensors++) {
-        if (!grow((void **)&g->tensors, &g->cap_tensors, g->n_tensors, sizeof *g->tensors))
+        if (!pare_gguf_grow((void **)&g->tensors, &g->cap_tensors, g->n_tensors, sizeof *g->tensors))
             return pare_err_set(err, PARE_ERR_OOM, "%s: out of memory", g->path);
         if ((s = read_tensor_info(g, &r, &g->tensors[g->n_tensors])) != PARE_OK) return s;
     }

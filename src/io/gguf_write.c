@@ -1,7 +1,7 @@
 /* GGUF writer: metadata is serialized as it is added; tensors are listed
  * and their data (borrowed) written at the end, each at an offset padded
  * to the alignment. Output is GGUF v3, little-endian. */
-#include "pare/gguf.h"
+#include "io/gguf_impl.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,16 +29,6 @@ struct pare_gguf_writer {
     int64_t n_tensors, cap_tensors;
     uint32_t alignment;
 };
-
-static bool grow(void **p, int64_t *cap, int64_t n, size_t elem) {
-    if (n < *cap) return true;
-    int64_t c = *cap ? 2 * *cap : 16;
-    void *q = realloc(*p, (size_t)c * elem);
-    if (!q) return false;
-    *p = q;
-    *cap = c;
-    return true;
-}
 
 static bool put(wbuf *b, const void *src, size_t n) {
     if (n > b->cap - b->len) {
@@ -98,7 +88,7 @@ static pare_status begin_kv(pare_gguf_writer *w, const char *key, pare_gguf_type
         if (strcmp(w->keys[i], key) == 0)
             return pare_err_set(err, PARE_ERR_INVALID, "gguf writer: duplicate key '%s'", key);
     char *k = dup_str(key);
-    if (!k || !grow((void **)&w->keys, &w->cap_keys, w->n_kv, sizeof *w->keys)) {
+    if (!k || !pare_gguf_grow((void **)&w->keys, &w->cap_keys, w->n_kv, sizeof *w->keys)) {
         free(k);
         return oom(err);
     }
@@ -206,7 +196,7 @@ pare_status pare_gguf_writer_add_tensor(pare_gguf_writer *w, const char *name, u
     for (int64_t i = 0; i < w->n_tensors; i++)
         if (strcmp(w->tensors[i].name, name) == 0)
             return pare_err_set(err, PARE_ERR_INVALID, "gguf writer: duplicate tensor '%s'", name);
-    if (!grow((void **)&w->tensors, &w->cap_tensors, w->n_tensors, sizeof *w->tensors)) return oom(err);
+    if (!pare_gguf_grow((void **)&w->tensors, &w->cap_tensors, w->n_tensors, sizeof *w->tensors)) return oom(err);
     wtensor *t = &w->tensors[w->n_tensors];
     *t = (wtensor){.name = dup_str(name), .type = type, .n_dims = n_dims, .data = data, .nbytes = nbytes};
     if (!t->name) return oom(err);
