@@ -6,6 +6,7 @@
 #include "pare/io.h"
 #include "pare/kernels.h"
 #include "pare/qtypes.h"
+#include "pare/quant.h"
 #include "pare/tokenize.h"
 #include "pare/bert.h"
 
