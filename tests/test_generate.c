@@ -139,11 +139,28 @@ static void test_perplexity(void **state) {
     assert_int_equal(pare_perplexity(tok, N, V, &o, toy_logits, &t, NULL, NULL, &r, &err), PARE_ERR_INVALID);
 }
 
+static void test_kld(void **state) {
+    (void)state;
+    /* p = (1,2,3,4)/10, q uniform: KL = sum p log(4p). */
+    const float p[4] = {0, logf(2), logf(3), logf(4)}, q[4] = {1, 1, 1, 1};
+    pare_kld_stats s = {0};
+    pare_kld_add(&s, p, q, 4);
+    double want = 0;
+    for (int i = 1; i <= 4; i++) want += i / 10.0 * log(4 * i / 10.0);
+    assert_true(fabs(s.kl_sum - want) < 1e-6);
+    assert_int_equal(s.same_top1, 0); /* argmax 3 vs 0 */
+    pare_kld_add(&s, p, p, 4);
+    assert_true(fabs(s.kl_sum - want) < 1e-6);
+    assert_int_equal(s.same_top1, 1);
+    assert_int_equal(s.count, 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_and_penalty),
         cmocka_unit_test(test_distribution),
         cmocka_unit_test(test_perplexity),
+        cmocka_unit_test(test_kld),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,16 @@ pare_status pare_perplexity(const int32_t *tokens, int64_t n_tokens, int64_t voc
                             pare_ppl_progress_fn progress, void *progress_ctx,
                             pare_ppl_result *out, pare_err *err);
 
+/* Fidelity of a compressed model's next-token distribution q to the
+ * baseline's p, per position (llama.cpp's --kl-divergence mode):
+ * KL(p || q) = sum p log(p/q), and whether both argmaxes agree. */
+typedef struct pare_kld_stats {
+    double kl_sum, kl2_sum, kl_max;
+    int64_t same_top1, count;
+} pare_kld_stats;
+
+void pare_kld_add(pare_kld_stats *s, const float *base_logits, const float *logits, int64_t vocab);
+
 /* log softmax(logits)[tok] in double precision, as llama.cpp computes it. */
 double pare_log_softmax_at(const float *logits, int64_t vocab, int32_t tok);
 
