@@ -9,6 +9,7 @@
 #include "pare/quant.h"
 #include "pare/tokenize.h"
 #include "pare/bert.h"
+#include "pare/generate.h"
 
 #define PARE_VERSION "0.1.0"
 
