@@ -53,37 +53,28 @@ INLINE __m256 udot(__m256i u, const int8_t *x) {
 
 /* ---- 32-blocks with unsigned codes: Q4_0, Q4_1, Q5_0, Q5_1 */
 
-/* codes of block b and its (scale, offset-or-min) terms: value = d*u + c.
- * Two blocks per step into two accumulator sets: one FMA chain per row
- * would bound a block to the FMA latency (a third of the bandwidth). */
+/* codes of block b and its (scale, offset-or-min) terms: value = d*u + c. */
 #define QBLOCK_KERNEL(NAME, BLK, CODES, OFFSET_TERM)                                            \
-    INLINE void NAME##_blk(const BLK *blk, const pare_qx *x, const int R, int64_t b,            \
-                           __m256 *acc, float *corr) {                                          \
-        const float dw = h2f(blk->d);                                                           \
-        const float cw = OFFSET_TERM;                                                           \
-        __m256i u = CODES;                                                                      \
-        for (int r = 0; r < R; r++) {                                                           \
-            acc[r] = _mm256_fmadd_ps(udot(u, x[r].qs + 32 * b), _mm256_set1_ps(dw * x[r].d[b]), \
-                                     acc[r]);                                                   \
-            corr[r] += cw * x[r].dsum[b];                                                       \
-        }                                                                                       \
-    }                                                                                           \
     INLINE void NAME##_r(const void *w, const pare_qx *x, const int R, int64_t k, float *out) { \
         const BLK *bl = w;                                                                      \
-        __m256 acc[2][PARE_QX_TILE];                                                            \
-        float corr[2][PARE_QX_TILE];                                                            \
+        __m256 acc[PARE_QX_TILE];                                                               \
+        float corr[PARE_QX_TILE];                                                               \
         for (int r = 0; r < R; r++) {                                                           \
-            acc[0][r] = acc[1][r] = _mm256_setzero_ps();                                        \
-            corr[0][r] = corr[1][r] = 0;                                                        \
+            acc[r] = _mm256_setzero_ps();                                                       \
+            corr[r] = 0;                                                                        \
         }                                                                                       \
-        int64_t b = 0, nb = k / 32;                                                             \
-        for (; b + 1 < nb; b += 2) {                                                            \
-            NAME##_blk(&bl[b], x, R, b, acc[0], corr[0]);                                       \
-            NAME##_blk(&bl[b + 1], x, R, b + 1, acc[1], corr[1]);                               \
+        for (int64_t b = 0; b < k / 32; b++) {                                                  \
+            const BLK *blk = &bl[b];                                                            \
+            const float dw = h2f(blk->d);                                                       \
+            const float cw = OFFSET_TERM;                                                       \
+            __m256i u = CODES;                                                                  \
+            for (int r = 0; r < R; r++) {                                                       \
+                acc[r] = _mm256_fmadd_ps(udot(u, x[r].qs + 32 * b),                             \
+                                         _mm256_set1_ps(dw * x[r].d[b]), acc[r]);               \
+                corr[r] += cw * x[r].dsum[b];                                                   \
+            }                                                                                   \
         }                                                                                       \
-        if (b < nb) NAME##_blk(&bl[b], x, R, b, acc[0], corr[0]);                               \
-        for (int r = 0; r < R; r++)                                                             \
-            out[r] = hsum(_mm256_add_ps(acc[0][r], acc[1][r])) + (corr[0][r] + corr[1][r]);     \
+        for (int r = 0; r < R; r++) out[r] = hsum(acc[r]) + corr[r];                            \
     }
 
 QBLOCK_KERNEL(dot_q4_0, pare_block_q4_0, nibbles(blk->qs), -8.0f * dw)
@@ -97,31 +88,23 @@ QBLOCK_KERNEL(dot_q5_1, pare_block_q5_1,
                               _mm256_and_si256(bits_to_bytes(blk->qh), _mm256_set1_epi8(16))),
               h2f(blk->m))
 
-/* ---- Q8_0: signed weights, sign trick; two blocks per step as above */
-INLINE void dot_q8_0_blk(const pare_block_q8_0 *blk, const pare_qx *x, const int R, int64_t b,
-                         __m256 *acc) {
-    const float dw = h2f(blk->d);
-    __m256i wv = _mm256_loadu_si256((const __m256i *)blk->qs);
-    __m256i aw = _mm256_sign_epi8(wv, wv);
-    for (int r = 0; r < R; r++) {
-        __m256i xv = _mm256_loadu_si256((const __m256i *)(x[r].qs + 32 * b));
-        __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv));
-        __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
-        acc[r] = _mm256_fmadd_ps(s, _mm256_set1_ps(dw * x[r].d[b]), acc[r]);
-    }
-}
-
+/* ---- Q8_0: signed weights, sign trick */
 INLINE void dot_q8_0_r(const void *w, const pare_qx *x, const int R, int64_t k, float *out) {
     const pare_block_q8_0 *bl = w;
-    __m256 acc[2][PARE_QX_TILE];
-    for (int r = 0; r < R; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps();
-    int64_t b = 0, nb = k / 32;
-    for (; b + 1 < nb; b += 2) {
-        dot_q8_0_blk(&bl[b], x, R, b, acc[0]);
-        dot_q8_0_blk(&bl[b + 1], x, R, b + 1, acc[1]);
+    __m256 acc[PARE_QX_TILE];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 32; b++) {
+        const float dw = h2f(bl[b].d);
+        __m256i wv = _mm256_loadu_si256((const __m256i *)bl[b].qs);
+        __m256i aw = _mm256_sign_epi8(wv, wv);
+        for (int r = 0; r < R; r++) {
+            __m256i xv = _mm256_loadu_si256((const __m256i *)(x[r].qs + 32 * b));
+            __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv));
+            __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+            acc[r] = _mm256_fmadd_ps(s, _mm256_set1_ps(dw * x[r].d[b]), acc[r]);
+        }
     }
-    if (b < nb) dot_q8_0_blk(&bl[b], x, R, b, acc[0]);
-    for (int r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc[0][r], acc[1][r]));
+    for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
 }
 
 /* ---- Q4_K: 8 sub-blocks of 32 with 6-bit scales and mins */
