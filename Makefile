@@ -45,6 +45,7 @@ bench: build models
 
 references: build models
 	python3 tools/make_references.py
+	python3 tools/make_qtypes_golden.py
 	python3 tools/make_gguf_golden.py
 
 FUZZ_SECONDS ?= 60

@@ -1,5 +1,6 @@
 /* GGUF value types and tensor sizes, shared by the reader and the writer. */
 #include "pare/gguf.h"
+#include "pare/quant.h"
 
 static const struct {
     const char *name;
@@ -21,12 +22,10 @@ size_t pare_gguf_type_size(pare_gguf_type t) {
 }
 
 bool pare_gguf_tensor_nbytes(uint32_t type, int32_t n_dims, const int64_t *ne, size_t *out) {
-    const pare_qtype_info *q = pare_qtype_get(type);
-    if (!q || n_dims < 0 || n_dims > PARE_GGUF_MAX_DIMS) return false;
+    if (!pare_qtype_get(type) || n_dims < 0 || n_dims > PARE_GGUF_MAX_DIMS) return false;
     int64_t row = n_dims > 0 ? ne[0] : 1;
-    if (row <= 0 || row % q->block_size != 0) return false;
     size_t bytes;
-    if (!pare_mul_size((size_t)(row / q->block_size), (size_t)q->type_size, &bytes)) return false;
+    if (row <= 0 || !pare_qtype_row_size((pare_qtype)type, row, &bytes)) return false;
     for (int32_t d = 1; d < n_dims; d++)
         if (ne[d] <= 0 || !pare_mul_size(bytes, (size_t)ne[d], &bytes)) return false;
     *out = bytes;
