@@ -111,9 +111,9 @@ bool pare_gguf_kv_int(const pare_gguf *g, int64_t i, int64_t *out);
 
 /* Arrays: element type and length. */
 bool pare_gguf_kv_arr(const pare_gguf *g, int64_t i, pare_gguf_type *elem, uint64_t *n);
-/* Numeric (and bool) elements: n values of the element type, copied out of
- * the file at open so the pointer is aligned for it. NULL for string
- * arrays, empty arrays and non-arrays. */
+/* Numeric (and bool) elements: n values of the element type (bool: one
+ * byte each, 0 or 1), copied out of the file at open so the pointer is
+ * aligned for it. NULL for string arrays, empty arrays and non-arrays. */
 const void *pare_gguf_kv_arr_data(const pare_gguf *g, int64_t i);
 /* String arrays: element j, or all n at once (NULL if not a string array). */
 bool pare_gguf_kv_arr_str(const pare_gguf *g, int64_t i, uint64_t j, pare_gguf_str *out);
