@@ -138,7 +138,7 @@ int cmd_peak(int argc, char **argv) {
     pare_pool *pool = pare_pool_create(c.n_threads, &err);
     if (!pool) return cli_fail("peak", &err);
     double g = pare_measure_fma_peak(pool, seconds), bw = 0;
-    if (pare_measure_read_bandwidth(pool, (size_t)256 << 20, 5, &bw, &err)) {
+    if (pare_measure_read_bandwidth(pool, (size_t)512 << 20, 10, &bw, &err)) {
         pare_pool_free(pool);
         return cli_fail("peak", &err);
     }
