@@ -8,6 +8,7 @@
 #include "pare/qtypes.h"
 #include "pare/tokenize.h"
 #include "pare/bert.h"
+#include "pare/llama.h"
 
 #define PARE_VERSION "0.1.0"
 
