@@ -49,6 +49,7 @@ static pare_status load_f32(pare_llama *m, const char *name, bool bare, int32_t 
     m->n_params += n;
     if (!dst && t->dtype == PARE_DTYPE_F32 && ((uintptr_t)t->data & 3) == 0) {
         *out = t->data;
+        m->mapped_bytes += t->nbytes;
         return PARE_OK;
     }
     size_t bytes;
@@ -211,12 +212,7 @@ bool pare_llama_has_score(const pare_llama *m) { return m->has_score; }
 int64_t pare_llama_n_params(const pare_llama *m) { return m->n_params; }
 size_t pare_llama_weight_bytes(const pare_llama *m) {
     /* the arena, plus f32 tensors used in place from the file mapping */
-    size_t n = pare_arena_used(m->weights);
-    for (int64_t i = 0; i < pare_tensor_file_count(m->file); i++) {
-        const pare_tensor *t = pare_tensor_file_get(m->file, i);
-        if (t->dtype == PARE_DTYPE_F32 && ((uintptr_t)t->data & 3) == 0) n += t->nbytes;
-    }
-    return n;
+    return pare_arena_used(m->weights) + m->mapped_bytes;
 }
 
 /* ------------------------------------------------------------ KV cache */

@@ -45,6 +45,7 @@ struct pare_llama {
     llama_weight lm_head;  /* [V, H] (the embedding when tied) */
     llama_weight score;    /* [n_labels, H] */
     int64_t n_params;
+    size_t mapped_bytes;   /* f32 tensors used in place from the file mapping */
 };
 
 struct pare_llama_cache {
