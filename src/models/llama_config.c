@@ -92,6 +92,8 @@ static pare_status parse_rope(const cJSON *root, const char *path, pare_llama_co
         return pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: rope scaling \"%s\" is not supported (default, linear, "
                             "dynamic, llama3, yarn are)", path, type);
     if (r->scaling == PARE_ROPE_SCALING_NONE) return PARE_OK;
+    if (r->scaling == PARE_ROPE_SCALING_DYNAMIC && cfg->head_dim < 4)
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: dynamic rope scaling needs head_dim >= 4", path);
     const cJSON *pf = cJSON_GetObjectItemCaseSensitive(p, "partial_rotary_factor");
     if (pf && !cJSON_IsNull(pf) && !(cJSON_IsNumber(pf) && pf->valuedouble == 1.0))
         return pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: partial_rotary_factor != 1 is not supported", path);
