@@ -13,7 +13,7 @@ help:
 	@echo "make test        release and ASan+UBSan test suites (installs models first)"
 	@echo "make models      install the real models into .cache/models"
 	@echo "make bench       pare beside PyTorch and ONNX Runtime (needs pip torch, onnxruntime)"
-	@echo "make references  regenerate tests/golden with transformers (needs pip torch)"
+	@echo "make references  regenerate tests/golden with transformers and gguf (needs pip torch, gguf)"
 	@echo "make fuzz        build libFuzzer targets and run each for FUZZ_SECONDS (default 60)"
 
 deps:
@@ -45,6 +45,8 @@ bench: build models
 
 references: build models
 	python3 tools/make_references.py
+	python3 tools/make_qtypes_golden.py
+	python3 tools/make_gguf_golden.py
 
 FUZZ_SECONDS ?= 60
 fuzz-build: deps

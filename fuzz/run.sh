@@ -6,6 +6,7 @@
 # execution count and exits non-zero if any target crashed, leaked or hung.
 #   FUZZ_JOBS=2 ./fuzz/run.sh 600   # two targets at a time
 #   FUZZ_NICE=19                    # niceness for the fuzzers (default 19)
+#   FUZZ_ONLY="gguf json" ./fuzz/run.sh 120   # just these targets
 set -uo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -13,11 +14,12 @@ jobs=${FUZZ_JOBS:-1}
 nice_level=${FUZZ_NICE:-19}
 bdir=build-fuzz
 declare -A max_len=([fuzz_safetensors]=16384 [fuzz_torch]=16384 [fuzz_json]=8192 [fuzz_tokenizer_json]=8192
-                   [fuzz_vocab]=2048 [fuzz_bert_config]=4096 [fuzz_llama_config]=4096)
+                   [fuzz_vocab]=2048 [fuzz_bert_config]=4096 [fuzz_gguf]=16384 [fuzz_llama_config]=4096)
 
 targets=()
 for src in fuzz/fuzz_*.c; do
     t=$(basename "$src" .c)
+    if [ -n "${FUZZ_ONLY:-}" ] && [[ " $FUZZ_ONLY " != *" ${t#fuzz_} "* ]]; then continue; fi
     if [ ! -x "$bdir/$t" ]; then
         echo "run.sh: $bdir/$t is missing: run 'make fuzz-build' first" >&2
         exit 2

@@ -94,6 +94,57 @@ def torch():
     write("torch", "truncated.pt", fixture("state_dict.pt")[:-30])
 
 
+def g_str(s):
+    b = s.encode() if isinstance(s, str) else s
+    return struct.pack("<Q", len(b)) + b
+
+
+def g_kv(key, vtype, payload):
+    return g_str(key) + struct.pack("<I", vtype) + payload
+
+
+def g_file(kvs, tensors, version=3, align=32, counts=None):
+    """GGUF bytes: kvs are encoded entries, tensors (name, ne, type, data)
+    laid out at aligned offsets in order."""
+    infos, body = b"", b""
+    for name, ne, ttype, data in tensors:
+        body += b"\0" * (-len(body) % align)
+        infos += g_str(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", x) for x in ne)
+        infos += struct.pack("<IQ", ttype, len(body))
+        body += data
+    nt, nkv = counts or (len(tensors), len(kvs))
+    head = b"GGUF" + struct.pack("<IQQ", version, nt, nkv) + b"".join(kvs) + infos
+    return head + b"\0" * (-len(head) % align) + body
+
+
+def gguf():
+    write("gguf", "tiny.gguf", fixture("tiny.gguf"))
+    kvs = [g_kv("general.architecture", 8, g_str("llama")),
+           g_kv("llama.block_count", 4, struct.pack("<I", 2)),
+           g_kv("llama.rope.freq_base", 6, struct.pack("<f", 1e4)),
+           g_kv("f64", 12, struct.pack("<d", 0.5)), g_kv("i64", 11, struct.pack("<q", -1)),
+           g_kv("u8", 0, b"\x07"), g_kv("i16", 3, b"\xff\xff"), g_kv("bool", 7, b"\x01"),
+           g_kv("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 3) + g_str("a") + g_str("") + g_str("<s>")),
+           g_kv("scores", 9, struct.pack("<IQ", 6, 2) + struct.pack("<ff", 0.5, -1)),
+           g_kv("empty", 9, struct.pack("<IQ", 4, 0))]
+    q4 = bytes(range(18)) * 2
+    tensors = [("token_embd.weight", [4, 2], 0, struct.pack("<8f", *range(8))),
+               ("blk.0.attn_q.weight", [64], 2, q4),
+               ("blk.0.ffn.weight", [32, 1, 1, 1], 8, bytes(34)),
+               ("h", [3], 1, bytes(6))]
+    write("gguf", "all_types.gguf", g_file(kvs, tensors))
+    write("gguf", "v2.gguf", g_file(kvs[:3], tensors[:1], version=2))
+    align = [g_kv("general.alignment", 4, struct.pack("<I", 64))]
+    write("gguf", "align64.gguf", g_file(align + kvs[:1], tensors, align=64))
+    write("gguf", "empty.gguf", g_file([], []))
+    write("gguf", "v1.gguf", g_file([], [], version=1))
+    write("gguf", "nested.gguf", g_file([g_kv("n", 9, struct.pack("<IQ", 9, 1) + struct.pack("<IQ", 4, 0))], []))
+    write("gguf", "lying_count.gguf", g_file(kvs[:1], tensors[:1], counts=(1 << 62, 1)))
+    write("gguf", "huge_string.gguf", b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", (1 << 64) - 256) + bytes(64))
+    write("gguf", "unknown_type.gguf", g_file([], [("t", [32], 99, bytes(128))]))
+    write("gguf", "truncated.gguf", g_file(kvs, tensors)[:-20])
+
+
 def jsons():
     cfg = {"architectures": ["BertModel"], "hidden_size": 384, "num_hidden_layers": 6,
            "layer_norm_eps": 1e-12, "hidden_act": "gelu", "use_cache": True,
@@ -108,4 +159,5 @@ def jsons():
 if __name__ == "__main__":
     safetensors()
     torch()
+    gguf()
     jsons()

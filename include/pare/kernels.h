@@ -168,6 +168,13 @@ void pare_attention_kv_ref_f32(const pare_attn_kv_args *a);
 /* Sustained fp32 FMA throughput of the whole pool in GFLOP/s (registers
  * only, no memory traffic), measured for about `seconds`. */
 double pare_measure_fma_peak(pare_pool *pool, double seconds);
+/* Sustained memory read bandwidth of the whole pool in GB/s (1e9 bytes/s):
+ * the threads stream over equal slices of one buffer of `bytes` (make it
+ * several times the last-level cache), best of `reps` passes. The buffer
+ * is allocated and freed here. The bound a memory-bound kernel (decode
+ * GEMV) is compared with. */
+pare_status pare_measure_read_bandwidth(pare_pool *pool, size_t bytes, int reps, double *gbps,
+                                        pare_err *err);
 
 #ifdef __cplusplus
 }

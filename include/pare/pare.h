@@ -6,8 +6,11 @@
 #include "pare/io.h"
 #include "pare/kernels.h"
 #include "pare/qtypes.h"
+#include "pare/quant.h"
+#include "pare/gguf.h"
 #include "pare/tokenize.h"
 #include "pare/bert.h"
+#include "pare/generate.h"
 #include "pare/llama.h"
 
 #define PARE_VERSION "0.1.0"

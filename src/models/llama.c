@@ -9,6 +9,7 @@
  * score head. */
 #include "models/llama_impl.h"
 #include "models/model_files.h"
+#include "pare/quant.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -328,8 +329,8 @@ static pare_status assign_positions(const pare_llama_cache *kc, const pare_llama
 
 static pare_status weight_forward(const llama_weight *w, const float *x, int64_t m, float *y, pare_pool *pool,
                                   pare_err *err) {
-    if (w->qtype != PARE_Q_F32)
-        return pare_err_set(err, PARE_ERR_UNSUPPORTED, "quantized weights (type %u) are not supported yet", w->qtype);
+    if (w->raw) /* a ggml-typed weight (GGUF) */
+        return pare_qmatmul(pool, (pare_qtype)w->qtype, w->raw, w->n_out, w->n_in, x, m, y, w->bias, err);
     pare_linear_forward(&w->lin, x, m, y, PARE_ACT_NONE, pool);
     return PARE_OK;
 }

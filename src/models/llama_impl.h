@@ -7,14 +7,15 @@
 #include "pare/qtypes.h"
 
 /* One linear layer, y[m, n_out] = x[m, n_in] . W^T + bias. The weight is
- * either f32 (qtype PARE_Q_F32: lin holds it, packed for the GEMM) or, once
- * the quantized kernels land, a block-quantized ggml tensor (raw: n_out rows
- * of n_in / block_size blocks, borrowed from the file mapping; lin unused).
+ * either f32 in lin (raw NULL: packed for pare_linear's GEMM) or a
+ * ggml-typed tensor (raw non-NULL: n_out rows of qtype, row stride
+ * pare_qtype_row_size(qtype, n_in), borrowed from the file mapping; run by
+ * pare_qmatmul; lin unused).
  * Rows are independent, so stacking weights of one qtype (q/k/v, gate/up)
  * is a concatenation of their raw rows. */
 typedef struct llama_weight {
     uint32_t qtype;      /* pare_qtype id */
-    const void *raw;     /* [n_out][n_in / block] blocks of qtype; NULL for f32 */
+    const void *raw;     /* [n_out] rows of qtype; NULL: f32 in lin */
     int64_t n_out, n_in;
     const float *bias;   /* [n_out] or NULL */
     pare_linear lin;     /* the f32 form */

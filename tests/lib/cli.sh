@@ -31,6 +31,17 @@ expect_error() {
     if grep -qF -- "$needle" "$TMP/err"; then ok; else bad "$name: stderr lacks '$needle': $(head -c 400 "$TMP/err")"; fi
 }
 
+# expect_clean NAME NEEDLE CMD...: exit 0, or exit 2 with NEEDLE on stderr
+# (for mutated inputs that may or may not stay valid); never a signal.
+expect_clean() {
+    local name=$1 needle=$2
+    shift 2
+    "$@" > "$TMP/out" 2> "$TMP/err"
+    local got=$?
+    if [ "$got" -eq 0 ] || { [ "$got" -eq 2 ] && grep -qF -- "$needle" "$TMP/err"; }; then ok
+    else bad "$name: exit $got: $(head -c 300 "$TMP/err")"; fi
+}
+
 expect_eq() { if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; fi; }
 expect_match() { if printf '%s' "$2" | grep -qE -- "$3"; then ok; else bad "$1: output does not match /$3/: $(printf '%s' "$2" | head -c 300)"; fi; }
 

@@ -42,6 +42,8 @@ int cli_fail(const char *cmd, const pare_err *err);
 pare_status cli_load_bert(const char *dir, const cli_common *c, pare_bert **out, pare_err *err);
 
 int cmd_info(int argc, char **argv);
+/* pare info for a GGUF file (cmd_info_gguf.c). */
+int cli_info_gguf(const char *path, bool json, bool tensors);
 int cmd_embed(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

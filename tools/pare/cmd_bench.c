@@ -125,7 +125,9 @@ int cmd_peak(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: pare peak [--seconds S] [--threads N] [--json]\n\n"
                    "Measure this machine's sustained fp32 FMA throughput (GFLOP/s) on N threads,\n"
-                   "the ceiling that pare bench's GFLOP/s are compared with.\n");
+                   "the ceiling that pare bench's GFLOP/s are compared with, and its memory read\n"
+                   "bandwidth (GB/s, best of 5 passes over 256 MB), the ceiling of decoding\n"
+                   "(each token reads every weight once).\n");
             return CLI_OK;
         } else {
             fprintf(stderr, "pare peak: unexpected argument '%s' (see --help)\n", argv[i]);
@@ -135,19 +137,25 @@ int cmd_peak(int argc, char **argv) {
     pare_err err = {0};
     pare_pool *pool = pare_pool_create(c.n_threads, &err);
     if (!pool) return cli_fail("peak", &err);
-    double g = pare_measure_fma_peak(pool, seconds);
+    double g = pare_measure_fma_peak(pool, seconds), bw = 0;
+    if (pare_measure_read_bandwidth(pool, (size_t)512 << 20, 10, &bw, &err)) {
+        pare_pool_free(pool);
+        return cli_fail("peak", &err);
+    }
     pare_cpu_features f;
     pare_cpu_detect(&f);
     char feats[256];
     pare_cpu_features_str(&f, feats, sizeof feats);
     if (c.json) {
-        printf("{\"fma_gflops\": %.2f, \"threads\": %d, \"cpu\": ", g, pare_pool_size(pool));
+        printf("{\"fma_gflops\": %.2f, \"read_gbps\": %.2f, \"threads\": %d, \"cpu\": ", g, bw,
+               pare_pool_size(pool));
         cli_json_string(stdout, f.brand);
         printf(", \"features\": ");
         cli_json_string(stdout, feats);
         printf("}\n");
     } else {
-        printf("fp32 FMA peak: %.1f GFLOP/s on %d threads\ncpu: %s\nfeatures: %s\n", g, pare_pool_size(pool), f.brand, feats);
+        printf("fp32 FMA peak: %.1f GFLOP/s on %d threads\nmemory read: %.1f GB/s\ncpu: %s\nfeatures: %s\n", g,
+               pare_pool_size(pool), bw, f.brand, feats);
     }
     pare_pool_free(pool);
     return CLI_OK;

@@ -12,8 +12,18 @@ static const char *HELP =
     "or a single tensor file: architecture, shape, parameter count, dtype mix,\n"
     "size on disk and in memory once loaded by pare.\n"
     "\n"
+    "A GGUF file (llama.cpp) shows general.architecture and name, the <arch>.*\n"
+    "hyperparameters (blocks, embedding, heads, context, ...), the ggml type mix\n"
+    "(tensors and parameters per type), sizes, and every metadata key (arrays\n"
+    "longer than 8 shown by type and length). Shapes are in ggml order there:\n"
+    "ne[0] is the contiguous row.\n"
+    "\n"
     "  --json       one JSON object instead of text\n"
-    "  --tensors    also list every tensor (name, dtype, shape)\n"
+    "  --tensors    also list every tensor (name, dtype or ggml type, shape)\n"
+    "\n"
+    "examples:\n"
+    "  pare info .cache/models/minilm-l6\n"
+    "  pare info .cache/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --tensors\n"
     "\n"
     "Exit codes: 0 ok, 2 the file is missing, malformed or unsupported, 1 other.\n";
 
@@ -250,6 +260,16 @@ static int info_llama(const char *dir, const cli_common *c, bool tensors) {
     return CLI_OK;
 }
 
+/* GGUF files start with the magic "GGUF". */
+static bool is_gguf(const char *path) {
+    char m[4] = {0};
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return false;
+    bool yes = fread(m, 1, 4, fp) == 4 && memcmp(m, "GGUF", 4) == 0;
+    fclose(fp);
+    return yes;
+}
+
 int cmd_info(int argc, char **argv) {
     cli_common c = {0};
     const char *target = NULL;
@@ -279,6 +299,7 @@ int cmd_info(int argc, char **argv) {
         fprintf(stderr, "pare info: %s: no such file or folder\n", target);
         return CLI_USAGE;
     }
-    if (!S_ISDIR(st.st_mode)) return info_file(target, c.json, tensors);
+    if (!S_ISDIR(st.st_mode))
+        return is_gguf(target) ? cli_info_gguf(target, c.json, tensors) : info_file(target, c.json, tensors);
     return is_llama_folder(target) ? info_llama(target, &c, tensors) : info_model(target, &c, tensors);
 }

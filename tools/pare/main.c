@@ -9,7 +9,8 @@ static const char *HELP =
     "usage: pare COMMAND [options]     (pare COMMAND --help for each command)\n"
     "\n"
     "commands:\n"
-    "  info MODEL              architecture, parameters, dtype mix, size on disk and in memory\n"
+    "  info MODEL|FILE         architecture, parameters, dtype mix, size on disk and in memory\n"
+    "                          (FILE: .safetensors, PyTorch .bin or llama.cpp .gguf)\n"
     "  embed MODEL ...         sentence embeddings as JSON lines (--text / --file)\n"
     "  classify MODEL ...      labels and probabilities as JSON lines (--text / --file)\n"
     "  bench MODEL ...         encoder latency (p50/p90/p99) and GFLOP/s\n"
@@ -24,6 +25,7 @@ static const char *HELP =
     "\n"
     "examples:\n"
     "  pare info .cache/models/minilm-l6\n"
+    "  pare info .cache/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf\n"
     "  pare embed .cache/models/minilm-l6 --text \"what a day\"\n"
     "  pare embed .cache/models/minilm-l6 --file tweets.tsv --column Tweet --limit 100\n"
     "  pare bench .cache/models/minilm-l6 --batch 8 --seq 128\n";

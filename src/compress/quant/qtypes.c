@@ -1,5 +1,5 @@
 /* The table of block-quantized types (ids and layouts from ggml). */
-#include "pare/qtypes.h"
+#include "compress/quant/quant_internal.h"
 
 #define T(id, nm, bs, ts) [id] = {nm, bs, ts}
 static const pare_qtype_info qtype_table[PARE_Q_COUNT] = {
@@ -29,4 +29,24 @@ static const pare_qtype_info qtype_table[PARE_Q_COUNT] = {
 const pare_qtype_info *pare_qtype_get(uint32_t type) {
     if (type >= PARE_Q_COUNT || qtype_table[type].block_size == 0) return 0;
     return &qtype_table[type];
+}
+
+bool pare_qtype_row_size(pare_qtype type, int64_t n, size_t *out) {
+    const pare_qtype_info *t = pare_qtype_get((uint32_t)type);
+    if (!t || n < 0 || n % t->block_size != 0) return false;
+    return pare_mul_size((size_t)(n / t->block_size), (size_t)t->type_size, out);
+}
+
+pare_status pare_quant_check_row(const char *who, pare_qtype type, bool have, int64_t n,
+                                 int64_t *nb, pare_err *err) {
+    const pare_qtype_info *t = pare_qtype_get((uint32_t)type);
+    if (!t || !have)
+        return pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: type %s (id %u) is not supported", who,
+                            t ? t->name : "unknown", (unsigned)type);
+    if (n < 0 || n % t->block_size != 0)
+        return pare_err_set(err, PARE_ERR_INVALID,
+                            "%s: %lld elements is not a whole number of %s blocks of %d", who,
+                            (long long)n, t->name, (int)t->block_size);
+    *nb = n / t->block_size;
+    return PARE_OK;
 }

@@ -6,6 +6,8 @@
  * estimate of what the hardware can do. */
 #include "kernels/cpu/kern_internal.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static double peak_cpu_now(void) {
@@ -77,4 +79,55 @@ double pare_measure_fma_peak(pare_pool *pool, double seconds) {
     int n = pare_pool_size(pool);
     for (int i = 0; i < n && i < 1024; i++) total += j.gflops[i];
     return total;
+}
+
+/* ---- memory read bandwidth: each pool thread sums its slice of a buffer
+ * far larger than the caches (4 independent vector sums, so the loads, not
+ * the adds, set the pace); the rate of one pass is bytes over the wall
+ * time of the whole pool, the best of reps passes is kept. */
+typedef float bw_v __attribute__((vector_size(32)));
+
+typedef struct {
+    const bw_v *buf;
+    int64_t nvec;
+    float sink[1024];
+} bw_job;
+
+static void bw_worker(void *ctx, int ith, int nth) {
+    bw_job *j = ctx;
+    int64_t lo, hi;
+    pare_split_range(j->nvec / 4, ith, nth, &lo, &hi);
+    bw_v a = {0}, b = {0}, c = {0}, d = {0};
+    for (int64_t i = 4 * lo; i < 4 * hi; i += 4) {
+        a += j->buf[i];
+        b += j->buf[i + 1];
+        c += j->buf[i + 2];
+        d += j->buf[i + 3];
+    }
+    a += b + c + d;
+    if (ith < 1024) j->sink[ith] = a[0] + a[7];
+}
+
+pare_status pare_measure_read_bandwidth(pare_pool *pool, size_t bytes, int reps, double *gbps,
+                                        pare_err *err) {
+    bytes &= ~(size_t)127;
+    if (bytes < 4096 || reps < 1)
+        return pare_err_set(err, PARE_ERR_INVALID,
+                            "pare_measure_read_bandwidth: %zu bytes, %d passes", bytes, reps);
+    bw_v *buf = aligned_alloc(64, bytes);
+    if (!buf)
+        return pare_err_set(err, PARE_ERR_OOM, "pare_measure_read_bandwidth: no memory for %zu bytes",
+                            bytes);
+    memset(buf, 1, bytes); /* map every page before timing */
+    bw_job j = {.buf = buf, .nvec = (int64_t)(bytes / sizeof(bw_v))};
+    double best = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = pare_time_now();
+        pare_pool_run(pool, bw_worker, &j);
+        double t = pare_time_now() - t0;
+        if (t > 0 && (double)bytes / t > best) best = (double)bytes / t;
+    }
+    free(buf);
+    *gbps = best * 1e-9;
+    return PARE_OK;
 }

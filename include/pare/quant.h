@@ -1,0 +1,66 @@
+/* Block-quantized rows: reference (de)quantization of the ggml types in
+ * qtypes.h, and matrix products with block-quantized weights.
+ *
+ * A "row" of n elements of a block type is n / block_size blocks laid end
+ * to end (pare_qtype_row_size bytes); n must be a multiple of the block
+ * size. Reference definitions are ggml's (ggml-quants.c): dequantize_row_*
+ * and quantize_row_*_ref give bit-identical output here (checked against
+ * tests/golden/qtypes.bin, written from the gguf Python package's ports).
+ */
+#ifndef PARE_QUANT_H
+#define PARE_QUANT_H
+
+#include "pare/core.h"
+#include "pare/qtypes.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bytes of a row of n elements of type; false (out untouched) if the type
+ * is unknown, n < 0, n is not a multiple of the block size, or overflow. */
+bool pare_qtype_row_size(pare_qtype type, int64_t n, size_t *out);
+
+/* dst[0..n) = the values encoded by the row src. Types: F32, F16, BF16,
+ * Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K.
+ * Errors: PARE_ERR_UNSUPPORTED for other types, PARE_ERR_INVALID when n is
+ * not a multiple of the block size. */
+pare_status pare_dequantize_row(pare_qtype type, const void *src, float *dst, int64_t n,
+                                pare_err *err);
+
+/* dst = the row src[0..n) encoded as type, as ggml's quantize_row_*_ref.
+ * Types: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q8_K. */
+pare_status pare_quantize_row_ref(pare_qtype type, const float *src, void *dst, int64_t n,
+                                  pare_err *err);
+
+/* True if pare_qmatmul takes weights of this type. */
+bool pare_qmatmul_supports(pare_qtype type);
+
+/* y[m][n] = x[m][k] . W[n][k]^T (+ bias[n]), W being n rows of k elements
+ * of type (row stride pare_qtype_row_size(type, k) bytes). Types: F32, F16,
+ * BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K.
+ *
+ * Block types work the llama.cpp way: each x row is quantized once to 8-bit
+ * blocks of 32 (an f32 scale per block, sums per 16; see qmatmul_act.h),
+ * then integer block dots are scaled and summed in f32. The error against
+ * the exact product of the dequantized weights is that of the activation
+ * rounding: |err| <= sum over blocks of |w|_1 * amax_x(block) / 254 (plus
+ * f32 summation), see tests/test_qmatmul.c. F32/F16/BF16 weights multiply
+ * x in f32 (FMA), no activation rounding.
+ *
+ * Threads split the n weight rows over pool (NULL: the caller alone); each
+ * loaded weight block is used for up to 4 x rows. Allocates m quantized x
+ * rows (freed before returning). x and y must not overlap. */
+pare_status pare_qmatmul(pare_pool *pool, pare_qtype type, const void *w, int64_t n, int64_t k,
+                         const float *x, int64_t m, float *y, const float *bias, pare_err *err);
+
+/* The truth for tests: each W row dequantized (pare_dequantize_row) and
+ * dotted with x in double. Single-threaded, any type that dequantizes. */
+pare_status pare_qmatmul_ref(pare_qtype type, const void *w, int64_t n, int64_t k,
+                             const float *x, int64_t m, float *y, const float *bias,
+                             pare_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

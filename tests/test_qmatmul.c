@@ -1,0 +1,192 @@
+/* pare_qmatmul against pare_qmatmul_ref (dequantized weights, double dot)
+ * for every weight type, m = 1..9 (ragged against the x tile of 4), n not a
+ * multiple of the thread split, k of a few blocks (and k with a float tail
+ * for float types), with and without bias, no pool and a pool of 3, on the
+ * generic path and on the best ISA of this CPU.
+ *
+ * Tolerance per output (derived, not tuned): block types quantize each x
+ * block of 32 to int8 with d = amax/127, so |x - x^| <= amax_b / 254 and
+ *   |y - y_ref| <= sum_b (amax_b / 254) * sum_{i in b} |w_i|
+ *                  + 1e-5 * sum_i |w_i x_i| + 1e-6
+ * the second term covering f32 accumulation (float weight types have only
+ * that term). */
+#include "testutil.h"
+#include "kernels/cpu/qmatmul_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Weights of type t: n rows of k, from random floats for types with a
+ * quantizer, else random block bytes with small f16 scales (K types). */
+static void *make_weights(pare_qtype t, int64_t n, int64_t k, uint64_t *st) {
+    size_t row;
+    assert_true(pare_qtype_row_size(t, k, &row));
+    uint8_t *w = malloc(row * (size_t)n);
+    float *f = malloc((size_t)k * sizeof *f);
+    assert_non_null(w);
+    assert_non_null(f);
+    pare_err err = {0};
+    for (int64_t r = 0; r < n; r++) {
+        uint8_t *wr = w + (size_t)r * row;
+        if (t == PARE_Q_Q4_K || t == PARE_Q_Q6_K) {
+            for (size_t i = 0; i < row; i++) wr[i] = (uint8_t)(tu_randf(st, 0, 256));
+            for (int64_t b = 0; b < k / PARE_QK_K; b++) {
+                uint16_t d = pare_f32_to_f16(tu_randf(st, 1e-3f, 2e-2f));
+                if (t == PARE_Q_Q4_K) {
+                    pare_block_q4_K *blk = (pare_block_q4_K *)wr + b;
+                    blk->d = d;
+                    blk->dmin = pare_f32_to_f16(tu_randf(st, 1e-3f, 2e-2f));
+                } else {
+                    ((pare_block_q6_K *)wr + b)->d = d;
+                }
+            }
+        } else {
+            for (int64_t i = 0; i < k; i++) f[i] = tu_randf(st, -1, 1) * (1 + (i % 7 == 0) * 3);
+            tu_assert_ok(pare_quantize_row_ref(t, f, wr, k, &err), &err);
+        }
+    }
+    free(f);
+    return w;
+}
+
+/* The tolerance of output (r, c) stated at the top. */
+static double tolerance(pare_qtype t, const float *wdeq, const float *x, int64_t k) {
+    double act = 0, mag = 0;
+    bool is_float = t == PARE_Q_F32 || t == PARE_Q_F16 || t == PARE_Q_BF16;
+    for (int64_t b = 0; b < k; b += 32) {
+        double amax = 0, wabs = 0;
+        for (int64_t i = b; i < b + 32 && i < k; i++) {
+            amax = fmax(amax, fabs(x[i]));
+            wabs += fabs(wdeq[i]);
+            mag += fabs((double)wdeq[i] * x[i]);
+        }
+        if (!is_float) act += amax / 254 * wabs;
+    }
+    return act + 1e-5 * mag + 1e-6;
+}
+
+static int check_case(pare_qtype t, int64_t m, int64_t n, int64_t k, bool bias, pare_pool *pool,
+                      pare_isa isa, uint64_t *st) {
+    void *w = make_weights(t, n, k, st);
+    float *x = malloc((size_t)(m * k) * sizeof *x), *b = malloc((size_t)n * sizeof *b);
+    float *y = malloc((size_t)(m * n) * sizeof *y), *yr = malloc((size_t)(m * n) * sizeof *yr);
+    float *wd = malloc((size_t)k * sizeof *wd);
+    assert_true(x && b && y && yr && wd);
+    for (int64_t i = 0; i < m * k; i++) x[i] = tu_randf(st, -2, 2);
+    for (int64_t i = 0; i < n; i++) b[i] = tu_randf(st, -1, 1);
+    pare_err err = {0};
+    tu_assert_ok(pare_qmatmul_isa(isa, pool, t, w, n, k, x, m, y, bias ? b : NULL, &err), &err);
+    tu_assert_ok(pare_qmatmul_ref(t, w, n, k, x, m, yr, bias ? b : NULL, &err), &err);
+    size_t row;
+    pare_qtype_row_size(t, k, &row);
+    for (int64_t c = 0; c < n; c++) {
+        tu_assert_ok(pare_dequantize_row(t, (uint8_t *)w + (size_t)c * row, wd, k, &err), &err);
+        for (int64_t r = 0; r < m; r++) {
+            double tol = tolerance(t, wd, x + r * k, k), d = fabs(y[r * n + c] - yr[r * n + c]);
+            if (!(d <= tol))
+                fail_msg("%s isa %d m %lld n %lld k %lld: y[%lld][%lld] = %g, ref %g (|diff| %g > "
+                         "tol %g)",
+                         pare_qtype_get(t)->name, (int)isa, (long long)m, (long long)n,
+                         (long long)k, (long long)r, (long long)c, y[r * n + c], yr[r * n + c],
+                         d, tol);
+        }
+    }
+    free(w);
+    free(x);
+    free(b);
+    free(y);
+    free(yr);
+    free(wd);
+    return (int)(m * n);
+}
+
+static void test_all_types(void **state) {
+    (void)state;
+    const pare_qtype types[] = {PARE_Q_F32,  PARE_Q_F16,  PARE_Q_BF16, PARE_Q_Q8_0, PARE_Q_Q4_0,
+                                PARE_Q_Q4_1, PARE_Q_Q5_0, PARE_Q_Q5_1, PARE_Q_Q4_K, PARE_Q_Q6_K};
+    const int64_t ms[] = {1, 2, 3, 4, 5, 8, 9}, ns[] = {1, 7, 33};
+    pare_err err = {0};
+    pare_pool *pool = pare_pool_create(3, &err);
+    assert_non_null(pool);
+    uint64_t st = 42;
+    int outputs = 0;
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        pare_qtype t = types[ti];
+        assert_true(pare_qmatmul_supports(t));
+        int32_t bs = pare_qtype_get(t)->block_size;
+        int64_t ks[3] = {bs == 1 ? 5 : bs, bs == 1 ? 37 : 3 * bs, bs == 1 ? 96 : (bs == 32 ? 320 : 512)};
+        for (int isa = PARE_ISA_GENERIC; isa <= (int)pare_rowops_isa(); isa++) {
+            if (isa == PARE_ISA_AVX512) continue; /* no AVX-512 kernels: same as AVX2 */
+            for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
+                for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+                    for (int ki = 0; ki < 3; ki++)
+                        outputs += check_case(t, ms[mi], ns[ni], ks[ki], (mi + ni) % 2 == 0,
+                                              (mi + ki) % 2 ? pool : NULL, (pare_isa)isa, &st);
+        }
+    }
+    print_message("checked %d outputs\n", outputs);
+    pare_pool_free(pool);
+}
+
+/* The activation quantizers: |x - d q| <= d / 2 per element, sums exact. */
+static void test_quantize_x(void **state) {
+    (void)state;
+    enum { K = 256 };
+    float x[K];
+    uint64_t st = 3;
+    for (int i = 0; i < K; i++) x[i] = tu_randf(&st, -3, 3) * (i < 32 ? 1e-3f : 1.0f);
+    for (int i = 64; i < 96; i++) x[i] = 0; /* a zero block */
+    void (*fns[2])(const float *, int64_t, pare_qx *) = {pare_qx_quantize_generic,
+                                                         pare_qx_quantize_avx2};
+    for (int f = 0; f < (pare_rowops_isa() >= PARE_ISA_AVX2 ? 2 : 1); f++) {
+        int8_t qs[K];
+        float d[K / 32], dsum[K / 32];
+        int16_t s16[K / 16];
+        pare_qx q = {x, qs, d, dsum, s16};
+        fns[f](x, K, &q);
+        for (int b = 0; b < K / 32; b++) {
+            int sum[2] = {0, 0};
+            for (int j = 0; j < 32; j++) {
+                int i = 32 * b + j;
+                assert_true(fabsf(x[i] - d[b] * qs[i]) <= d[b] * 0.5f * (1 + 1e-5f) + 1e-30f);
+                sum[j / 16] += qs[i];
+            }
+            assert_int_equal(s16[2 * b], sum[0]);
+            assert_int_equal(s16[2 * b + 1], sum[1]);
+            assert_float_equal(dsum[b], d[b] * (float)(sum[0] + sum[1]), 0);
+        }
+    }
+}
+
+static void test_errors(void **state) {
+    (void)state;
+    float x[64] = {0}, y[4];
+    uint8_t w[256] = {0};
+    pare_err err = {0};
+    assert_int_equal(pare_qmatmul(NULL, PARE_Q_Q2_K, w, 1, 256, x, 1, y, NULL, &err),
+                     PARE_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.msg, "Q2_K"));
+    assert_int_equal(pare_qmatmul(NULL, (pare_qtype)77, w, 1, 32, x, 1, y, NULL, &err),
+                     PARE_ERR_UNSUPPORTED);
+    assert_int_equal(pare_qmatmul(NULL, PARE_Q_Q4_0, w, 1, 48, x, 1, y, NULL, &err),
+                     PARE_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "48"));
+    assert_int_equal(pare_qmatmul(NULL, PARE_Q_Q8_0, w, 0, 32, x, 1, y, NULL, &err),
+                     PARE_ERR_INVALID);
+    assert_int_equal(pare_qmatmul(NULL, PARE_Q_Q8_0, NULL, 1, 32, x, 1, y, NULL, &err),
+                     PARE_ERR_INVALID);
+    assert_int_equal(pare_qmatmul(NULL, PARE_Q_Q8_0, w, 1, 32, NULL, 1, y, NULL, &err),
+                     PARE_ERR_INVALID);
+    tu_assert_ok(pare_qmatmul(NULL, PARE_Q_Q8_0, w, 1, 32, x, 0, y, NULL, &err), &err);
+    assert_false(pare_qmatmul_supports(PARE_Q_Q3_K));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_all_types),
+        cmocka_unit_test(test_quantize_x),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
