@@ -160,8 +160,9 @@ static pare_status config_from_json(const pare_json *j, const char *path, pare_l
         return pare_err_set(err, PARE_ERR_FORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld "
                             "and there is no head_dim", path, (long long)cfg->hidden_size, (long long)cfg->n_heads);
     TRY(pare_json_get_int(j, "head_dim", cfg->hidden_size / cfg->n_heads, 2, 1024, &cfg->head_dim, err));
-    if (cfg->head_dim % 2)
-        return pare_err_set(err, PARE_ERR_FORMAT, "%s: head_dim %lld is odd (RoPE rotates pairs)", path, (long long)cfg->head_dim);
+    if (cfg->head_dim % 2 || cfg->head_dim < 2 || cfg->head_dim > 1024)
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: head_dim %lld is odd or outside [2, 1024] (RoPE rotates pairs)",
+                            path, (long long)cfg->head_dim);
     if (cfg->n_heads % cfg->n_kv_heads)
         return pare_err_set(err, PARE_ERR_FORMAT, "%s: num_attention_heads %lld is not a multiple of num_key_value_heads %lld",
                             path, (long long)cfg->n_heads, (long long)cfg->n_kv_heads);
