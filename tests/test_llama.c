@@ -77,19 +77,24 @@ static int64_t argmax(const float *x, int64_t n) {
     return best;
 }
 
-static pare_llama *load(const char *dir) {
+static pare_llama *load_with(const char *dir, pare_kernel_impl kernel) {
     pare_err err = {0};
+    pare_llama_params p = pare_llama_default_params();
+    p.kernel = kernel;
     pare_llama *m = NULL;
-    tu_assert_ok(pare_llama_load(dir, NULL, &m, &err), &err);
+    tu_assert_ok(pare_llama_load(dir, &p, &m, &err), &err);
     return m;
 }
 
+static pare_llama *load(const char *dir) { return load_with(dir, PARE_KERNEL_AUTO); }
+
 /* Prompt logits (all positions), then the decode steps one token at a time. */
-static void check_causal(const char *name, bool consistent_cache) {
+static void check_causal(const char *name, bool consistent_cache, pare_kernel_impl kernel) {
     golden g;
     golden_open(&g, name);
-    print_message("llama-%s (%s)\n", name, pare_tensor_file_metadata(g.f, "covers"));
-    pare_llama *m = load(g.dir);
+    print_message("llama-%s, kernel %s (%s)\n", name, pare_kernel_impl_name(pare_kernel_resolve(kernel)),
+                  pare_tensor_file_metadata(g.f, "covers"));
+    pare_llama *m = load_with(g.dir, kernel);
     const int64_t V = pare_llama_get_config(m)->vocab_size;
     int64_t T, N;
     int32_t *prompt = golden_get(&g, "prompt_ids", &T, NULL), *dec = golden_get(&g, "decode_ids", &N, NULL);
@@ -133,11 +138,19 @@ static void check_causal(const char *name, bool consistent_cache) {
     golden_close(&g);
 }
 
-static void test_mha(void **state) { (void)state; check_causal("mha", true); }
-static void test_gqa_llama3(void **state) { (void)state; check_causal("gqa-llama3", true); }
-static void test_qwen2_yarn(void **state) { (void)state; check_causal("qwen2-yarn", true); }
-static void test_linear_bias(void **state) { (void)state; check_causal("linear-bias", true); }
-static void test_mistral_dynamic(void **state) { (void)state; check_causal("mistral-dynamic", false); }
+static void test_mha(void **state) {
+    (void)state;
+    check_causal("mha", true, PARE_KERNEL_AUTO);
+    const char *q = getenv("PARE_TEST_QUICK");
+    if (!q || !*q || !strcmp(q, "0")) {
+        check_causal("mha", true, PARE_KERNEL_BLAS);
+        check_causal("mha", true, PARE_KERNEL_REF);
+    }
+}
+static void test_gqa_llama3(void **state) { (void)state; check_causal("gqa-llama3", true, PARE_KERNEL_AUTO); }
+static void test_qwen2_yarn(void **state) { (void)state; check_causal("qwen2-yarn", true, PARE_KERNEL_AUTO); }
+static void test_linear_bias(void **state) { (void)state; check_causal("linear-bias", true, PARE_KERNEL_AUTO); }
+static void test_mistral_dynamic(void **state) { (void)state; check_causal("mistral-dynamic", false, PARE_KERNEL_AUTO); }
 
 /* Three sequences of different lengths in one batch (slots 0..2), tokens
  * interleaved round-robin so positions are assigned per slot; then one
