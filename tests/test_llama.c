@@ -324,8 +324,8 @@ static void test_config(void **state) {
         "{\"model_type\": \"llama\", " BASE "\"num_attention_heads\": 4, \"rms_norm_eps\": -1}",
         "{\"model_type\": \"llama\", \"hidden_size\": 64}",
         /* head_dim 9996 / 6 = 1666 by default (found by fuzz_llama_config) */
-        "{\"model_type\": \"llama\", \"vocab_size\": 100, \"hidden_size\": 9996, \"num_hidden_layers\": 2, "
-        "\"intermediate_size\": 128, \"num_attention_heads\": 6}",
+        ("{\"model_type\": \"llama\", \"vocab_size\": 100, \"hidden_size\": 9996, \"num_hidden_layers\": 2, "
+         "\"intermediate_size\": 128, \"num_attention_heads\": 6}"),
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         pare_status s = parse(bad[i], &c, &err);
