@@ -47,6 +47,7 @@ references: build models
 	python3 tools/make_references.py
 	python3 tools/make_qtypes_golden.py
 	python3 tools/make_gguf_golden.py
+	python3 tools/make_llama_references.py
 
 FUZZ_SECONDS ?= 60
 fuzz-build: deps

@@ -104,6 +104,65 @@ typedef struct pare_attn_args {
 void pare_attention_f32(const pare_attn_args *a, pare_pool *pool);
 void pare_attention_ref_f32(const pare_attn_args *a);
 
+/* ---- decoder (Llama-family) kernels */
+
+/* y = x / sqrt(mean(x^2) + eps) * w over rows of length dim (HF LlamaRMSNorm).
+ * y may equal x. */
+void pare_rmsnorm_f32(const float *x, const float *w, float *y, int64_t rows, int64_t dim,
+                      float eps, pare_pool *pool);
+void pare_rmsnorm_ref_f32(const float *x, const float *w, float *y, int64_t rows, int64_t dim,
+                          float eps);
+
+/* out[r][i] = silu(gate[r][i]) * up[r][i]; gate and up rows ld apart, out
+ * dense [rows, n]. */
+void pare_swiglu_f32(const float *gate, const float *up, int64_t ld, float *out, int64_t rows,
+                     int64_t n, pare_pool *pool);
+void pare_swiglu_ref_f32(const float *gate, const float *up, int64_t ld, float *out, int64_t rows,
+                         int64_t n);
+
+/* Rotary position embedding, in place, on rows of n_heads heads of size D
+ * (row stride ld). NEOX pairs (i, i + D/2) (HF rotate_half); NORM pairs
+ * (2i, 2i + 1) (GGML_ROPE_TYPE_NORM, the original Llama layout).
+ * pare_rope_f32 takes a cos/sin table [rows][D/2] made by pare_rope_table_f32:
+ * angle = (float)pos * inv_freq[i] (rounded to f32 as HF does), times
+ * attn_factor after cos/sin. The reference computes everything itself. */
+typedef enum pare_rope_mode {
+    PARE_ROPE_NEOX = 0, /* HF rotate_half: (i, i + D/2) */
+    PARE_ROPE_NORM = 1, /* interleaved (2i, 2i + 1): llama.cpp's GGUF llama layout, whose
+                           attn_q/attn_k rows are permuted for it */
+} pare_rope_mode;
+
+void pare_rope_table_f32(const int32_t *pos, int64_t rows, const float *inv_freq, int64_t half,
+                         float attn_factor, float *cos_out, float *sin_out);
+void pare_rope_f32(float *x, int64_t ld, int64_t rows, int64_t n_heads, int64_t D,
+                   const float *cos_t, const float *sin_t, pare_rope_mode mode, pare_pool *pool);
+void pare_rope_ref_f32(float *x, int64_t ld, int64_t rows, int64_t n_heads, int64_t D,
+                       const int32_t *pos, const float *inv_freq, float attn_factor,
+                       pare_rope_mode mode);
+
+/* Causal attention of n query rows against a KV cache, grouped-query:
+ * query head h reads kv head h / (H / KVH). Query row t belongs to slot
+ * seq[t] at position pos[t] and attends to that slot's keys at positions
+ * max(0, pos[t] - window + 1) .. pos[t] (window 0: from 0), which must be in
+ * the cache already. Cache of one layer: slot s, position p, kv head g at
+ * k[s * seq_stride + p * KVH * D + g * D] (same for v). */
+typedef struct pare_attn_kv_args {
+    const float *q;      /* [n, H*D], rows ldq apart */
+    int64_t ldq;
+    const float *k, *v;  /* cache of one layer */
+    int64_t seq_stride;  /* floats between slots */
+    float *out;          /* [n, H*D] dense */
+    const int32_t *seq, *pos; /* [n] */
+    int64_t n, H, KVH, D;
+    int64_t window;
+    float scale;
+} pare_attn_kv_args;
+
+/* Parallel over (query row, kv head); the query heads of a group share each
+ * K/V row read. Online softmax in blocks of keys, fixed stack scratch. */
+void pare_attention_kv_f32(const pare_attn_kv_args *a, pare_pool *pool);
+void pare_attention_kv_ref_f32(const pare_attn_kv_args *a);
+
 /* ---- measurement */
 
 /* Sustained fp32 FMA throughput of the whole pool in GFLOP/s (registers

@@ -11,6 +11,7 @@
 #include "pare/tokenize.h"
 #include "pare/bert.h"
 #include "pare/generate.h"
+#include "pare/llama.h"
 
 #define PARE_VERSION "0.1.0"
 

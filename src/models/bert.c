@@ -3,11 +3,11 @@
  * the model; Q, K and V are fused into one Linear so each layer runs four
  * GEMMs. */
 #include "pare/bert.h"
+#include "models/model_files.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 typedef struct bert_layer {
     pare_linear qkv;      /* [3H, H]: query, key, value stacked */
@@ -146,29 +146,10 @@ pare_bert_params pare_bert_default_params(void) {
     return (pare_bert_params){.n_threads = 0, .kernel = PARE_KERNEL_AUTO};
 }
 
-static bool file_exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* model.safetensors, else pytorch_model.bin. */
-static pare_status open_weights(const char *dir, pare_tensor_file **out, pare_err *err) {
-    static const char *const names[] = {"model.safetensors", "pytorch_model.bin"};
-    char path[4096];
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (file_exists(path)) return pare_tensor_file_open(path, out, err);
-    }
-    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
-    if (file_exists(path))
-        return pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: sharded checkpoints are not supported yet", path);
-    return pare_err_set(err, PARE_ERR_IO, "%s: no model.safetensors or pytorch_model.bin", dir);
-}
-
 static pare_status load_all(pare_bert *m, const char *dir, pare_err *err) {
     const pare_bert_config *c = &m->cfg;
     const int64_t H = c->hidden_size;
-    pare_status s = open_weights(dir, &m->file, err);
+    pare_status s = pare_model_open_weights(dir, &m->file, err);
     if (s) return s;
     m->prefix = "";
     if (!pare_tensor_file_find(m->file, "embeddings.word_embeddings.weight") &&
@@ -225,7 +206,7 @@ pare_status pare_bert_load(const char *dir, const pare_bert_params *params, pare
         snprintf(path, sizeof path, "%s/tokenizer.json", dir);
         char vpath[4096];
         snprintf(vpath, sizeof vpath, "%s/vocab.txt", dir);
-        if ((file_exists(path) || file_exists(vpath)) && (s = pare_wordpiece_load(dir, &m->tok, err)))
+        if ((pare_model_file_exists(path) || pare_model_file_exists(vpath)) && (s = pare_wordpiece_load(dir, &m->tok, err)))
             pare_err_wrap(err, "%s: tokenizer", dir);
     }
     if (s) {

@@ -1,5 +1,6 @@
 /* Seeded random-weight BERT folders for tests and benchmarks. */
 #include "pare/bert.h"
+#include "models/random_weights.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -8,79 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-typedef struct rng {
-    uint64_t s;
-    bool have_spare;
-    float spare;
-} rng;
-
-static uint64_t rng_next(rng *r) { /* splitmix64 */
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float rng_normal(rng *r) { /* Box-Muller */
-    if (r->have_spare) {
-        r->have_spare = false;
-        return r->spare;
-    }
-    double u1 = ((double)(rng_next(r) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
-    double u2 = (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-    double mag = sqrt(-2.0 * log(u1));
-    r->spare = (float)(mag * sin(2 * M_PI * u2));
-    r->have_spare = true;
-    return (float)(mag * cos(2 * M_PI * u2));
-}
-
-typedef struct builder {
-    pare_arena *arena;
-    pare_tensor *t;
-    int64_t n, cap;
-    rng r;
-} builder;
-
 /* kind: 'w' normal(0, 0.02), 'g' 1 + normal(0, 0.02), 'b' normal(0, 0.02) */
-static pare_status add(builder *b, const char *name, int64_t d0, int64_t d1, char kind, pare_err *err) {
-    if (b->n == b->cap) {
-        int64_t cap = b->cap ? 2 * b->cap : 64;
-        pare_tensor *t = realloc(b->t, sizeof *t * (size_t)cap);
-        if (!t) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
-        b->t = t;
-        b->cap = cap;
-    }
-    int64_t n = d0 * (d1 ? d1 : 1);
-    float *data = pare_arena_alloc(b->arena, (size_t)n * sizeof(float), 64);
-    char *nm = pare_arena_strdup(b->arena, name, strlen(name));
-    if (!data || !nm) return pare_err_set(err, PARE_ERR_OOM, "out of memory for %s", name);
-    for (int64_t i = 0; i < n; i++) data[i] = (kind == 'g' ? 1.0f : 0.0f) + 0.02f * rng_normal(&b->r);
-    pare_tensor *t = &b->t[b->n++];
-    memset(t, 0, sizeof *t);
-    t->name = nm;
-    t->dtype = PARE_DTYPE_F32;
-    t->n_dims = d1 ? 2 : 1;
-    t->shape[0] = d0;
-    t->shape[1] = d1;
-    t->data = data;
-    t->nbytes = (size_t)n * sizeof(float);
-    return PARE_OK;
-}
-
-static pare_status copy_file(const char *src, const char *dst, pare_err *err) {
-    char *buf;
-    size_t len;
-    pare_status s = pare_read_file(src, 64u << 20, &buf, &len, err);
-    if (s) return s;
-    FILE *f = fopen(dst, "wb");
-    if (!f) {
-        free(buf);
-        return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", dst, strerror(errno));
-    }
-    size_t w = fwrite(buf, 1, len, f);
-    free(buf);
-    if (fclose(f) != 0 || w != len) return pare_err_set(err, PARE_ERR_IO, "%s: write failed", dst);
-    return PARE_OK;
+static pare_status add(pare_tensor_builder *b, const char *name, int64_t d0, int64_t d1, char kind, pare_err *err) {
+    return pare_tensor_builder_add(b, name, d0, d1, kind == 'g' ? 1.0f : 0.0f, 0.02f, err);
 }
 
 static pare_status write_config(const char *dir, const pare_bert_random_opts *o, int64_t vocab,
@@ -115,24 +46,12 @@ static pare_status write_config(const char *dir, const pare_bert_random_opts *o,
             cJSON_AddNumberToObject(l2, v, (double)i);
         }
     }
-    char *text = cJSON_Print(c);
+    pare_status s = pare_write_json_file(dir, "config.json", c, err);
     cJSON_Delete(c);
-    if (!text) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "wb");
-    pare_status s = PARE_OK;
-    if (!f) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    else {
-        fputs(text, f);
-        fputc('\n', f);
-        if (fclose(f) != 0) s = pare_err_set(err, PARE_ERR_IO, "%s: write failed", path);
-    }
-    free(text);
     return s;
 }
 
-static pare_status build_tensors(builder *b, const pare_bert_random_opts *o, int64_t V, pare_err *err) {
+static pare_status build_tensors(pare_tensor_builder *b, const pare_bert_random_opts *o, int64_t V, pare_err *err) {
     const int64_t H = o->hidden_size, I = o->intermediate_size, P = o->max_position ? o->max_position : 512;
     const char *pre = o->n_labels > 0 ? "bert." : "";
     char n[200];
@@ -181,25 +100,23 @@ pare_status pare_bert_write_random(const char *dir, const pare_bert_random_opts 
     pare_bert_config vc;
     pare_status s = pare_bert_config_load(src, &vc, err);
     if (s) return pare_err_wrap(err, "random BERT: vocabulary source");
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return pare_err_set(err, PARE_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
+    if ((s = pare_make_dir(dir, err))) return s;
     static const char *const tok_files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"};
     for (size_t i = 0; i < sizeof tok_files / sizeof *tok_files; i++) {
         struct stat st;
         snprintf(src, sizeof src, "%s/%s", o->vocab_from, tok_files[i]);
         snprintf(path, sizeof path, "%s/%s", dir, tok_files[i]);
-        if (stat(src, &st) == 0 && (s = copy_file(src, path, err))) return s;
+        if (stat(src, &st) == 0 && (s = pare_copy_file(src, path, err))) return s;
     }
     if ((s = write_config(dir, o, vc.vocab_size, err))) return s;
-    builder b = {.arena = pare_arena_create(64u << 20), .r = {.s = o->seed}};
-    if (!b.arena) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    pare_tensor_builder b;
+    if ((s = pare_tensor_builder_init(&b, o->seed, err))) return s;
     s = build_tensors(&b, o, vc.vocab_size, err);
     if (!s) {
         snprintf(path, sizeof path, "%s/model.safetensors", dir);
-        s = pare_safetensors_write(path, b.t, b.n, err);
+        s = pare_tensor_builder_write(&b, path, err);
     }
-    free(b.t);
-    pare_arena_free(b.arena);
+    pare_tensor_builder_free(&b);
     return s;
 }
 

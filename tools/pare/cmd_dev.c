@@ -1,23 +1,37 @@
 /* pare dev: developer helpers (random-weight models for tests and benches). */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *HELP =
     "usage: pare dev random-bert -o DIR --vocab-from MODEL [--layers L] [--hidden H]\n"
     "                            [--heads A] [--intermediate I] [--labels N] [--seed S]\n"
+    "       pare dev random-llama OUT [--arch llama|mistral|qwen2] [--layers N] [--hidden H]\n"
+    "                            [--heads A] [--kv-heads B] [--head-dim D] [--ffn F] [--vocab V]\n"
+    "                            [--max-position P] [--rope-theta T] [--rope-scaling TYPE:FACTOR]\n"
+    "                            [--rope-original-max N] [--tie] [--attention-bias]\n"
+    "                            [--labels N] [--pad-id ID] [--seed S] [--shape tinyllama]\n"
     "\n"
-    "Write a Hugging Face BERT folder with seeded random weights (BERT init), for\n"
-    "benchmarks and tests of shapes no shipped model has. The tokenizer files and\n"
-    "vocabulary size come from MODEL. Defaults: MiniLM-L12 shape (12 layers,\n"
-    "hidden 384, 12 heads, intermediate 1536), seed 1, no head (--labels 0).\n"
-    "BERT-base shape: --layers 12 --hidden 768 --heads 12 --intermediate 3072.\n";
+    "random-bert: a Hugging Face BERT folder with seeded random weights (BERT init),\n"
+    "for benchmarks and tests of shapes no shipped model has. The tokenizer files and\n"
+    "vocabulary size come from MODEL. Defaults: MiniLM-L12 shape (12 layers, hidden\n"
+    "384, 12 heads, intermediate 1536), seed 1, no head (--labels 0). BERT-base shape:\n"
+    "--layers 12 --hidden 768 --heads 12 --intermediate 3072.\n"
+    "\n"
+    "random-llama: a Llama-family folder (config.json + model.safetensors, f32, no\n"
+    "tokenizer) that transformers loads. Weights: linear N(0, 1/sqrt(fan_in)),\n"
+    "embeddings N(0, 1), norms 1 + N(0, 0.1), biases N(0, 0.1). Defaults: llama,\n"
+    "2 layers, hidden 64, 4 heads, 2 kv heads, ffn 128, vocab 512, max position\n"
+    "2048, rope theta 10000, seed 1, untied LM head. qwen2 adds q/k/v biases;\n"
+    "--attention-bias gives llama q/k/v/o biases. --rope-scaling is one of\n"
+    "linear:F, dynamic:F, llama3:F (low/high freq factors 1 and 4), yarn:F; llama3\n"
+    "and yarn use --rope-original-max (default max position / F). --labels N writes\n"
+    "*ForSequenceClassification (score.weight, pad id --pad-id, default 0).\n"
+    "--shape tinyllama: 22 layers, hidden 2048, 32 heads, 4 kv heads, ffn 5632,\n"
+    "vocab 32000 (TinyLlama-1.1B; 4.4 GB of f32).\n";
 
-int cmd_dev(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "random-bert") != 0) {
-        fputs(HELP, argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
-        return argc >= 2 && !strcmp(argv[1], "--help") ? CLI_OK : CLI_USAGE;
-    }
+static int random_bert(int argc, char **argv) {
     pare_bert_random_opts o = {.n_layers = 12, .hidden_size = 384, .n_heads = 12, .intermediate_size = 1536, .seed = 1};
     const char *dir = NULL, *v;
     for (int i = 2; i < argc; i++) {
@@ -50,4 +64,110 @@ int cmd_dev(int argc, char **argv) {
     if (pare_bert_write_random(dir, &o, &err)) return cli_fail("dev random-bert", &err);
     fprintf(stderr, "pare dev random-bert: wrote %s\n", dir);
     return CLI_OK;
+}
+
+/* "TYPE:FACTOR" */
+static bool parse_rope_scaling(const char *v, pare_llama_rope *r) {
+    const char *colon = strchr(v, ':');
+    char *end;
+    if (!colon) goto bad;
+    r->factor = strtod(colon + 1, &end);
+    if (*end || end == colon + 1 || !(r->factor >= 1.0) || r->factor > 1e6) goto bad;
+    for (int t = PARE_ROPE_SCALING_LINEAR; t <= PARE_ROPE_SCALING_YARN; t++) {
+        const char *name = pare_rope_scaling_name((pare_rope_scaling)t);
+        if (strlen(name) == (size_t)(colon - v) && !strncmp(v, name, (size_t)(colon - v))) {
+            r->scaling = (pare_rope_scaling)t;
+            return true;
+        }
+    }
+bad:
+    fprintf(stderr, "pare dev random-llama: --rope-scaling wants linear|dynamic|llama3|yarn:FACTOR (factor >= 1), "
+                    "got '%s'\n", v);
+    return false;
+}
+
+static int random_llama(int argc, char **argv) {
+    pare_llama_random_opts o = {.arch = PARE_LLAMA_ARCH_LLAMA, .n_layers = 2, .hidden_size = 64, .n_heads = 4,
+                                .n_kv_heads = 2, .intermediate_size = 128, .vocab_size = 512, .seed = 1,
+                                .rope = {.factor = 1, .low_freq_factor = 1, .high_freq_factor = 4, .beta_fast = 32, .beta_slow = 1}};
+    const char *dir = NULL, *v;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int64_t x;
+        double f;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(HELP, stdout);
+            return CLI_OK;
+        }
+        if (!strcmp(a, "--tie")) { o.tie_word_embeddings = true; continue; }
+        if (!strcmp(a, "--attention-bias")) { o.attention_bias = true; continue; }
+        if (a[0] != '-') {
+            if (dir) {
+                fprintf(stderr, "pare dev random-llama: unexpected argument '%s'\n", a);
+                return CLI_USAGE;
+            }
+            dir = a;
+            continue;
+        }
+        if (!(v = cli_value(argc, argv, &i))) return CLI_USAGE;
+        if (!strcmp(a, "-o") || !strcmp(a, "--output")) dir = v;
+        else if (!strcmp(a, "--arch")) {
+            if (!strcmp(v, "llama")) o.arch = PARE_LLAMA_ARCH_LLAMA;
+            else if (!strcmp(v, "mistral")) o.arch = PARE_LLAMA_ARCH_MISTRAL;
+            else if (!strcmp(v, "qwen2")) o.arch = PARE_LLAMA_ARCH_QWEN2;
+            else {
+                fprintf(stderr, "pare dev random-llama: --arch wants llama, mistral or qwen2, got '%s'\n", v);
+                return CLI_USAGE;
+            }
+        } else if (!strcmp(a, "--shape")) {
+            if (strcmp(v, "tinyllama")) {
+                fprintf(stderr, "pare dev random-llama: --shape knows only tinyllama, got '%s'\n", v);
+                return CLI_USAGE;
+            }
+            o.n_layers = 22, o.hidden_size = 2048, o.n_heads = 32, o.n_kv_heads = 4, o.intermediate_size = 5632;
+            o.vocab_size = 32000, o.max_position = 2048;
+        } else if (!strcmp(a, "--rope-scaling")) {
+            if (!parse_rope_scaling(v, &o.rope)) return CLI_USAGE;
+        } else if (!strcmp(a, "--rope-theta")) {
+            if (!cli_parse_float(a, v, &f) || !(f > 1.0)) return CLI_USAGE;
+            o.rope_theta = f;
+        } else if (!cli_parse_int(a, v, 0, 1 << 24, &x)) return CLI_USAGE;
+        else if (!strcmp(a, "--layers")) o.n_layers = x;
+        else if (!strcmp(a, "--hidden")) o.hidden_size = x;
+        else if (!strcmp(a, "--heads")) o.n_heads = x;
+        else if (!strcmp(a, "--kv-heads")) o.n_kv_heads = x;
+        else if (!strcmp(a, "--head-dim")) o.head_dim = x;
+        else if (!strcmp(a, "--ffn")) o.intermediate_size = x;
+        else if (!strcmp(a, "--vocab")) o.vocab_size = x;
+        else if (!strcmp(a, "--max-position")) o.max_position = x;
+        else if (!strcmp(a, "--rope-original-max")) o.rope.original_max_position = x;
+        else if (!strcmp(a, "--labels")) o.n_labels = x;
+        else if (!strcmp(a, "--pad-id")) o.pad_token_id = x;
+        else if (!strcmp(a, "--seed")) o.seed = (uint64_t)x;
+        else {
+            fprintf(stderr, "pare dev random-llama: unknown option '%s'\n", a);
+            return CLI_USAGE;
+        }
+    }
+    if (!dir) {
+        fputs(HELP, stderr);
+        return CLI_USAGE;
+    }
+    if (!o.rope.original_max_position) {
+        int64_t mp = o.max_position ? o.max_position : 2048;
+        o.rope.original_max_position = (int64_t)((double)mp / o.rope.factor);
+        if (o.rope.original_max_position < 1) o.rope.original_max_position = 1;
+    }
+    pare_err err = {0};
+    if (pare_llama_write_random(dir, &o, &err)) return cli_fail("dev random-llama", &err);
+    fprintf(stderr, "pare dev random-llama: wrote %s\n", dir);
+    return CLI_OK;
+}
+
+int cmd_dev(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "random-bert")) return random_bert(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "random-llama")) return random_llama(argc, argv);
+    bool help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    fputs(HELP, help ? stdout : stderr);
+    return help ? CLI_OK : CLI_USAGE;
 }

@@ -184,6 +184,82 @@ static int info_model(const char *dir, const cli_common *c, bool tensors) {
     return CLI_OK;
 }
 
+/* model_type of dir/config.json is a Llama-family decoder. */
+static bool is_llama_folder(const char *dir) {
+    char path[4096], mt[32];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    pare_json *j = NULL;
+    if (pare_json_open(path, &j, NULL)) return false;
+    bool yes = !pare_json_get_str(j, "model_type", "", mt, sizeof mt, NULL) &&
+               (!strcmp(mt, "llama") || !strcmp(mt, "mistral") || !strcmp(mt, "qwen2"));
+    pare_json_free(j);
+    return yes;
+}
+
+static int info_llama(const char *dir, const cli_common *c, bool tensors) {
+    pare_err err = {0};
+    pare_llama_params p = pare_llama_default_params();
+    p.n_threads = c->n_threads;
+    p.kernel = c->kernel;
+    pare_llama *m = NULL;
+    if (pare_llama_load(dir, &p, &m, &err)) return cli_fail("info", &err);
+    const pare_llama_config *cfg = pare_llama_get_config(m);
+    const pare_tensor_file *f = pare_llama_weights_file(m);
+    const char *path = pare_tensor_file_path(f);
+    const char *arch = cfg->architecture[0] ? cfg->architecture : cfg->model_type;
+    dtype_mix mix;
+    count_dtypes(f, &mix);
+    char rope[128];
+    snprintf(rope, sizeof rope, "theta %g, scaling %s", cfg->rope.theta, pare_rope_scaling_name(cfg->rope.scaling));
+    if (cfg->rope.scaling != PARE_ROPE_SCALING_NONE)
+        snprintf(rope + strlen(rope), sizeof rope - strlen(rope), " x%g", cfg->rope.factor);
+    if (c->json) {
+        printf("{\"path\": ");
+        cli_json_string(stdout, dir);
+        printf(", \"architecture\": ");
+        cli_json_string(stdout, arch);
+        printf(", \"model_type\": ");
+        cli_json_string(stdout, cfg->model_type);
+        printf(", \"layers\": %lld, \"hidden\": %lld, \"heads\": %lld, \"kv_heads\": %lld, \"head_dim\": %lld, "
+               "\"intermediate\": %lld, \"vocab\": %lld, \"max_position\": %lld, \"tied_embeddings\": %s, "
+               "\"labels\": %lld, \"rope\": ",
+               (long long)cfg->n_layers, (long long)cfg->hidden_size, (long long)cfg->n_heads,
+               (long long)cfg->n_kv_heads, (long long)cfg->head_dim, (long long)cfg->intermediate_size,
+               (long long)cfg->vocab_size, (long long)cfg->max_position, cfg->tie_word_embeddings ? "true" : "false",
+               (long long)cfg->n_labels);
+        cli_json_string(stdout, rope);
+        printf(", \"params\": %lld, \"params_loaded\": %lld, \"weights_file\": ", (long long)mix.total,
+               (long long)pare_llama_n_params(m));
+        cli_json_string(stdout, path);
+        printf(", \"disk_bytes\": %zu, \"folder_bytes\": %zu, \"memory_bytes\": %zu, \"dtypes\": {",
+               pare_tensor_file_size(f), folder_bytes(dir), pare_llama_weight_bytes(m));
+        print_json_tail(f, &mix, tensors);
+    } else {
+        printf("model:        %s\n", dir);
+        printf("architecture: %s (%s)\n", arch, cfg->model_type);
+        printf("shape:        %lld layers, hidden %lld, %lld heads (%lld kv, head dim %lld), intermediate %lld, "
+               "vocab %lld, max positions %lld\n",
+               (long long)cfg->n_layers, (long long)cfg->hidden_size, (long long)cfg->n_heads,
+               (long long)cfg->n_kv_heads, (long long)cfg->head_dim, (long long)cfg->intermediate_size,
+               (long long)cfg->vocab_size, (long long)cfg->max_position);
+        printf("rope:         %s\n", rope);
+        if (cfg->n_labels) printf("head:         sequence classification, %lld labels (pad id %lld)\n",
+                                  (long long)cfg->n_labels, (long long)cfg->pad_token_id);
+        else printf("head:         LM head%s\n", cfg->tie_word_embeddings ? " (tied to the embeddings)" : "");
+        printf("parameters:   %lld (%.2fM) in the file; %lld loaded\n", (long long)mix.total, (double)mix.total / 1e6,
+               (long long)pare_llama_n_params(m));
+        printf("dtypes:       ");
+        print_mix(&mix, false);
+        printf("\nsize on disk: %.2f MB weights (%s), %.2f MB folder\n", (double)pare_tensor_file_size(f) / 1e6,
+               path, (double)folder_bytes(dir) / 1e6);
+        printf("in memory:    %.2f MB of weights as loaded by pare (f32, packed for %s)\n",
+               (double)pare_llama_weight_bytes(m) / 1e6, pare_kernel_impl_name(pare_kernel_resolve(c->kernel)));
+        if (tensors) print_tensors(f, false);
+    }
+    pare_llama_free(m);
+    return CLI_OK;
+}
+
 /* GGUF files start with the magic "GGUF". */
 static bool is_gguf(const char *path) {
     char m[4] = {0};
@@ -223,6 +299,7 @@ int cmd_info(int argc, char **argv) {
         fprintf(stderr, "pare info: %s: no such file or folder\n", target);
         return CLI_USAGE;
     }
-    if (S_ISDIR(st.st_mode)) return info_model(target, &c, tensors);
-    return is_gguf(target) ? cli_info_gguf(target, c.json, tensors) : info_file(target, c.json, tensors);
+    if (!S_ISDIR(st.st_mode))
+        return is_gguf(target) ? cli_info_gguf(target, c.json, tensors) : info_file(target, c.json, tensors);
+    return is_llama_folder(target) ? info_llama(target, &c, tensors) : info_model(target, &c, tensors);
 }

@@ -29,6 +29,17 @@ PARE_ROWOPS_DECL(generic)
 PARE_ROWOPS_DECL(avx2)
 PARE_ROWOPS_DECL(avx512)
 
+/* Decoder kernels, one per ISA (decoder_body.h). */
+#define PARE_DECODER_DECL(sfx)                                                                  \
+    void pare_rmsnorm_rows_##sfx(const float *x, const float *w, float *y, int64_t r0,          \
+                                 int64_t r1, int64_t dim, float eps);                           \
+    void pare_swiglu_rows_##sfx(const float *gate, const float *up, int64_t ld, float *out,     \
+                                int64_t r0, int64_t r1, int64_t n);                             \
+    void pare_attention_kv_##sfx(const pare_attn_kv_args *a, pare_pool *pool);
+PARE_DECODER_DECL(generic)
+PARE_DECODER_DECL(avx2)
+PARE_DECODER_DECL(avx512)
+
 /* Which ISA the row kernels use on this CPU (libgcc's cached cpuid). */
 typedef enum { PARE_ISA_GENERIC, PARE_ISA_AVX2, PARE_ISA_AVX512 } pare_isa;
 pare_isa pare_rowops_isa(void);

@@ -1,0 +1,58 @@
+/* Llama-family decoder internals shared by the model files (llama.c: load and
+ * forward; a GGUF loader later). */
+#ifndef PARE_LLAMA_IMPL_H
+#define PARE_LLAMA_IMPL_H
+
+#include "pare/llama.h"
+#include "pare/qtypes.h"
+
+/* One linear layer, y[m, n_out] = x[m, n_in] . W^T + bias. The weight is
+ * either f32 in lin (raw NULL: packed for pare_linear's GEMM) or a
+ * ggml-typed tensor (raw non-NULL: n_out rows of qtype, row stride
+ * pare_qtype_row_size(qtype, n_in), borrowed from the file mapping; run by
+ * pare_qmatmul; lin unused).
+ * Rows are independent, so stacking weights of one qtype (q/k/v, gate/up)
+ * is a concatenation of their raw rows. */
+typedef struct llama_weight {
+    uint32_t qtype;      /* pare_qtype id */
+    const void *raw;     /* [n_out] rows of qtype; NULL: f32 in lin */
+    int64_t n_out, n_in;
+    const float *bias;   /* [n_out] or NULL */
+    pare_linear lin;     /* the f32 form */
+} llama_weight;
+
+typedef struct llama_layer {
+    const float *attn_norm; /* [H] input_layernorm */
+    const float *mlp_norm;  /* [H] post_attention_layernorm */
+    llama_weight qkv;       /* [(NH + 2 KVH) D, H]: q, k, v stacked */
+    llama_weight o;         /* [H, NH D] */
+    llama_weight gate_up;   /* [2F, H]: gate, then up */
+    llama_weight down;      /* [H, F] */
+} llama_layer;
+
+struct pare_llama {
+    pare_llama_config cfg;
+    pare_llama_params params;
+    pare_kernel_impl kernel;
+    pare_tensor_file *file;
+    pare_arena *weights;   /* converted and stacked weights, packed copies */
+    pare_arena *scratch;   /* activations, reset per forward */
+    pare_pool *pool;
+    const char *prefix;    /* "model." or "" */
+    const float *embed;    /* [V, H] */
+    const float *norm;     /* [H] final norm */
+    llama_layer *layers;   /* [n_layers] */
+    bool has_lm_head, has_score;
+    llama_weight lm_head;  /* [V, H] (the embedding when tied) */
+    llama_weight score;    /* [n_labels, H] */
+    int64_t n_params;
+    size_t mapped_bytes;   /* f32 tensors used in place from the file mapping */
+};
+
+struct pare_llama_cache {
+    int64_t n_layers, n_seq, max_ctx, kv_dim; /* kv_dim = KVH * D */
+    float *k, *v;  /* [n_layers][n_seq][max_ctx][kv_dim] */
+    int64_t *len;  /* [n_seq] */
+};
+
+#endif

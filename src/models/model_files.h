@@ -1,0 +1,12 @@
+/* Files of a Hugging Face model folder, shared by the model loaders. */
+#ifndef PARE_MODEL_FILES_H
+#define PARE_MODEL_FILES_H
+
+#include "pare/io.h"
+
+bool pare_model_file_exists(const char *path);
+/* dir/model.safetensors, else dir/pytorch_model.bin; a sharded checkpoint
+ * (model.safetensors.index.json) is reported as unsupported. */
+pare_status pare_model_open_weights(const char *dir, pare_tensor_file **out, pare_err *err);
+
+#endif
