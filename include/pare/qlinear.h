@@ -72,6 +72,9 @@ size_t pare_qlinear_scratch_bytes(const pare_qlinear *l, int64_t m);
 void pare_qlinear_forward(const pare_qlinear *l, const float *x, int64_t m, float *y, pare_act act,
                           void *scratch, pare_pool *pool);
 
+/* The int8 weights back in [n_out, n_in] layout (scales: l->w_scale). */
+void pare_qlinear_unpack(const pare_qlinear *l, int8_t *w);
+
 /* The int32 accumulators alone: acc[m, n_out] = xq[m, n_in] . W_q^T, with
  * xq in [-127, 127]; same tiles and threads as the forward (for tests).
  * scratch as for pare_qlinear_forward. */

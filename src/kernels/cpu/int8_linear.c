@@ -140,6 +140,19 @@ pare_status pare_qlinear_init(pare_qlinear *l, const int8_t *w, const float *w_s
     return pack(l, w, w_scale, bias, arena, err);
 }
 
+void pare_qlinear_unpack(const pare_qlinear *l, int8_t *w) {
+    if (l->isa == PARE_QISA_REF) {
+        memcpy(w, l->w, (size_t)(l->n_out * l->n_in));
+        return;
+    }
+    const int64_t nr = l->nr, kp = l->k_pad;
+    for (int64_t row = 0; row < l->n_out; row++) {
+        const int8_t *panel = l->packed + (row / nr) * kp * nr;
+        int64_t j = row % nr;
+        for (int64_t kk = 0; kk < l->n_in; kk++) w[row * l->n_in + kk] = panel[(kk / 4) * nr * 4 + j * 4 + kk % 4];
+    }
+}
+
 size_t pare_qlinear_bytes(const pare_qlinear *l) {
     int64_t cols = l->nr ? (l->n_out + l->nr - 1) / l->nr * l->nr : l->n_out;
     size_t b = (size_t)(cols * l->k_pad) + (size_t)cols * sizeof(float);
