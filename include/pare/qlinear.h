@@ -81,6 +81,12 @@ void pare_qlinear_unpack(const pare_qlinear *l, int8_t *w);
 void pare_qlinear_gemm_i32(const pare_qlinear *l, const int8_t *xq, int64_t m, int32_t *acc,
                            void *scratch, pare_pool *pool);
 
+/* Sustained int8 multiply-add rate of the whole pool in GOP/s (2 ops per
+ * MAC) for the int8 GEMM's inner step on this CPU (*isa receives which:
+ * AVX2 vpmaddubsw or VNNI vpdpbusd; 0 for REF), registers only, over each
+ * thread's CPU time, for about `seconds`. */
+double pare_measure_int8_peak(pare_pool *pool, double seconds, pare_qisa *isa);
+
 /* ---- reference kernels (plain loops) */
 
 /* c[m, n] = a[m, k] . b[n, k]^T in int32. */
