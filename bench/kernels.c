@@ -4,6 +4,7 @@
  * fraction of the measured FMA peak (best of 5 short runs).
  * Usage: bench_kernels [repeats [impl]]   (threads: pare_default_threads()) */
 #include "pare/pare.h"
+#include "pare/qlinear.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,21 @@ typedef struct {
     pare_pool *pool;
 } attn_ctx;
 
+typedef struct {
+    pare_qlinear *l;
+    const float *x;
+    float *y;
+    int64_t m;
+    pare_act act;
+    void *scratch;
+    pare_pool *pool;
+} qlin_ctx;
+
+static void run_qlin(void *c_) {
+    qlin_ctx *c = c_;
+    pare_qlinear_forward(c->l, c->x, c->m, c->y, c->act, c->scratch, c->pool);
+}
+
 static void run_attn(void *c_) {
     attn_ctx *c = c_;
     pare_attention_f32(&c->a, c->pool);
@@ -89,7 +105,8 @@ int main(int argc, char **argv) {
     int reps = argc > 1 ? atoi(argv[1]) : 15;
     if (reps < 1) reps = 1;
     pare_kernel_impl only = PARE_KERNEL_AUTO;
-    if (argc > 2 && !pare_kernel_impl_parse(argv[2], &only)) {
+    bool only_int8 = argc > 2 && strcmp(argv[2], "int8") == 0;
+    if (argc > 2 && !only_int8 && !pare_kernel_impl_parse(argv[2], &only)) {
         fprintf(stderr, "bench_kernels: unknown impl '%s'\n", argv[2]);
         return 2;
     }
@@ -132,7 +149,7 @@ int main(int argc, char **argv) {
         float *b = rand_buf(sh->n, &st), *y = rand_buf(sh->m * sh->n, &st);
         for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++) {
             if (pare_kernel_resolve(impls[i]) != impls[i]) continue;
-            if (only != PARE_KERNEL_AUTO && only != impls[i]) continue;
+            if (only_int8 || (only != PARE_KERNEL_AUTO && only != impls[i])) continue;
             pare_arena *ar = pare_arena_create(0);
             pare_linear l;
             if (pare_linear_init(&l, w, b, sh->n, sh->k, impls[i], ar, &err) != PARE_OK) {
@@ -147,6 +164,29 @@ int main(int argc, char **argv) {
                    pare_kernel_impl_name(impls[i]), t * 1e3, best * 1e3, cpu * 1e3,
                    flop / t * 1e-9, 100.0 * flop / t * 1e-9 / peak,
                    100.0 * flop / best * 1e-9 / peak, 100.0 * flop / cpu * 1e-9 / peak);
+            pare_arena_free(ar);
+        }
+        if (only == PARE_KERNEL_AUTO) { /* W8A8 dynamic per token, same shape */
+            int8_t *wq = malloc((size_t)(sh->n * sh->k));
+            float *ws = malloc(sizeof(float) * (size_t)sh->n);
+            pare_quantize_int8_rows(w, sh->n, sh->k, wq, ws);
+            pare_arena *ar = pare_arena_create(0);
+            pare_qlinear l;
+            if (!wq || !ws || pare_qlinear_init(&l, wq, ws, b, sh->n, sh->k, 0.0f, PARE_KERNEL_AUTO, ar, &err) != PARE_OK) {
+                fprintf(stderr, "%s\n", err.msg);
+                return 1;
+            }
+            void *scratch = aligned_alloc(64, (pare_qlinear_scratch_bytes(&l, sh->m) + 63) / 64 * 64);
+            qlin_ctx c = {&l, x, y, sh->m, sh->act, scratch, pool};
+            double best, cpu, t = median_time(reps, run_qlin, &c, &best, &cpu);
+            double ops = 2.0 * (double)sh->m * (double)sh->n * (double)sh->k;
+            printf("%-18s %5lld %5lld %5lld  %-7s %8.3f %8.3f %8.3f %8.1f %6.1f%% %6.1f%% %6.1f%%\n",
+                   sh->name, (long long)sh->m, (long long)sh->n, (long long)sh->k, "int8",
+                   t * 1e3, best * 1e3, cpu * 1e3, ops / t * 1e-9, 100.0 * ops / t * 1e-9 / peak,
+                   100.0 * ops / best * 1e-9 / peak, 100.0 * ops / cpu * 1e-9 / peak);
+            free(scratch);
+            free(wq);
+            free(ws);
             pare_arena_free(ar);
         }
         free(x);

@@ -20,6 +20,11 @@
 #   random-bert-base   --layers 12 --hidden 768 --heads 12 --intermediate 3072
 # Override the list with BENCH_MODELS="minilm-l6 ...", the batches with
 # BENCH_BATCHES="1 8", the threads with BENCH_THREADS (2), seq with BENCH_SEQ.
+# pare int8 (unless BENCH_INT8=0): `pare quantize` writes each model's
+# W8A8 dynamic copy and a static one (min-max calibration on 64 SemEval
+# tweets) under .cache/bench/int8/ (re-made when build/pare is newer);
+# their `pare bench` rows are "pare-int8" and "pare-int8s", set against
+# torch-int8 (quantize_dynamic) and ort-int8 (quantize_dynamic, QInt8).
 # BENCH_ROUNDS (3) repeats the whole sequence, engines alternating, and the
 # table shows the median over rounds: a shared VM has noisy spells.
 set -euo pipefail
@@ -106,6 +111,21 @@ else
     say "\`build/pare peak --json\` failed: no peak column"
 fi
 
+calib=${PARE_DATA_DIR:-$root/../shared/data}/semeval2018-ec/2018-E-c-En-train.txt
+# Writes $out/int8/NAME-ACT (ACT dynamic or static) if missing or older than
+# build/pare; prints its path.
+ensure_int8() {
+    local name=$1 act=$2 q=$out/int8/$1-$2 extra=()
+    [ "$act" = static ] && extra=(--calib "$calib" --column Tweet --limit 64)
+    if [ ! -f "$q/model.safetensors" ] || [ "$pare" -nt "$q/model.safetensors" ]; then
+        mkdir -p "$out/int8"
+        "$pare" quantize "$models_dir/$name" --act "$act" "${extra[@]}" -o "$q" --threads "$threads" >&2 || return 1
+    fi
+    echo "$q"
+}
+int8_pare=0
+[ "$have_pare" = 1 ] && [ "${BENCH_INT8:-1}" != 0 ] && int8_pare=1
+
 for round in $(seq "$rounds"); do
 say "round $round of $rounds"
 for name in $models; do
@@ -121,6 +141,18 @@ for name in $models; do
                     "$(field p50_ms "$probe")" "$min_iters" "$max_iters" "$target_s")
                 say "$name batch $b: pare ($iters iterations)"
                 "$pare" "${common[@]}" --warmup "$warmup" --iters "$iters" | tag pare "$name" >> "$jsonl"
+                if [ "$int8_pare" = 1 ]; then
+                    for act in dynamic static; do
+                        eng=pare-int8; [ "$act" = static ] && eng=pare-int8s
+                        if q=$(ensure_int8 "$name" "$act"); then
+                            say "$name batch $b: $eng"
+                            "$pare" bench "$q" --batch "$b" --seq "$seq" --threads "$threads" --json \
+                                --warmup "$warmup" --iters "$iters" | tag "$eng" "$name" >> "$jsonl"
+                        else
+                            say "$name: \`pare quantize --act $act\` failed: no $eng row"
+                        fi
+                    done
+                fi
             else
                 say "$name batch $b: \`build/pare bench\` failed: no pare row"
             fi

@@ -6,6 +6,7 @@
 #include "pare/core.h"
 #include "pare/io.h"
 #include "pare/kernels.h"
+#include "pare/qlinear.h"
 #include "pare/tokenize.h"
 
 #ifdef __cplusplus
@@ -98,6 +99,45 @@ typedef struct pare_bert_random_opts {
 } pare_bert_random_opts;
 
 pare_status pare_bert_write_random(const char *dir, const pare_bert_random_opts *o, pare_err *err);
+
+/* ---- int8 quantization (src/models/bert_quant.c)
+ *
+ * Quantized: the four Linear layers of every encoder layer (Q/K/V fused,
+ * attention output, FFN in and out), int8 weights per output channel,
+ * symmetric, round-to-nearest. Kept in fp32: embeddings, every LayerNorm,
+ * attention (QK^T, softmax, .V), GELU, the pooler and the classifier. */
+typedef enum pare_bert_qmode {
+    PARE_BERT_FP32 = 0,
+    PARE_BERT_W8A8_DYNAMIC = 1, /* int8 inputs, one scale per token */
+    PARE_BERT_W8A8_STATIC = 2,  /* int8 inputs, calibrated per-tensor scale */
+    PARE_BERT_W8_ONLY = 3,      /* int8 on disk; dequantized to fp32 at load */
+} pare_bert_qmode;
+
+const char *pare_bert_qmode_name(pare_bert_qmode q); /* fp32, w8a8-dynamic, w8a8-static, w8-only */
+pare_bert_qmode pare_bert_get_qmode(const pare_bert *m);
+
+typedef struct pare_bert_quant_opts {
+    pare_bert_qmode mode;
+    /* static only: calibration texts run through the fp32 model first */
+    pare_calib_method calib;  /* MINMAX or PERCENTILE */
+    double percentile;        /* 99.99 if 0 */
+    const char *const *calib_texts;
+    int64_t n_calib;
+    int64_t batch;            /* texts per calibration batch (8 if 0) */
+    int64_t max_len;          /* tokens per text (128 if 0) */
+} pare_bert_quant_opts;
+
+/* Quantize a loaded fp32 model in place (its fp32 weights stay in memory;
+ * a folder written by pare_bert_save_quantized loads with int8 weights
+ * only). On error the model is left fp32. */
+pare_status pare_bert_quantize(pare_bert *m, const pare_bert_quant_opts *o, pare_err *err);
+/* Write a quantized model as a folder pare_bert_load reads: config.json
+ * (src_dir's, plus a "quantization_config" block), model.safetensors with
+ * int8 "<linear>.weight", f32 "<linear>.weight_scale" [n_out] (and
+ * "<linear>.input_scale" [1] for static), every other tensor as it was, and
+ * the tokenizer files of src_dir. */
+pare_status pare_bert_save_quantized(const pare_bert *m, const char *src_dir, const char *out_dir,
+                                     pare_err *err);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
 #include "pare/core.h"
 #include "pare/io.h"
 #include "pare/kernels.h"
+#include "pare/qlinear.h"
 #include "pare/qtypes.h"
 #include "pare/quant.h"
 #include "pare/gguf.h"

@@ -2,42 +2,12 @@
  * classification head. Weights are converted to f32 into an arena owned by
  * the model; Q, K and V are fused into one Linear so each layer runs four
  * GEMMs. */
-#include "pare/bert.h"
+#include "models/bert_internal.h"
 #include "models/model_files.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct bert_layer {
-    pare_linear qkv;      /* [3H, H]: query, key, value stacked */
-    pare_linear attn_out; /* [H, H] */
-    pare_linear inter;    /* [I, H] */
-    pare_linear out;      /* [H, I] */
-    const float *ln1_g, *ln1_b; /* attention.output.LayerNorm [H] */
-    const float *ln2_g, *ln2_b; /* output.LayerNorm [H] */
-} bert_layer;
-
-struct pare_bert {
-    pare_bert_config cfg;
-    pare_bert_params params;
-    pare_kernel_impl kernel;
-    pare_tensor_file *file;
-    pare_arena *weights;  /* f32 weights and packed copies */
-    pare_arena *scratch;  /* activations, reset per forward */
-    pare_pool *pool;
-    pare_wordpiece *tok;
-    const char *prefix;   /* "" or "bert." */
-    const float *word_emb;  /* [V, H] */
-    const float *pos_emb;   /* [P, H] */
-    const float *type_emb;  /* [type_vocab, H] or NULL */
-    const float *emb_ln_g, *emb_ln_b; /* [H] */
-    bert_layer *layers;     /* [n_layers] */
-    bool has_pooler, has_classifier;
-    pare_linear pooler;     /* [H, H] */
-    pare_linear classifier; /* [n_labels, H] */
-    int64_t n_params;
-};
 
 /* ------------------------------------------------------------ loading */
 
@@ -92,8 +62,70 @@ static pare_status load_f32(pare_bert *m, const char *name, int32_t n_dims, cons
     return PARE_OK;
 }
 
-static pare_status load_linear(pare_bert *m, const char *base, int64_t n_out, int64_t n_in,
-                               pare_linear *lin, pare_err *err) {
+/* Quantized checkpoints (pare quantize): n_parts Linear layers of [n_out,
+ * n_in] each, stacked into one, with int8 "<base>.weight", f32
+ * "<base>.weight_scale" [n_out], "<base>.bias" and, for static W8A8,
+ * "<base>.input_scale" [1] (the largest of the parts is used). */
+static pare_status load_linear_q(pare_bert *m, const char *const *bases, int n_parts, int64_t n_out,
+                                 int64_t n_in, bert_lin *lin, pare_err *err) {
+    const int64_t N = n_parts * n_out;
+    int8_t *w = malloc((size_t)(N * n_in));
+    float *ws = pare_arena_alloc(m->weights, (size_t)N * sizeof(float), 64);
+    float *b = pare_arena_alloc(m->weights, (size_t)N * sizeof(float), 64);
+    if (!w || !ws || !b) {
+        free(w);
+        return pare_err_set(err, PARE_ERR_OOM, "out of memory loading '%s'", bases[0]);
+    }
+    float in_scale = 0.0f;
+    pare_status s = PARE_OK;
+    for (int p = 0; p < n_parts && !s; p++) {
+        char name[200];
+        const float *v;
+        snprintf(name, sizeof name, "%s.weight", bases[p]);
+        const pare_tensor *t = find_tensor(m, name);
+        if (!t || t->dtype != PARE_DTYPE_I8 || !pare_tensor_has_shape(t, 2, (int64_t[]){n_out, n_in})) {
+            s = pare_err_set(err, PARE_ERR_FORMAT, "%s: quantized model needs an int8 [%lld, %lld] tensor '%s%s'",
+                             pare_tensor_file_path(m->file), (long long)n_out, (long long)n_in, m->prefix, name);
+            break;
+        }
+        memcpy(w + p * n_out * n_in, t->data, (size_t)(n_out * n_in));
+        m->n_params += n_out * n_in;
+        snprintf(name, sizeof name, "%s.weight_scale", bases[p]);
+        if ((s = load_f32(m, name, 1, &n_out, true, &v, err))) break;
+        memcpy(ws + p * n_out, v, (size_t)n_out * sizeof(float));
+        m->n_params -= n_out;
+        snprintf(name, sizeof name, "%s.bias", bases[p]);
+        if ((s = load_f32(m, name, 1, &n_out, true, &v, err))) break;
+        memcpy(b + p * n_out, v, (size_t)n_out * sizeof(float));
+        if (m->qmode == PARE_BERT_W8A8_STATIC) {
+            snprintf(name, sizeof name, "%s.input_scale", bases[p]);
+            if ((s = load_f32(m, name, 1, (int64_t[]){1}, true, &v, err))) break;
+            in_scale = v[0] > in_scale ? v[0] : in_scale;
+            m->n_params -= 1;
+        }
+    }
+    if (!s && m->qmode == PARE_BERT_W8_ONLY) {
+        float *wf = pare_arena_alloc(m->weights, (size_t)(N * n_in) * sizeof(float), 64);
+        if (!wf) s = pare_err_set(err, PARE_ERR_OOM, "out of memory loading '%s'", bases[0]);
+        if (!s) {
+            pare_dequantize_int8_rows(w, ws, N, n_in, wf);
+            s = pare_linear_init(&lin->f, wf, b, N, n_in, m->kernel, m->weights, err);
+        }
+    } else if (!s) {
+        if (m->qmode == PARE_BERT_W8A8_STATIC && !(in_scale > 0.0f))
+            s = pare_err_set(err, PARE_ERR_FORMAT, "%s: '%s.input_scale' is not positive", pare_tensor_file_path(m->file), bases[0]);
+        if (!s) s = pare_qlinear_init(&lin->q, w, ws, b, N, n_in, m->qmode == PARE_BERT_W8A8_STATIC ? in_scale : 0.0f,
+                                      m->kernel, m->weights, err);
+        if (s) pare_err_wrap(err, "%s: '%s'", pare_tensor_file_path(m->file), bases[0]);
+        lin->quant = s == PARE_OK;
+    }
+    free(w);
+    return s;
+}
+
+/* fp32 always (pooler, classifier) */
+static pare_status load_linear_f32(pare_bert *m, const char *base, int64_t n_out, int64_t n_in,
+                                   pare_linear *lin, pare_err *err) {
     char wn[200], bn[200];
     snprintf(wn, sizeof wn, "%s.weight", base);
     snprintf(bn, sizeof bn, "%s.bias", base);
@@ -104,13 +136,28 @@ static pare_status load_linear(pare_bert *m, const char *base, int64_t n_out, in
     return s;
 }
 
+static pare_status load_linear(pare_bert *m, const char *base, int64_t n_out, int64_t n_in,
+                               bert_lin *lin, pare_err *err) {
+    if (m->qmode != PARE_BERT_FP32) return load_linear_q(m, &base, 1, n_out, n_in, lin, err);
+    return load_linear_f32(m, base, n_out, n_in, &lin->f, err);
+}
+
 /* Q, K and V weights stacked into one [3H, H] matrix. */
-static pare_status load_qkv(pare_bert *m, int64_t il, pare_linear *lin, pare_err *err) {
+static pare_status load_qkv(pare_bert *m, int64_t il, bert_lin *lin, pare_err *err) {
     const int64_t H = m->cfg.hidden_size;
+    static const char *const parts[3] = {"query", "key", "value"};
+    if (m->qmode != PARE_BERT_FP32) {
+        char names[3][160];
+        const char *bases[3];
+        for (int p = 0; p < 3; p++) {
+            snprintf(names[p], sizeof names[p], "encoder.layer.%lld.attention.self.%s", (long long)il, parts[p]);
+            bases[p] = names[p];
+        }
+        return load_linear_q(m, bases, 3, H, H, lin, err);
+    }
     float *w = pare_arena_alloc(m->weights, (size_t)(3 * H * H) * sizeof(float), 64);
     float *b = pare_arena_alloc(m->weights, (size_t)(3 * H) * sizeof(float), 64);
     if (!w || !b) return pare_err_set(err, PARE_ERR_OOM, "out of memory fusing QKV of layer %lld", (long long)il);
-    static const char *const parts[3] = {"query", "key", "value"};
     for (int p = 0; p < 3; p++) {
         char wn[160], bn[160];
         snprintf(wn, sizeof wn, "encoder.layer.%lld.attention.self.%s.weight", (long long)il, parts[p]);
@@ -122,7 +169,7 @@ static pare_status load_qkv(pare_bert *m, int64_t il, pare_linear *lin, pare_err
         memcpy(w + p * H * H, pw, (size_t)(H * H) * sizeof(float));
         memcpy(b + p * H, pb, (size_t)H * sizeof(float));
     }
-    return pare_linear_init(lin, w, b, 3 * H, H, m->kernel, m->weights, err);
+    return pare_linear_init(&lin->f, w, b, 3 * H, H, m->kernel, m->weights, err);
 }
 
 static pare_status load_layer(pare_bert *m, int64_t il, pare_err *err) {
@@ -167,14 +214,14 @@ static pare_status load_all(pare_bert *m, const char *dir, pare_err *err) {
     for (int64_t il = 0; il < c->n_layers && !s; il++) s = load_layer(m, il, err);
     if (s) return s;
     if (find_tensor(m, "pooler.dense.weight")) {
-        s = load_linear(m, "pooler.dense", H, H, &m->pooler, err);
+        s = load_linear_f32(m, "pooler.dense", H, H, &m->pooler, err);
         m->has_pooler = (s == PARE_OK);
     }
     if (!s && m->has_pooler && c->n_labels > 0 && pare_tensor_file_find(m->file, "classifier.weight")) {
         /* The head is outside the "bert." prefix. */
         const char *saved = m->prefix;
         m->prefix = "";
-        s = load_linear(m, "classifier", c->n_labels, H, &m->classifier, err);
+        s = load_linear_f32(m, "classifier", c->n_labels, H, &m->classifier, err);
         m->prefix = saved;
         m->has_classifier = (s == PARE_OK);
     }
@@ -191,6 +238,7 @@ pare_status pare_bert_load(const char *dir, const pare_bert_params *params, pare
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     pare_status s = pare_bert_config_load(path, &m->cfg, err);
+    if (!s) s = bert_read_qmode(path, &m->qmode, err);
     if (!s) {
         m->weights = pare_arena_create(16u << 20);
         m->scratch = pare_arena_create(16u << 20);
@@ -284,6 +332,20 @@ static void embed_rows(void *ctx_, int ith, int nth) {
     }
 }
 
+/* One of the four Linear layers of layer il (0 qkv, 1 attn_out, 2 inter,
+ * 3 out), fp32 or int8; calibration observers see its input first. */
+static void lin_forward(pare_bert *m, int64_t il, int which, const float *x, int64_t R, float *y,
+                        pare_act act) {
+    bert_lin *l = bert_layer_lin(&m->layers[il], which);
+    if (m->obs)
+        pare_act_observer_add(&m->obs[il * 4 + which], x, R * (l->quant ? l->q.n_in : l->f.n_in),
+                              m->obs_tmp);
+    if (l->quant)
+        pare_qlinear_forward(&l->q, x, R, y, act, m->qscratch, m->pool);
+    else
+        pare_linear_forward(&l->f, x, R, y, act, m->pool);
+}
+
 static pare_status check_inputs(const pare_bert *m, const int32_t *ids, const int32_t *type_ids,
                                 int64_t B, int64_t T, pare_err *err) {
     const pare_bert_config *c = &m->cfg;
@@ -320,6 +382,17 @@ pare_status pare_bert_forward(pare_bert *m, const int32_t *ids, const int32_t *m
     float *ctx = pare_arena_alloc(m->scratch, (size_t)(R * H) * sizeof(float), 64);
     float *tmp = pare_arena_alloc(m->scratch, (size_t)(R * H) * sizeof(float), 64);
     float *mid = pare_arena_alloc(m->scratch, (size_t)(R * I) * sizeof(float), 64);
+    const int64_t K = H > I ? H : I;
+    m->qscratch = NULL;
+    m->obs_tmp = NULL;
+    if (m->qmode == PARE_BERT_W8A8_DYNAMIC || m->qmode == PARE_BERT_W8A8_STATIC) {
+        const pare_qlinear *q0 = &m->layers[0].out.q, *q1 = &m->layers[0].qkv.q;
+        size_t a = pare_qlinear_scratch_bytes(q0, R), b = pare_qlinear_scratch_bytes(q1, R);
+        if (!(m->qscratch = pare_arena_alloc(m->scratch, a > b ? a : b, 64)))
+            return pare_err_set(err, PARE_ERR_OOM, "out of memory for quantized activations");
+    }
+    if (m->obs && !(m->obs_tmp = pare_arena_alloc(m->scratch, (size_t)(R * K) * sizeof(float), 64)))
+        return pare_err_set(err, PARE_ERR_OOM, "out of memory for calibration");
     if (!x || !qkv || !ctx || !tmp || !mid)
         return pare_err_set(err, PARE_ERR_OOM, "out of memory for activations of batch %lld x %lld", (long long)B, (long long)T);
 
@@ -331,15 +404,15 @@ pare_status pare_bert_forward(pare_bert *m, const int32_t *ids, const int32_t *m
     const int64_t n_heads = c->n_heads, D = H / n_heads;
     for (int64_t il = 0; il < c->n_layers; il++) {
         const bert_layer *L = &m->layers[il];
-        pare_linear_forward(&L->qkv, x, R, qkv, PARE_ACT_NONE, m->pool);
+        lin_forward(m, il, 0, x, R, qkv, PARE_ACT_NONE);
         pare_attn_args a = {.q = qkv, .k = qkv + H, .v = qkv + 2 * H, .ld = 3 * H, .out = ctx,
                             .B = B, .T = T, .H = n_heads, .D = D, .mask = mask,
                             .scale = 1.0f / sqrtf((float)D), .causal = false};
         pare_attention_f32(&a, m->pool);
-        pare_linear_forward(&L->attn_out, ctx, R, tmp, PARE_ACT_NONE, m->pool);
+        lin_forward(m, il, 1, ctx, R, tmp, PARE_ACT_NONE);
         pare_add_layernorm_f32(tmp, x, L->ln1_g, L->ln1_b, x, R, H, eps, m->pool);
-        pare_linear_forward(&L->inter, x, R, mid, c->hidden_act, m->pool);
-        pare_linear_forward(&L->out, mid, R, tmp, PARE_ACT_NONE, m->pool);
+        lin_forward(m, il, 2, x, R, mid, c->hidden_act);
+        lin_forward(m, il, 3, mid, R, tmp, PARE_ACT_NONE);
         pare_add_layernorm_f32(tmp, x, L->ln2_g, L->ln2_b, x, R, H, eps, m->pool);
     }
     if (out->hidden) memcpy(out->hidden, x, (size_t)(R * H) * sizeof(float));

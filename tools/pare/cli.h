@@ -49,5 +49,6 @@ int cmd_classify(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_peak(int argc, char **argv);
 int cmd_dev(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 #endif

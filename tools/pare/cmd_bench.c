@@ -138,6 +138,8 @@ int cmd_peak(int argc, char **argv) {
     pare_pool *pool = pare_pool_create(c.n_threads, &err);
     if (!pool) return cli_fail("peak", &err);
     double g = pare_measure_fma_peak(pool, seconds), bw = 0;
+    pare_qisa qisa;
+    double g8 = pare_measure_int8_peak(pool, seconds, &qisa);
     if (pare_measure_read_bandwidth(pool, (size_t)512 << 20, 10, &bw, &err)) {
         pare_pool_free(pool);
         return cli_fail("peak", &err);
@@ -147,15 +149,15 @@ int cmd_peak(int argc, char **argv) {
     char feats[256];
     pare_cpu_features_str(&f, feats, sizeof feats);
     if (c.json) {
-        printf("{\"fma_gflops\": %.2f, \"read_gbps\": %.2f, \"threads\": %d, \"cpu\": ", g, bw,
-               pare_pool_size(pool));
+        printf("{\"fma_gflops\": %.2f, \"int8_gops\": %.2f, \"int8_isa\": \"%s\", \"read_gbps\": %.2f, \"threads\": %d, \"cpu\": ",
+               g, g8, pare_qisa_name(qisa), bw, pare_pool_size(pool));
         cli_json_string(stdout, f.brand);
         printf(", \"features\": ");
         cli_json_string(stdout, feats);
         printf("}\n");
     } else {
-        printf("fp32 FMA peak: %.1f GFLOP/s on %d threads\nmemory read: %.1f GB/s\ncpu: %s\nfeatures: %s\n", g,
-               pare_pool_size(pool), bw, f.brand, feats);
+        printf("fp32 FMA peak: %.1f GFLOP/s on %d threads\nint8 peak:     %.1f GOP/s (%s)\nmemory read: %.1f GB/s\ncpu: %s\nfeatures: %s\n",
+               g, pare_pool_size(pool), g8, pare_qisa_name(qisa), bw, f.brand, feats);
     }
     pare_pool_free(pool);
     return CLI_OK;

@@ -150,8 +150,8 @@ static int info_model(const char *dir, const cli_common *c, bool tensors) {
                (long long)cfg->n_labels, pare_bert_has_pooler(m) ? "true" : "false", (long long)mix.total,
                (long long)pare_bert_n_params(m));
         cli_json_string(stdout, path);
-        printf(", \"disk_bytes\": %zu, \"folder_bytes\": %zu, \"memory_bytes\": %zu, \"tokenizer_vocab\": %d, \"dtypes\": {",
-               pare_tensor_file_size(f), folder_bytes(dir), pare_bert_weight_bytes(m),
+        printf(", \"quantization\": \"%s\", \"disk_bytes\": %zu, \"folder_bytes\": %zu, \"memory_bytes\": %zu, \"tokenizer_vocab\": %d, \"dtypes\": {",
+               pare_bert_qmode_name(pare_bert_get_qmode(m)), pare_tensor_file_size(f), folder_bytes(dir), pare_bert_weight_bytes(m),
                tok ? pare_wordpiece_vocab_size(tok) : 0);
         print_json_tail(f, &mix, tensors);
     } else {
@@ -174,8 +174,14 @@ static int info_model(const char *dir, const cli_common *c, bool tensors) {
         print_mix(&mix, false);
         printf("\nsize on disk: %.2f MB weights (%s), %.2f MB folder\n", (double)pare_tensor_file_size(f) / 1e6,
                path, (double)folder_bytes(dir) / 1e6);
-        printf("in memory:    %.2f MB of weights as loaded by pare (f32, packed for %s)\n",
-               (double)pare_bert_weight_bytes(m) / 1e6, pare_kernel_impl_name(pare_kernel_resolve(c->kernel)));
+        pare_bert_qmode qm = pare_bert_get_qmode(m);
+        if (qm == PARE_BERT_W8A8_DYNAMIC || qm == PARE_BERT_W8A8_STATIC)
+            printf("in memory:    %.2f MB of weights as loaded by pare (%s: encoder Linears int8 packed for %s, the rest f32)\n",
+                   (double)pare_bert_weight_bytes(m) / 1e6, pare_bert_qmode_name(qm), pare_qisa_name(pare_qisa_resolve(c->kernel)));
+        else
+            printf("in memory:    %.2f MB of weights as loaded by pare (%sf32, packed for %s)\n",
+                   (double)pare_bert_weight_bytes(m) / 1e6, qm == PARE_BERT_W8_ONLY ? "int8 on disk, dequantized to " : "",
+                   pare_kernel_impl_name(pare_kernel_resolve(c->kernel)));
         if (tok) printf("tokenizer:    WordPiece, %d tokens, lowercase %s\n", pare_wordpiece_vocab_size(tok),
                         pare_wordpiece_options(tok)->lowercase ? "yes" : "no");
         if (tensors) print_tensors(f, false);

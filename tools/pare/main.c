@@ -13,6 +13,7 @@ static const char *HELP =
     "                          (FILE: .safetensors, PyTorch .bin or llama.cpp .gguf)\n"
     "  embed MODEL ...         sentence embeddings as JSON lines (--text / --file)\n"
     "  classify MODEL ...      labels and probabilities as JSON lines (--text / --file)\n"
+    "  quantize MODEL -o OUT   int8 model folder (W8A8 dynamic/static, weight-only)\n"
     "  bench MODEL ...         encoder latency (p50/p90/p99) and GFLOP/s\n"
     "  peak                    this machine's fp32 FMA peak\n"
     "  dev random-bert ...     write a random-weight BERT folder of any shape\n"
@@ -39,6 +40,7 @@ int main(int argc, char **argv) {
     } cmds[] = {
         {"info", cmd_info},   {"embed", cmd_embed}, {"classify", cmd_classify},
         {"bench", cmd_bench}, {"peak", cmd_peak},   {"dev", cmd_dev},
+        {"quantize", cmd_quantize},
     };
     if (argc < 2) {
         fputs(HELP, stderr);
