@@ -79,6 +79,8 @@ pare_status pare_gguf_open(const char *path, pare_gguf **out, pare_err *err);
 pare_status pare_gguf_open_memory(const void *data, size_t len, const char *name, pare_gguf **out,
                                   pare_err *err);
 void pare_gguf_close(pare_gguf *g);
+/* True if path is a regular file that starts with the GGUF magic. */
+bool pare_is_gguf_file(const char *path);
 
 const char *pare_gguf_path(const pare_gguf *g);
 uint32_t pare_gguf_version(const pare_gguf *g);

@@ -86,6 +86,11 @@ void pare_llama_rope_freqs(const pare_llama_config *c, int64_t max_pos, float *i
 typedef struct pare_llama_params {
     int n_threads;           /* <= 0: PARE_THREADS or all cores */
     pare_kernel_impl kernel; /* AUTO by default */
+    bool dequantize;         /* GGUF: dequantize every weight to f32 at load and
+                                run the exact f32 path (the reference mode);
+                                default: keep the file's block types and run
+                                them through pare_qmatmul (8-bit activations,
+                                as llama.cpp does) */
 } pare_llama_params;
 
 pare_llama_params pare_llama_default_params(void);
@@ -93,13 +98,21 @@ pare_llama_params pare_llama_default_params(void);
 typedef struct pare_llama pare_llama;
 
 /* dir: a Hugging Face folder (config.json, model.safetensors or
- * pytorch_model.bin). Tensor names with or without the "model." prefix. */
+ * pytorch_model.bin; tensor names with or without the "model." prefix), or
+ * a GGUF file of architecture llama or qwen2 (hyperparameters from its
+ * metadata, weights used in place from the mapping). */
 pare_status pare_llama_load(const char *dir, const pare_llama_params *params, pare_llama **out,
                             pare_err *err);
 void pare_llama_free(pare_llama *m);
 
 const pare_llama_config *pare_llama_get_config(const pare_llama *m);
-const pare_tensor_file *pare_llama_weights_file(const pare_llama *m);
+const pare_tensor_file *pare_llama_weights_file(const pare_llama *m); /* NULL for GGUF */
+/* The GGUF file the model came from (tokenizer metadata lives there), or NULL. */
+const struct pare_gguf *pare_llama_gguf(const pare_llama *m);
+/* Bytes of weights one decode step reads: every linear weight and the
+ * output head as stored (block types at their size); the embedding table
+ * only when it is also the output head. */
+size_t pare_llama_weight_bytes_per_token(const pare_llama *m);
 pare_pool *pare_llama_pool(pare_llama *m);
 bool pare_llama_has_lm_head(const pare_llama *m); /* false for a seq-cls checkpoint */
 bool pare_llama_has_score(const pare_llama *m);

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 
 /* Smallest encodings, to bound counts by the bytes left before allocating:
@@ -392,4 +393,15 @@ void pare_gguf_close(pare_gguf *g) {
     free(g->tensors);
     pare_arena_free(g->arena);
     free(g);
+}
+
+bool pare_is_gguf_file(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    char magic[4];
+    bool ok = fread(magic, 1, 4, f) == 4 && memcmp(magic, "GGUF", 4) == 0;
+    fclose(f);
+    return ok;
 }

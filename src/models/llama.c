@@ -175,15 +175,19 @@ pare_status pare_llama_load(const char *dir, const pare_llama_params *params, pa
     if (!m) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
     m->params = params ? *params : pare_llama_default_params();
     m->kernel = pare_kernel_resolve(m->params.kernel);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    pare_status s = pare_llama_config_load(path, &m->cfg, err);
-    if (!s) {
-        m->weights = pare_arena_create(16u << 20);
-        m->scratch = pare_arena_create(4u << 20);
-        if (!m->weights || !m->scratch) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    m->weights = pare_arena_create(16u << 20);
+    m->scratch = pare_arena_create(4u << 20);
+    pare_status s = PARE_OK;
+    if (!m->weights || !m->scratch) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    if (!s && pare_is_gguf_file(dir)) {
+        s = pare_gguf_open(dir, &m->gguf, err);
+        if (!s) s = llama_gguf_load(m, err);
+    } else if (!s) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/config.json", dir);
+        s = pare_llama_config_load(path, &m->cfg, err);
+        if (!s) s = load_all(m, dir, err);
     }
-    if (!s) s = load_all(m, dir, err);
     if (!s) {
         m->pool = pare_pool_create(m->params.n_threads, err);
         if (!m->pool) s = err ? err->code : PARE_ERR_INTERNAL;
@@ -202,11 +206,30 @@ void pare_llama_free(pare_llama *m) {
     pare_arena_free(m->scratch);
     pare_arena_free(m->weights);
     pare_tensor_file_close(m->file);
+    pare_gguf_close(m->gguf);
     free(m);
 }
 
 const pare_llama_config *pare_llama_get_config(const pare_llama *m) { return &m->cfg; }
 const pare_tensor_file *pare_llama_weights_file(const pare_llama *m) { return m->file; }
+const struct pare_gguf *pare_llama_gguf(const pare_llama *m) { return m->gguf; }
+
+static size_t weight_bytes(const llama_weight *w) {
+    size_t row = 0;
+    if (!w->raw) return (size_t)(w->n_out * w->n_in) * sizeof(float);
+    pare_qtype_row_size((pare_qtype)w->qtype, w->n_in, &row);
+    return row * (size_t)w->n_out;
+}
+
+size_t pare_llama_weight_bytes_per_token(const pare_llama *m) {
+    size_t total = 0;
+    for (int64_t il = 0; il < m->cfg.n_layers; il++) {
+        const llama_layer *L = &m->layers[il];
+        total += weight_bytes(&L->qkv) + weight_bytes(&L->o) + weight_bytes(&L->gate_up) + weight_bytes(&L->down);
+    }
+    if (m->has_lm_head) total += weight_bytes(&m->lm_head);
+    return total;
+}
 pare_pool *pare_llama_pool(pare_llama *m) { return m->pool; }
 bool pare_llama_has_lm_head(const pare_llama *m) { return m->has_lm_head; }
 bool pare_llama_has_score(const pare_llama *m) { return m->has_score; }
@@ -370,7 +393,7 @@ static pare_status alloc_scratch(pare_llama *m, const pare_llama_cache *kc, int6
 }
 
 typedef struct embed_ctx {
-    const float *embed;
+    const pare_llama *m;
     const int32_t *ids;
     int64_t n, H;
     float *x;
@@ -378,9 +401,17 @@ typedef struct embed_ctx {
 
 static void embed_rows(void *ctx_, int ith, int nth) {
     const embed_ctx *c = ctx_;
+    const pare_llama *m = c->m;
     int64_t lo, hi;
     pare_split_range(c->n, ith, nth, &lo, &hi);
-    for (int64_t r = lo; r < hi; r++) memcpy(c->x + r * c->H, c->embed + (int64_t)c->ids[r] * c->H, (size_t)c->H * sizeof(float));
+    for (int64_t r = lo; r < hi; r++) {
+        int64_t id = c->ids[r];
+        if (m->embed_raw) /* checked at load: the type dequantizes and rows are whole blocks */
+            pare_dequantize_row((pare_qtype)m->embed_qtype, (const uint8_t *)m->embed_raw + (size_t)id * m->embed_row_bytes,
+                                c->x + r * c->H, c->H, NULL);
+        else
+            memcpy(c->x + r * c->H, m->embed + id * c->H, (size_t)c->H * sizeof(float));
+    }
 }
 
 /* Copy the batch's k and v rows (inside the qkv buffer) into the cache. */
@@ -439,7 +470,7 @@ pare_status pare_llama_forward(pare_llama *m, pare_llama_cache *kc, const pare_l
     pare_llama_rope_freqs(c, max_pos, s.inv_freq, &attn_factor);
     pare_rope_table_f32(s.pos, R, s.inv_freq, D / 2, attn_factor, s.cos_t, s.sin_t);
 
-    embed_ctx ec = {.embed = m->embed, .ids = b->tokens, .n = R, .H = H, .x = s.x};
+    embed_ctx ec = {.m = m, .ids = b->tokens, .n = R, .H = H, .x = s.x};
     pare_pool_run(R * H >= 32768 ? m->pool : NULL, embed_rows, &ec);
     for (int64_t il = 0; il < c->n_layers; il++)
         if ((st = layer_forward(m, kc, il, &s, R, err))) {

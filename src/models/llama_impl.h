@@ -4,6 +4,7 @@
 #define PARE_LLAMA_IMPL_H
 
 #include "pare/llama.h"
+#include "pare/gguf.h"
 #include "pare/qtypes.h"
 
 /* One linear layer, y[m, n_out] = x[m, n_in] . W^T + bias. The weight is
@@ -34,12 +35,16 @@ struct pare_llama {
     pare_llama_config cfg;
     pare_llama_params params;
     pare_kernel_impl kernel;
-    pare_tensor_file *file;
+    pare_tensor_file *file;   /* HF folder weights, or NULL */
+    pare_gguf *gguf;          /* GGUF weights, or NULL */
     pare_arena *weights;   /* converted and stacked weights, packed copies */
     pare_arena *scratch;   /* activations, reset per forward */
     pare_pool *pool;
     const char *prefix;    /* "model." or "" */
-    const float *embed;    /* [V, H] */
+    const float *embed;    /* [V, H] f32, or NULL when embed_raw is set */
+    const void *embed_raw; /* [V] rows of embed_qtype (GGUF), dequantized per lookup */
+    uint32_t embed_qtype;
+    size_t embed_row_bytes;
     const float *norm;     /* [H] final norm */
     llama_layer *layers;   /* [n_layers] */
     bool has_lm_head, has_score;
@@ -54,5 +59,8 @@ struct pare_llama_cache {
     float *k, *v;  /* [n_layers][n_seq][max_ctx][kv_dim] */
     int64_t *len;  /* [n_seq] */
 };
+
+/* llama_gguf.c: fill cfg and every weight of m from m->gguf (opened). */
+pare_status llama_gguf_load(pare_llama *m, pare_err *err);
 
 #endif

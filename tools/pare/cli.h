@@ -51,4 +51,12 @@ int cmd_peak(int argc, char **argv);
 int cmd_dev(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 
+/* Decoders (cmd_llama.c). */
+struct pare_llama;
+pare_status cli_load_llama(const char *path, const cli_common *c, bool dequantize, struct pare_llama **out,
+                           pare_err *err);
+/* A GGUF file or a folder whose config.json is a Llama-family decoder. */
+bool cli_is_decoder(const char *path);
+int cli_bench_llama(const char *model, const cli_common *c, int64_t prompt, int64_t gen, int64_t reps);
+
 #endif

@@ -5,12 +5,19 @@
 #include <string.h>
 
 static const char *BENCH_HELP =
-    "usage: pare bench MODEL [--batch B] [--seq T] [--warmup W] [--iters N] [--threads N] [--json]\n"
+    "usage: pare bench ENCODER [--batch B] [--seq T] [--warmup W] [--iters N] [--threads N] [--json]\n"
+    "       pare bench DECODER [--prompt P] [--gen N] [--reps R] [--threads N] [--json]\n"
     "\n"
-    "Latency of one encoder forward pass (last hidden state) over B sequences of T\n"
-    "real tokens (fixed pseudo-random ids, no padding). Runs W warm-up passes, then\n"
-    "N timed ones, and reports p50/p90/p99/mean/min in ms and GFLOP/s at p50.\n"
-    "Defaults: --batch 1 --seq 128 --warmup 3 --iters 20.\n";
+    "Encoder (BERT family): latency of one forward pass (last hidden state) over B\n"
+    "sequences of T real tokens (fixed pseudo-random ids, no padding). Runs W\n"
+    "warm-up passes, then N timed ones, and reports p50/p90/p99/mean/min in ms and\n"
+    "GFLOP/s at p50. Defaults: --batch 1 --seq 128 --warmup 3 --iters 20.\n"
+    "\n"
+    "Decoder (a GGUF file or a Llama-family folder): prefill of P tokens and greedy\n"
+    "decode of N more into a fresh KV cache, R times after a warm-up; prints the\n"
+    "median tokens/s of each and the bytes of weights one decoded token reads (the\n"
+    "memory-bandwidth bound is read bandwidth / that; see pare peak).\n"
+    "Defaults: --prompt 64 --gen 32 --reps 3 (llama-bench's -p/-n).\n";
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -27,7 +34,7 @@ static double percentile(const double *sorted, int64_t n, double q) {
 int cmd_bench(int argc, char **argv) {
     cli_common c = {0};
     const char *model = NULL, *v;
-    int64_t B = 1, T = 128, warmup = 3, iters = 20;
+    int64_t B = 1, T = 128, warmup = 3, iters = 20, prompt = 64, gen = 32, reps = 3;
     for (int i = 1; i < argc; i++) {
         int r = cli_common_option(&c, argc, argv, &i);
         if (r < 0) return CLI_USAGE;
@@ -42,6 +49,12 @@ int cmd_bench(int argc, char **argv) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 65536, &T)) return CLI_USAGE;
         } else if (!strcmp(a, "--warmup")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 100000, &warmup)) return CLI_USAGE;
+        } else if (!strcmp(a, "--prompt")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1 << 20, &prompt)) return CLI_USAGE;
+        } else if (!strcmp(a, "--gen")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1 << 20, &gen)) return CLI_USAGE;
+        } else if (!strcmp(a, "--reps")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1000, &reps)) return CLI_USAGE;
         } else if (!strcmp(a, "--iters")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1000000, &iters)) return CLI_USAGE;
         } else if (a[0] == '-' || model) {
@@ -55,6 +68,7 @@ int cmd_bench(int argc, char **argv) {
         fputs(BENCH_HELP, stderr);
         return CLI_USAGE;
     }
+    if (cli_is_decoder(model)) return cli_bench_llama(model, &c, prompt, gen, reps);
     pare_err err = {0};
     pare_bert *m = NULL;
     if (cli_load_bert(model, &c, &m, &err)) return cli_fail("bench", &err);
@@ -126,7 +140,7 @@ int cmd_peak(int argc, char **argv) {
             printf("usage: pare peak [--seconds S] [--threads N] [--json]\n\n"
                    "Measure this machine's sustained fp32 FMA throughput (GFLOP/s) on N threads,\n"
                    "the ceiling that pare bench's GFLOP/s are compared with, and its memory read\n"
-                   "bandwidth (GB/s, best of 5 passes over 256 MB), the ceiling of decoding\n"
+                   "bandwidth (GB/s, best of 10 passes over 512 MB), the ceiling of decoding\n"
                    "(each token reads every weight once).\n");
             return CLI_OK;
         } else {

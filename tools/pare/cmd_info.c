@@ -266,16 +266,6 @@ static int info_llama(const char *dir, const cli_common *c, bool tensors) {
     return CLI_OK;
 }
 
-/* GGUF files start with the magic "GGUF". */
-static bool is_gguf(const char *path) {
-    char m[4] = {0};
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return false;
-    bool yes = fread(m, 1, 4, fp) == 4 && memcmp(m, "GGUF", 4) == 0;
-    fclose(fp);
-    return yes;
-}
-
 int cmd_info(int argc, char **argv) {
     cli_common c = {0};
     const char *target = NULL;
@@ -306,6 +296,6 @@ int cmd_info(int argc, char **argv) {
         return CLI_USAGE;
     }
     if (!S_ISDIR(st.st_mode))
-        return is_gguf(target) ? cli_info_gguf(target, c.json, tensors) : info_file(target, c.json, tensors);
+        return pare_is_gguf_file(target) ? cli_info_gguf(target, c.json, tensors) : info_file(target, c.json, tensors);
     return is_llama_folder(target) ? info_llama(target, &c, tensors) : info_model(target, &c, tensors);
 }
