@@ -12,23 +12,7 @@
 
 #define MAX_LEN 512
 
-static char *slurp(const char *path, size_t *len) {
-    char *buf = NULL;
-    pare_err err = {0};
-    size_t n = 0;
-    if (pare_read_file(path, (size_t)1 << 30, &buf, &n, &err) != PARE_OK) fail_msg("%s", err.msg);
-    if (len) *len = n;
-    return buf;
-}
 
-static uint64_t fnv1a64_ids(const int32_t *ids, int32_t n) {
-    uint64_t h = 0xCBF29CE484222325ull;
-    for (int32_t i = 0; i < n; i++) {
-        uint32_t v = (uint32_t)ids[i];
-        for (int b = 0; b < 4; b++) h = (h ^ ((v >> (8 * b)) & 0xFF)) * 0x100000001B3ull;
-    }
-    return h;
-}
 
 static pare_wordpiece *load_model(const char *name, const char *file) {
     char dir[1024], path[1200];
@@ -41,32 +25,7 @@ static pare_wordpiece *load_model(const char *name, const char *file) {
     return t;
 }
 
-/* Next line of buf (NUL-terminates it in place, strips a trailing \r). */
-static char *next_line(char **cur) {
-    if (!*cur || !**cur) return NULL;
-    char *line = *cur, *nl = strchr(line, '\n');
-    if (nl) {
-        *nl = 0;
-        *cur = nl + 1;
-    } else {
-        *cur = line + strlen(line);
-    }
-    size_t n = strlen(line);
-    if (n && line[n - 1] == '\r') line[n - 1] = 0;
-    return line;
-}
 
-static int parse_ids(const char *s, int32_t *ids, int cap) {
-    int n = 0;
-    while (*s && n < cap) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s) break;
-        ids[n++] = (int32_t)v;
-        s = end;
-    }
-    return n;
-}
 
 /* ------------------------------------------------------------------ SemEval */
 
@@ -75,15 +34,15 @@ static void check_semeval(pare_wordpiece *t, const char *label) {
     const char *data = getenv("PARE_DATA_DIR");
     if (data && *data) snprintf(path, sizeof path, "%s/semeval2018-ec/2018-E-c-En-train.txt", data);
     else snprintf(path, sizeof path, "%s/../shared/data/semeval2018-ec/2018-E-c-En-train.txt", tu_source_dir());
-    char *tsv = slurp(path, NULL);
-    char *golden = slurp(tu_path(gpath, sizeof gpath, "tests/golden/semeval_wordpiece.tsv"), NULL);
-    char *head = slurp(tu_path(gpath, sizeof gpath, "tests/golden/semeval_wordpiece_head.txt"), NULL);
+    char *tsv = tu_slurp(path, NULL);
+    char *golden = tu_slurp(tu_path(gpath, sizeof gpath, "tests/golden/semeval_wordpiece.tsv"), NULL);
+    char *head = tu_slurp(tu_path(gpath, sizeof gpath, "tests/golden/semeval_wordpiece_head.txt"), NULL);
     int32_t ids[MAX_LEN];
     char *cur = tsv, *gcur = golden, *line;
     int line_no = 0, n_tweets = 0, bad = 0;
     pare_err err = {0};
     double t0 = pare_time_now();
-    while ((line = next_line(&cur))) {
+    while ((line = tu_next_line(&cur))) {
         if (++line_no == 1) continue; /* header */
         char *tab = strchr(line, '\t');
         assert_non_null(tab);
@@ -92,13 +51,13 @@ static void check_semeval(pare_wordpiece *t, const char *label) {
         int32_t n = 0;
         tu_assert_ok(pare_wordpiece_encode(t, text, len, MAX_LEN, ids, &n, &err), &err);
         n_tweets++;
-        char *g = next_line(&gcur);
+        char *g = tu_next_line(&gcur);
         assert_non_null(g);
         int g_line = 0, g_n = 0;
         unsigned long long g_hash = 0;
         assert_int_equal(sscanf(g, "%d\t%d\t%llx", &g_line, &g_n, &g_hash), 3);
         assert_int_equal(g_line, line_no);
-        if (g_n != n || g_hash != fnv1a64_ids(ids, n)) {
+        if (g_n != n || g_hash != tu_fnv1a64_ids(ids, n)) {
             if (bad++ < 5) {
                 print_message("%s: line %d: %d ids, golden %d: '%.*s'\n  got:", label, line_no, (int)n,
                               g_n, (int)len, text);
@@ -115,7 +74,7 @@ static void check_semeval(pare_wordpiece *t, const char *label) {
     /* the head file holds full ids: check them exactly too */
     char *hcur = head;
     int n_head = 0;
-    while ((line = next_line(&hcur))) n_head++;
+    while ((line = tu_next_line(&hcur))) n_head++;
     assert_int_equal(n_head, 64);
     free(tsv);
     free(golden);
@@ -146,41 +105,22 @@ static void test_semeval_all_minilm(void **state) {
 /* ------------------------------------------------------------------ edge cases */
 
 /* Undo the golden file's escapes (\\, \uXXXX, \UXXXXXXXX) into UTF-8. */
-static size_t unescape(const char *s, char *out) {
-    size_t n = 0;
-    while (*s) {
-        if (s[0] == '\\' && s[1] == '\\') {
-            out[n++] = '\\';
-            s += 2;
-        } else if (s[0] == '\\' && (s[1] == 'u' || s[1] == 'U')) {
-            int digits = s[1] == 'u' ? 4 : 8;
-            char hex[9] = {0};
-            memcpy(hex, s + 2, (size_t)digits);
-            long cp = strtol(hex, NULL, 16);
-            n += (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)out + n);
-            s += 2 + digits;
-        } else {
-            out[n++] = *s++;
-        }
-    }
-    return n;
-}
 
 static void check_edge_cases(pare_wordpiece *t, const char *label) {
     char p1[1200], p2[1200];
-    char *cases = slurp(tu_path(p1, sizeof p1, "tests/golden/wordpiece_edge_cases.txt"), NULL);
-    char *golden = slurp(tu_path(p2, sizeof p2, "tests/golden/wordpiece_edge_cases.ids"), NULL);
+    char *cases = tu_slurp(tu_path(p1, sizeof p1, "tests/golden/wordpiece_edge_cases.txt"), NULL);
+    char *golden = tu_slurp(tu_path(p2, sizeof p2, "tests/golden/wordpiece_edge_cases.ids"), NULL);
     char *cur = cases, *gcur = golden, *line;
     int k = 0, bad = 0;
     static char text[8192];
     int32_t ids[MAX_LEN], want[MAX_LEN];
     pare_err err = {0};
-    while ((line = next_line(&cur))) {
+    while ((line = tu_next_line(&cur))) {
         k++;
-        char *g = next_line(&gcur);
+        char *g = tu_next_line(&gcur);
         assert_non_null(g);
-        int n_want = parse_ids(g, want, MAX_LEN);
-        size_t len = unescape(line, text);
+        int n_want = tu_parse_ids(g, want, MAX_LEN);
+        size_t len = tu_unescape(line, text);
         int32_t n = 0;
         tu_assert_ok(pare_wordpiece_encode(t, text, len, MAX_LEN, ids, &n, &err), &err);
         if (n != n_want || memcmp(ids, want, sizeof(int32_t) * (size_t)n) != 0) {
@@ -220,7 +160,7 @@ static void test_truncation(void **state) {
     (void)state;
     pare_wordpiece *t = load_model("minilm-l6", NULL);
     char gpath[1200];
-    char *head = slurp(tu_path(gpath, sizeof gpath, "tests/golden/semeval_wordpiece_head.txt"), NULL);
+    char *head = tu_slurp(tu_path(gpath, sizeof gpath, "tests/golden/semeval_wordpiece_head.txt"), NULL);
     /* re-encode the tweets of the head file is not possible (no texts in the
      * repo): truncate long texts whose full ids we know here instead */
     const char *text = "The quick brown fox jumps over the lazy dog, unaffably and "
@@ -248,9 +188,9 @@ static void test_truncation(void **state) {
     assert_int_equal(n, 3);
     /* the golden heads truncated to 16 keep their prefix */
     char *cur = head, *line;
-    while ((line = next_line(&cur))) {
+    while ((line = tu_next_line(&cur))) {
         int32_t g[MAX_LEN];
-        int ng = parse_ids(strchr(line, '\t') + 1, g, MAX_LEN);
+        int ng = tu_parse_ids(strchr(line, '\t') + 1, g, MAX_LEN);
         assert_true(ng >= 2);
         assert_int_equal(g[0], 101);
         assert_int_equal(g[ng - 1], 102);

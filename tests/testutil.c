@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <utf8proc.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,4 +88,68 @@ float tu_randf(uint64_t *state, float lo, float hi) {
     *state ^= *state >> 7;
     *state ^= *state << 17;
     return lo + (hi - lo) * (float)((*state >> 40) * (1.0 / 16777216.0));
+}
+
+char *tu_slurp(const char *path, size_t *len) {
+    char *buf = NULL;
+    pare_err err = {0};
+    size_t n = 0;
+    if (pare_read_file(path, (size_t)1 << 30, &buf, &n, &err) != PARE_OK) fail_msg("%s", err.msg);
+    if (len) *len = n;
+    return buf;
+}
+
+uint64_t tu_fnv1a64_ids(const int32_t *ids, int32_t n) {
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (int32_t i = 0; i < n; i++) {
+        uint32_t v = (uint32_t)ids[i];
+        for (int b = 0; b < 4; b++) h = (h ^ ((v >> (8 * b)) & 0xFF)) * 0x100000001B3ull;
+    }
+    return h;
+}
+
+char *tu_next_line(char **cur) {
+    if (!*cur || !**cur) return NULL;
+    char *line = *cur, *nl = strchr(line, '\n');
+    if (nl) {
+        *nl = 0;
+        *cur = nl + 1;
+    } else {
+        *cur = line + strlen(line);
+    }
+    size_t n = strlen(line);
+    if (n && line[n - 1] == '\r') line[n - 1] = 0;
+    return line;
+}
+
+int tu_parse_ids(const char *s, int32_t *ids, int cap) {
+    int n = 0;
+    while (*s && n < cap) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s) break;
+        ids[n++] = (int32_t)v;
+        s = end;
+    }
+    return n;
+}
+
+size_t tu_unescape(const char *s, char *out) {
+    size_t n = 0;
+    while (*s) {
+        if (s[0] == '\\' && s[1] == '\\') {
+            out[n++] = '\\';
+            s += 2;
+        } else if (s[0] == '\\' && (s[1] == 'u' || s[1] == 'U')) {
+            int digits = s[1] == 'u' ? 4 : 8;
+            char hex[9] = {0};
+            memcpy(hex, s + 2, (size_t)digits);
+            long cp = strtol(hex, NULL, 16);
+            n += (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)out + n);
+            s += 2 + digits;
+        } else {
+            out[n++] = *s++;
+        }
+    }
+    return n;
 }

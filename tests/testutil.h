@@ -36,4 +36,15 @@ float tu_randf(uint64_t *state, float lo, float hi);
         if (s_ != PARE_OK) fail_msg("status %d: %s", (int)s_, (err)->msg);          \
     } while (0)
 
+/* Whole file, NUL-terminated (fails the test on error). */
+char *tu_slurp(const char *path, size_t *len);
+/* FNV-1a 64 of the ids as little-endian int32 bytes (the golden files' hash). */
+uint64_t tu_fnv1a64_ids(const int32_t *ids, int32_t n);
+/* Next line of *cur (NUL-terminated in place, trailing \r stripped); NULL at the end. */
+char *tu_next_line(char **cur);
+/* Space-separated ids; returns how many (at most cap). */
+int tu_parse_ids(const char *s, int32_t *ids, int cap);
+/* Golden-file escapes (\\, \uXXXX, \UXXXXXXXX) to UTF-8; returns the length. */
+size_t tu_unescape(const char *s, char *out);
+
 #endif
