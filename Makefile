@@ -12,7 +12,7 @@ help:
 	@echo "make demo        build, install the models, run pare end to end"
 	@echo "make test        release and ASan+UBSan test suites (installs models first)"
 	@echo "make models      install the real models into .cache/models"
-	@echo "make bench       pare beside PyTorch and ONNX Runtime (needs pip torch, onnxruntime)"
+	@echo "make bench       pare beside PyTorch, ONNX Runtime and llama.cpp (pip torch, onnxruntime, gguf)"
 	@echo "make references  regenerate tests/golden with transformers and gguf (needs pip torch, gguf)"
 	@echo "make fuzz        build libFuzzer targets and run each for FUZZ_SECONDS (default 60)"
 
@@ -42,12 +42,15 @@ demo: build models
 
 bench: build models
 	./bench/run.sh
+	if [ "$${BENCH_LLAMA:-1}" != 0 ]; then ./bench/llama.sh; fi
 
 references: build models
 	python3 tools/make_references.py
 	python3 tools/make_qtypes_golden.py
 	python3 tools/make_gguf_golden.py
 	python3 tools/make_llama_references.py
+	python3 tools/make_llama_gguf_references.py
+	python3 tools/make_bpe_golden.py
 
 FUZZ_SECONDS ?= 60
 fuzz-build: deps

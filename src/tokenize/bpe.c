@@ -43,6 +43,7 @@ struct pare_bpe {
     int32_t byte_id[256];   /* id of the one-symbol token of each byte */
     special *specials;      /* longest first */
     int64_t n_specials;
+    bool special_first[256];/* bytes a special token can start with */
     pcre2_code *re[MAX_REGEX];
     int n_re;
     int32_t bos, eos;
@@ -197,6 +198,7 @@ static pare_status compile_pre(pare_bpe *t, const char *pre, const char *path, p
         t->re[i] = pcre2_compile((PCRE2_SPTR)d->re[i], PCRE2_ZERO_TERMINATED,
                                  PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code, &off, NULL);
         if (!t->re[i]) return pare_err_set(err, PARE_ERR_INTERNAL, "pre-tokenizer '%s': regex %d does not compile", pre, i);
+        pcre2_jit_compile(t->re[i], PCRE2_JIT_COMPLETE); /* if JIT is unavailable, the interpreter runs */
         t->n_re = i + 1;
     }
     return PARE_OK;
@@ -267,6 +269,7 @@ static pare_status load_tables(pare_bpe *t, const pare_gguf *g, pare_err *err) {
             t->specials[t->n_specials++] = (special){txt, st.len, (int32_t)i};
     }
     qsort(t->specials, (size_t)t->n_specials, sizeof *t->specials, cmp_special);
+    for (int64_t k = 0; k < t->n_specials; k++) t->special_first[(uint8_t)t->specials[k].s[0]] = true;
     for (int b = 0; b < 256; b++) {
         char u[4];
         int w = put_utf8(byte_to_cp(b), u);
@@ -436,7 +439,7 @@ pare_status pare_bpe_encode(const pare_bpe *t, const char *text, size_t len, boo
     size_t start = 0;
     for (size_t i = 0; i <= len && !st;) {
         const special *hit = NULL;
-        if (i < len)
+        if (i < len && t->special_first[(uint8_t)text[i]])
             for (int64_t k = 0; k < t->n_specials; k++) {
                 const special *sp = &t->specials[k];
                 if (sp->len <= len - i && text[i] == sp->s[0] && memcmp(text + i, sp->s, sp->len) == 0) {

@@ -14,8 +14,10 @@ static const char *HELP =
     "  embed MODEL ...         sentence embeddings as JSON lines (--text / --file)\n"
     "  classify MODEL ...      labels and probabilities as JSON lines (--text / --file)\n"
     "  quantize MODEL -o OUT   int8 model folder (W8A8 dynamic/static, weight-only)\n"
-    "  bench MODEL ...         encoder latency (p50/p90/p99) and GFLOP/s\n"
-    "  peak                    this machine's fp32 FMA peak\n"
+    "  generate MODEL ...      stream text from a Llama-family GGUF (--prompt, --chat, sampling)\n"
+    "  perplexity MODEL FILE   perplexity on a text file, llama.cpp's windowing (--ctx, --stride)\n"
+    "  bench MODEL ...         encoder latency (p50/p90/p99) and GFLOP/s; decoder tokens/s\n"
+    "  peak                    this machine's fp32 FMA peak and memory read bandwidth\n"
     "  dev random-bert ...     write a random-weight BERT folder of any shape\n"
     "  dev random-llama ...    write a random-weight Llama/Mistral/Qwen2 folder of any shape\n"
     "\n"
@@ -40,7 +42,7 @@ int main(int argc, char **argv) {
     } cmds[] = {
         {"info", cmd_info},   {"embed", cmd_embed}, {"classify", cmd_classify},
         {"bench", cmd_bench}, {"peak", cmd_peak},   {"dev", cmd_dev},
-        {"quantize", cmd_quantize},
+        {"quantize", cmd_quantize}, {"generate", cmd_generate}, {"perplexity", cmd_perplexity},
     };
     if (argc < 2) {
         fputs(HELP, stderr);
