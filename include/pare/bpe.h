@@ -35,7 +35,8 @@ bool pare_bpe_add_bos(const pare_bpe *t);
 bool pare_bpe_is_control(const pare_bpe *t, int32_t id);
 
 /* Encode len bytes of text. add_special: prepend BOS when the vocabulary
- * says so (add_bos_token). *ids is malloc'd (caller frees); *n its length. */
+ * says so (add_bos_token). *ids is malloc'd (caller frees; non-NULL also
+ * when *n is 0). */
 pare_status pare_bpe_encode(const pare_bpe *t, const char *text, size_t len, bool add_special, int32_t **ids,
                             int64_t *n, pare_err *err);
 

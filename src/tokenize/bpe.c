@@ -463,7 +463,8 @@ pare_status pare_bpe_encode(const pare_bpe *t, const char *text, size_t len, boo
         free(o.v);
         return st;
     }
-    *ids = o.v;
+    if (!o.v && !(o.v = malloc(sizeof *o.v))) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    *ids = o.v; /* never NULL, also for an empty text */
     *n = o.n;
     return PARE_OK;
 }
