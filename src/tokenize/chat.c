@@ -80,7 +80,6 @@ pare_status pare_chat_apply(const char *tmpl, const pare_chat_msg *msgs, int64_t
     } else if (strstr(tmpl, "[INST]")) {
         /* Llama 2: the system prompt is folded into the first user turn. */
         const char *sys = NULL;
-        bool open = false;
         for (int64_t i = 0; i < n; i++) {
             if (!strcmp(msgs[i].role, "system")) {
                 sys = msgs[i].content;
@@ -89,13 +88,10 @@ pare_status pare_chat_apply(const char *tmpl, const pare_chat_msg *msgs, int64_t
                 if (sys) putv(&b, 3, "<<SYS>>\n", sys, "\n<</SYS>>\n\n");
                 sys = NULL;
                 putv(&b, 2, msgs[i].content, " [/INST]");
-                open = true;
             } else {
                 putv(&b, 3, " ", msgs[i].content, " </s>");
-                open = false;
             }
         }
-        (void)open;
     } else {
         free(b.p);
         return pare_err_set(err, PARE_ERR_UNSUPPORTED,
