@@ -53,31 +53,72 @@ INLINE __m256 udot(__m256i u, const int8_t *x) {
 
 /* ---- 32-blocks with unsigned codes: Q4_0, Q4_1, Q5_0, Q5_1 */
 
-/* codes of block b and its (scale, offset-or-min) terms: value = d*u + c. */
+/* codes of block b and its (scale, offset-or-min) terms: value = d*u + c.
+ * Two blocks per step into separate accumulators (vector and scalar), so
+ * neither the FMA chain nor the scalar correction chain waits on the
+ * previous block: at one x row (decode) the single chains were the limit. */
+#define QBLOCK_STEP(BLK, CODES, OFFSET_TERM, b, ACC, CORR)                                      \
+    do {                                                                                        \
+        const BLK *blk = &bl[b];                                                                \
+        const float dw = h2f(blk->d);                                                           \
+        const float cw = OFFSET_TERM;                                                           \
+        __m256i u = CODES;                                                                      \
+        for (int r = 0; r < R; r++) {                                                           \
+            ACC[r] = _mm256_fmadd_ps(udot(u, x[r].qs + 32 * (b)), _mm256_set1_ps(dw * x[r].d[b]), \
+                                     ACC[r]);                                                   \
+            CORR[r] += cw * x[r].dsum[b];                                                       \
+        }                                                                                       \
+    } while (0)
+
 #define QBLOCK_KERNEL(NAME, BLK, CODES, OFFSET_TERM)                                            \
     INLINE void NAME##_r(const void *w, const pare_qx *x, const int R, int64_t k, float *out) { \
         const BLK *bl = w;                                                                      \
-        __m256 acc[PARE_QX_TILE];                                                               \
-        float corr[PARE_QX_TILE];                                                               \
+        __m256 acc0[PARE_QX_TILE], acc1[PARE_QX_TILE];                                          \
+        float corr0[PARE_QX_TILE], corr1[PARE_QX_TILE];                                         \
         for (int r = 0; r < R; r++) {                                                           \
-            acc[r] = _mm256_setzero_ps();                                                       \
-            corr[r] = 0;                                                                        \
+            acc0[r] = acc1[r] = _mm256_setzero_ps();                                            \
+            corr0[r] = corr1[r] = 0;                                                            \
         }                                                                                       \
-        for (int64_t b = 0; b < k / 32; b++) {                                                  \
-            const BLK *blk = &bl[b];                                                            \
-            const float dw = h2f(blk->d);                                                       \
-            const float cw = OFFSET_TERM;                                                       \
-            __m256i u = CODES;                                                                  \
-            for (int r = 0; r < R; r++) {                                                       \
-                acc[r] = _mm256_fmadd_ps(udot(u, x[r].qs + 32 * b),                             \
-                                         _mm256_set1_ps(dw * x[r].d[b]), acc[r]);               \
-                corr[r] += cw * x[r].dsum[b];                                                   \
-            }                                                                                   \
+        const int64_t nb = k / 32;                                                              \
+        int64_t b = 0;                                                                          \
+        for (; b + 1 < nb; b += 2) {                                                            \
+            QBLOCK_STEP(BLK, CODES, OFFSET_TERM, b, acc0, corr0);                               \
+            QBLOCK_STEP(BLK, CODES, OFFSET_TERM, b + 1, acc1, corr1);                           \
         }                                                                                       \
-        for (int r = 0; r < R; r++) out[r] = hsum(acc[r]) + corr[r];                            \
+        if (b < nb) QBLOCK_STEP(BLK, CODES, OFFSET_TERM, b, acc0, corr0);                       \
+        for (int r = 0; r < R; r++)                                                             \
+            out[r] = hsum(_mm256_add_ps(acc0[r], acc1[r])) + (corr0[r] + corr1[r]);             \
     }
 
-QBLOCK_KERNEL(dot_q4_0, pare_block_q4_0, nibbles(blk->qs), -8.0f * dw)
+/* Q4_0: codes - 8 are signed in [-8, 7], so the sign trick applies and no
+ * per-block correction is needed (llama.cpp's way); two blocks per step. */
+INLINE __m256 sdot(__m256i w, const int8_t *xq) {
+    __m256i xv = _mm256_loadu_si256((const __m256i *)xq);
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+#define Q4_0_STEP(b, ACC)                                                                       \
+    do {                                                                                        \
+        const float dw = h2f(bl[b].d);                                                          \
+        __m256i wv = _mm256_sub_epi8(nibbles(bl[b].qs), _mm256_set1_epi8(8));                   \
+        for (int r = 0; r < R; r++)                                                             \
+            ACC[r] = _mm256_fmadd_ps(sdot(wv, x[r].qs + 32 * (b)), _mm256_set1_ps(dw * x[r].d[b]), ACC[r]); \
+    } while (0)
+
+INLINE void dot_q4_0_r(const void *w, const pare_qx *x, const int R, int64_t k, float *out) {
+    const pare_block_q4_0 *bl = w;
+    __m256 acc0[PARE_QX_TILE], acc1[PARE_QX_TILE];
+    for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
+    const int64_t nb = k / 32;
+    int64_t b = 0;
+    for (; b + 1 < nb; b += 2) {
+        Q4_0_STEP(b, acc0);
+        Q4_0_STEP(b + 1, acc1);
+    }
+    if (b < nb) Q4_0_STEP(b, acc0);
+    for (int r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc0[r], acc1[r]));
+}
 QBLOCK_KERNEL(dot_q4_1, pare_block_q4_1, nibbles(blk->qs), h2f(blk->m))
 QBLOCK_KERNEL(dot_q5_0, pare_block_q5_0,
               _mm256_or_si256(nibbles(blk->qs),
