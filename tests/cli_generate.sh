@@ -28,6 +28,11 @@ expect_match "perplexity final" "$out" "Final estimate: PPL = [0-9.]+ \+/- [0-9.
 printf 'too short' > "$TMP/short.txt"
 expect_error "perplexity on a short text" "needs at least" "$PARE" perplexity "$m" "$TMP/short.txt"
 
+out=$("$PARE" tokenize "$m" --text "Hello world" --text "<|im_start|>user")
+expect_eq "tokenize ids" "$out" '{"n": 2, "ids": [19556, 905]}
+{"n": 2, "ids": [1, 4093]}'
+expect_exit 2 "tokenize without text" "$PARE" tokenize "$m"
+
 out=$("$PARE" bench "$m" --prompt 8 --gen 4 --reps 1 --json)
 expect_match "decoder bench json" "$out" '"decode_tok_s": [0-9.]+.*"weight_bytes_per_token": [0-9]+'
 finish

@@ -166,3 +166,14 @@ pare_status cli_load_bert(const char *dir, const cli_common *c, pare_bert **out,
     p.kernel = c->kernel;
     return pare_bert_load(dir, &p, out, err);
 }
+
+int cli_take_arg(cli_common *c, int argc, char **argv, int *i, const char *help) {
+    int r = cli_common_option(c, argc, argv, i);
+    if (r < 0) return CLI_ARG_BAD;
+    if (r > 0) return CLI_ARG_NEXT;
+    if (!strcmp(argv[*i], "--help") || !strcmp(argv[*i], "-h")) {
+        fputs(help, stdout);
+        return CLI_ARG_HELP;
+    }
+    return 0;
+}

@@ -19,6 +19,12 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i);
 /* Value of option argv[*i] (advances *i); prints an error and returns NULL
  * when it is missing. */
 const char *cli_value(int argc, char **argv, int *i);
+/* The start of every command's option loop: a common option, or --help/-h
+ * (prints help to stdout). Returns CLI_ARG_NEXT when argv[*i] was consumed,
+ * CLI_ARG_HELP after printing help, CLI_ARG_BAD on a bad value, 0 when the
+ * command must look at argv[*i] itself. */
+enum { CLI_ARG_NEXT = 1, CLI_ARG_HELP = 2, CLI_ARG_BAD = -1 };
+int cli_take_arg(cli_common *c, int argc, char **argv, int *i, const char *help);
 bool cli_parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
 bool cli_parse_float(const char *opt, const char *s, double *out);
 
@@ -58,6 +64,7 @@ pare_status cli_load_llama(const char *path, const cli_common *c, bool dequantiz
 /* A GGUF file or a folder whose config.json is a Llama-family decoder. */
 bool cli_is_decoder(const char *path);
 int cmd_generate(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cli_bench_llama(const char *model, const cli_common *c, int64_t prompt, int64_t gen, int64_t reps);
 

@@ -36,14 +36,13 @@ int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *v;
     int64_t B = 1, T = 128, warmup = 3, iters = 20, prompt = 64, gen = 32, reps = 3;
     for (int i = 1; i < argc; i++) {
-        int r = cli_common_option(&c, argc, argv, &i);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
+        int r = cli_take_arg(&c, argc, argv, &i, BENCH_HELP);
+        if (r == CLI_ARG_BAD || r == CLI_ARG_HELP) {
+            return r == CLI_ARG_HELP ? CLI_OK : CLI_USAGE;
+        }
+        if (r) continue;
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(BENCH_HELP, stdout);
-            return CLI_OK;
-        } else if (!strcmp(a, "--batch")) {
+        if (!strcmp(a, "--batch")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 4096, &B)) return CLI_USAGE;
         } else if (!strcmp(a, "--seq")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 65536, &T)) return CLI_USAGE;

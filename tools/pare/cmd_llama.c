@@ -172,14 +172,13 @@ int cmd_generate(int argc, char **argv) {
     pare_sampler_opts so;
     pare_sampler_opts_default(&so);
     for (int i = 1; i < argc; i++) {
-        int r = cli_common_option(&c, argc, argv, &i);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
+        int r = cli_take_arg(&c, argc, argv, &i, GEN_HELP);
+        if (r == CLI_ARG_BAD || r == CLI_ARG_HELP) {
+            return r == CLI_ARG_HELP ? CLI_OK : CLI_USAGE;
+        }
+        if (r) continue;
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(GEN_HELP, stdout);
-            return CLI_OK;
-        } else if (!strcmp(a, "--prompt")) {
+        if (!strcmp(a, "--prompt")) {
             if (!(prompt = cli_value(argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--chat")) {
             chat = true;
@@ -345,14 +344,13 @@ int cmd_perplexity(int argc, char **argv) {
     int64_t ctx = 512, stride = 0, chunks = 0;
     bool deq = false;
     for (int i = 1; i < argc; i++) {
-        int r = cli_common_option(&c, argc, argv, &i);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
+        int r = cli_take_arg(&c, argc, argv, &i, PPL_HELP);
+        if (r == CLI_ARG_BAD || r == CLI_ARG_HELP) {
+            return r == CLI_ARG_HELP ? CLI_OK : CLI_USAGE;
+        }
+        if (r) continue;
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(PPL_HELP, stdout);
-            return CLI_OK;
-        } else if (!strcmp(a, "--ctx")) {
+        if (!strcmp(a, "--ctx")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 2, 1 << 20, &ctx)) return CLI_USAGE;
         } else if (!strcmp(a, "--stride")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 1 << 20, &stride)) return CLI_USAGE;
@@ -416,5 +414,80 @@ done:
     pare_llama_cache_free(p.kc);
     pare_bpe_free(tok);
     pare_llama_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------ tokenize */
+
+static const char *TOK_HELP =
+    "usage: pare tokenize MODEL.gguf (--text T ... | --file F [--column NAME]) [--special]\n"
+    "\n"
+    "Byte-level BPE ids of each text as JSON lines {\"n\": N, \"ids\": [...]}, with the\n"
+    "tokenizer stored in the GGUF (special tokens written in the text become their\n"
+    "ids). --special also adds BOS when the vocabulary asks for it. --file reads one\n"
+    "text per line, or a TSV column with --column (the first row is the header).\n";
+
+int cmd_tokenize(int argc, char **argv) {
+    cli_common c = {0};
+    cli_texts texts = {0};
+    const char *model = NULL, *file = NULL, *column = NULL, *v;
+    bool special = false;
+    for (int i = 1; i < argc; i++) {
+        int r = cli_take_arg(&c, argc, argv, &i, TOK_HELP);
+        if (r == CLI_ARG_BAD || r == CLI_ARG_HELP) {
+            cli_texts_free(&texts);
+            return r == CLI_ARG_HELP ? CLI_OK : CLI_USAGE;
+        }
+        if (r) continue;
+        const char *a = argv[i];
+        if (!strcmp(a, "--text")) {
+            if (!(v = cli_value(argc, argv, &i)) || cli_texts_add(&texts, v)) return CLI_USAGE;
+        } else if (!strcmp(a, "--file")) {
+            if (!(file = cli_value(argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--column")) {
+            if (!(column = cli_value(argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--special")) {
+            special = true;
+        } else if (a[0] == '-' || model) {
+            fprintf(stderr, "pare tokenize: unexpected argument '%s' (see --help)\n", a);
+            cli_texts_free(&texts);
+            return CLI_USAGE;
+        } else {
+            model = a;
+        }
+    }
+    pare_err err = {0};
+    if (!model || (!texts.n && !file)) {
+        fputs(TOK_HELP, stderr);
+        cli_texts_free(&texts);
+        return CLI_USAGE;
+    }
+    if (file && cli_texts_load_file(&texts, file, column, 0, &err)) {
+        cli_texts_free(&texts);
+        return cli_fail("tokenize", &err);
+    }
+    pare_gguf *g = NULL;
+    pare_bpe *tok = NULL;
+    int rc = CLI_OK;
+    if (pare_gguf_open(model, &g, &err) || pare_bpe_from_gguf(g, &tok, &err)) {
+        rc = cli_fail("tokenize", &err);
+        goto done;
+    }
+    for (int64_t t = 0; t < texts.n; t++) {
+        int32_t *ids;
+        int64_t n;
+        if (pare_bpe_encode(tok, texts.items[t], strlen(texts.items[t]), special, &ids, &n, &err)) {
+            rc = cli_fail("tokenize", &err);
+            goto done;
+        }
+        printf("{\"n\": %lld, \"ids\": [", (long long)n);
+        for (int64_t i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
+        printf("]}\n");
+        free(ids);
+    }
+done:
+    pare_bpe_free(tok);
+    pare_gguf_close(g);
+    cli_texts_free(&texts);
     return rc;
 }

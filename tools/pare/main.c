@@ -16,6 +16,7 @@ static const char *HELP =
     "  quantize MODEL -o OUT   int8 model folder (W8A8 dynamic/static, weight-only)\n"
     "  generate MODEL ...      stream text from a Llama-family GGUF (--prompt, --chat, sampling)\n"
     "  perplexity MODEL FILE   perplexity on a text file, llama.cpp's windowing (--ctx, --stride)\n"
+    "  tokenize MODEL ...      BPE ids of texts as JSON lines (GGUF tokenizer; --text / --file)\n"
     "  bench MODEL ...         encoder latency (p50/p90/p99) and GFLOP/s; decoder tokens/s\n"
     "  peak                    this machine's fp32 FMA peak and memory read bandwidth\n"
     "  dev random-bert ...     write a random-weight BERT folder of any shape\n"
@@ -42,7 +43,7 @@ int main(int argc, char **argv) {
     } cmds[] = {
         {"info", cmd_info},   {"embed", cmd_embed}, {"classify", cmd_classify},
         {"bench", cmd_bench}, {"peak", cmd_peak},   {"dev", cmd_dev},
-        {"quantize", cmd_quantize}, {"generate", cmd_generate}, {"perplexity", cmd_perplexity},
+        {"quantize", cmd_quantize}, {"generate", cmd_generate}, {"perplexity", cmd_perplexity}, {"tokenize", cmd_tokenize},
     };
     if (argc < 2) {
         fputs(HELP, stderr);
