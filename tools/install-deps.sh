@@ -3,7 +3,8 @@
 # Used by `make` (so `make demo` / `make test` work on a fresh machine) and by .ci/run.
 set -euo pipefail
 pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev libopenblas-dev libcjson-dev
-libutf8proc-dev libcmocka-dev libpcre2-dev libsqlite3-dev libzstd-dev python3 python3-pip bc"
+libutf8proc-dev libcmocka-dev libpcre2-dev libsqlite3-dev sqlite3 libyaml-dev libzstd-dev python3
+python3-pip bc chromium"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

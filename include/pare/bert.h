@@ -79,6 +79,22 @@ pare_status pare_bert_forward(pare_bert *m, const int32_t *ids, const int32_t *m
                               const int32_t *type_ids, int64_t B, int64_t T,
                               const pare_bert_outputs *out, pare_err *err);
 
+/* Sentence features: mean over real tokens of the last hidden state
+ * (sentence-transformers), the [CLS] row, or the pooler output. */
+typedef enum pare_pooling { PARE_POOL_MEAN = 0, PARE_POOL_CLS = 1, PARE_POOL_POOLER = 2 } pare_pooling;
+
+/* Features of one row r of a forward pass (hidden [B, T, H], pooled
+ * [B, H], mask [B, T]) into vec[H], L2-normalised if normalize. */
+void pare_bert_pool_row(const float *hidden, const float *pooled, const int32_t *mask, int64_t T,
+                        int64_t H, int64_t r, pare_pooling pool, bool normalize, float *vec);
+
+/* Features of n texts into out[n, H]: texts are grouped by byte length into
+ * batches of `batch` (padding stays short), truncated to max_len tokens.
+ * prog (may be NULL) is advanced by the texts done. */
+pare_status pare_bert_embed(pare_bert *m, const char *const *texts, int64_t n, int64_t max_len,
+                            int64_t batch, pare_pooling pool, bool normalize, float *out,
+                            pare_progress *prog, pare_err *err);
+
 /* Bytes of weights resident after loading (f32 copies and packed layouts). */
 size_t pare_bert_weight_bytes(const pare_bert *m);
 /* Total parameters as loaded. */
@@ -138,6 +154,14 @@ pare_status pare_bert_quantize(pare_bert *m, const pare_bert_quant_opts *o, pare
  * the tokenizer files of src_dir. */
 pare_status pare_bert_save_quantized(const pare_bert *m, const char *src_dir, const char *out_dir,
                                      pare_err *err);
+
+/* ---- pruning (src/models/bert_prune.c): unstructured magnitude pruning of
+ * the encoder's Linear weights (Q/K/V, attention output, FFN in and out),
+ * one threshold over all of them (global) or per layer (local). The model
+ * keeps running dense, with zeros. Before any quantization. *zeroed (may be
+ * NULL) receives the number of weights set to zero. */
+pare_status pare_bert_prune_magnitude(pare_bert *m, double sparsity, bool global, int64_t *zeroed,
+                                      pare_err *err);
 
 #ifdef __cplusplus
 }

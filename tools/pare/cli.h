@@ -65,6 +65,7 @@ pare_status cli_load_llama(const char *path, const cli_common *c, bool dequantiz
 bool cli_is_decoder(const char *path);
 int cmd_generate(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_experiment(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cli_bench_llama(const char *model, const cli_common *c, int64_t prompt, int64_t gen, int64_t reps);
 

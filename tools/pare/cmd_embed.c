@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { POOL_MEAN, POOL_CLS, POOL_POOLER } pooling;
+typedef enum { POOL_MEAN = PARE_POOL_MEAN, POOL_CLS = PARE_POOL_CLS, POOL_POOLER = PARE_POOL_POOLER } pooling;
 
 typedef struct run_opts {
     cli_common common;
@@ -125,26 +125,7 @@ static void print_embedding(const run_opts *o, const pare_bert_config *c, const 
                             const float *pooled, const int32_t *mask, int64_t T, int64_t row,
                             float *vec) {
     const int64_t H = c->hidden_size;
-    if (o->pool == POOL_POOLER) {
-        memcpy(vec, pooled + row * H, (size_t)H * sizeof(float));
-    } else if (o->pool == POOL_CLS) {
-        memcpy(vec, hidden + row * T * H, (size_t)H * sizeof(float));
-    } else {
-        double n = 0;
-        memset(vec, 0, (size_t)H * sizeof(float));
-        for (int64_t t = 0; t < T; t++) {
-            if (!mask[row * T + t]) continue;
-            n++;
-            for (int64_t i = 0; i < H; i++) vec[i] += hidden[(row * T + t) * H + i];
-        }
-        for (int64_t i = 0; i < H; i++) vec[i] = (float)(vec[i] / (n > 0 ? n : 1));
-    }
-    if (o->normalize) {
-        double ss = 0;
-        for (int64_t i = 0; i < H; i++) ss += (double)vec[i] * vec[i];
-        double inv = 1.0 / fmax(sqrt(ss), 1e-12);
-        for (int64_t i = 0; i < H; i++) vec[i] = (float)(vec[i] * inv);
-    }
+    pare_bert_pool_row(hidden, pooled, mask, T, H, row, (pare_pooling)o->pool, o->normalize, vec);
     printf(", \"embedding\": [");
     for (int64_t i = 0; i < H; i++) printf(i ? ",%.7g" : "%.7g", vec[i]);
     printf("]");

@@ -17,6 +17,8 @@ static const char *HELP =
     "  generate MODEL ...      stream text from a Llama-family GGUF (--prompt, --chat, sampling)\n"
     "  perplexity MODEL FILE   perplexity on a text file, llama.cpp's windowing (--ctx, --stride)\n"
     "  tokenize MODEL ...      BPE ids of texts as JSON lines (GGUF tokenizer; --text / --file)\n"
+    "  experiment run FILE     run a model x pipeline matrix into a SQLite results database\n"
+    "  experiment report DB    markdown + HTML report with charts, CSV and JSON\n"
     "  bench MODEL ...         encoder latency (p50/p90/p99) and GFLOP/s; decoder tokens/s\n"
     "  peak                    this machine's fp32 FMA peak and memory read bandwidth\n"
     "  dev random-bert ...     write a random-weight BERT folder of any shape\n"
@@ -34,7 +36,8 @@ static const char *HELP =
     "  pare info .cache/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf\n"
     "  pare embed .cache/models/minilm-l6 --text \"what a day\"\n"
     "  pare embed .cache/models/minilm-l6 --file tweets.tsv --column Tweet --limit 100\n"
-    "  pare bench .cache/models/minilm-l6 --batch 8 --seq 128\n";
+    "  pare bench .cache/models/minilm-l6 --batch 8 --seq 128\n"
+    "  pare experiment run experiments/demo.yaml --db .cache/demo/results.db\n";
 
 int main(int argc, char **argv) {
     static const struct {
@@ -44,6 +47,7 @@ int main(int argc, char **argv) {
         {"info", cmd_info},   {"embed", cmd_embed}, {"classify", cmd_classify},
         {"bench", cmd_bench}, {"peak", cmd_peak},   {"dev", cmd_dev},
         {"quantize", cmd_quantize}, {"generate", cmd_generate}, {"perplexity", cmd_perplexity}, {"tokenize", cmd_tokenize},
+        {"experiment", cmd_experiment},
     };
     if (argc < 2) {
         fputs(HELP, stderr);

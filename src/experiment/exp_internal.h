@@ -1,0 +1,67 @@
+/* Internals of the experiment runner shared by its files: the results
+ * database (db.c), one cell of the matrix (cell_classify.c), latency
+ * statistics (latency.c), the machine description (machine.c) and the
+ * SVG charts of the report (svg.c). */
+#ifndef PARE_EXP_INTERNAL_H
+#define PARE_EXP_INTERNAL_H
+
+#include "pare/experiment.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+
+/* ---- db.c: open (WAL, busy timeout, schema), statements with errors */
+pare_status exp_db_open(const char *path, bool create, sqlite3 **out, pare_err *err);
+void exp_db_close(sqlite3 *db);
+/* Run SQL with no result rows. */
+pare_status exp_db_exec(sqlite3 *db, const char *sql, pare_err *err);
+pare_status exp_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, pare_err *err);
+pare_status exp_db_fail(sqlite3 *db, const char *what, pare_err *err);
+/* status of a cell: 1 ok, 0 failed, -1 absent */
+int exp_db_cell_status(sqlite3 *db, const char *experiment, const char *model, const char *pipeline);
+/* Record a failed cell (replacing any earlier row of it). */
+pare_status exp_db_record_failure(sqlite3 *db, const char *experiment, const char *model,
+                                  const char *pipeline, int order, const char *error, double wall_s,
+                                  pare_err *err);
+/* Delete a cell's rows in every table (inside the caller's transaction). */
+pare_status exp_db_delete_cell(sqlite3 *db, const char *experiment, const char *model,
+                               const char *pipeline, pare_err *err);
+
+/* ---- latency.c */
+typedef struct exp_latency {
+    int64_t batch, seq, n;
+    double p50, p90, p99, mean, std, min, max; /* ms */
+    double throughput;                          /* examples/s at p50 */
+    double *samples;                            /* [n] ms, owned */
+} exp_latency;
+void exp_latency_stats(double *samples_ms, int64_t n, exp_latency *out);
+
+/* ---- machine.c: "model name, N cores, M GiB, kernel" and CPU features */
+void exp_machine_describe(char *buf, size_t cap);
+
+/* ---- one cell, in the child process: writes its row(s), returns 0 on
+ * success, 1 on a recorded failure */
+typedef struct exp_cell {
+    const pare_exp_config *cfg;
+    int model, pipeline, order;
+    const char *db_path, *art_dir, *git_rev;
+    int64_t threads;
+} exp_cell;
+int exp_cell_classify(const exp_cell *c);
+
+/* ---- svg.c: charts of the report */
+typedef struct exp_point {
+    const char *label;
+    double x, y;      /* x: latency ms or size MB; y: accuracy */
+    bool baseline;
+} exp_point;
+/* Vertical bars of values[i] with text labels above each
+ * bar, and a dashed line at the baseline value. */
+void exp_svg_bars(FILE *f, const char *title, const char *y_label, const char *const *names,
+                  const double *values, const char *const *bar_labels, int n, double baseline,
+                  const char *baseline_label);
+/* Scatter of points with the Pareto front (lower x, higher y) drawn. */
+void exp_svg_scatter(FILE *f, const char *title, const char *x_label, const char *y_label,
+                     const exp_point *pts, int n);
+
+#endif
