@@ -66,8 +66,9 @@ static double tolerance(pare_qtype t, const float *wdeq, const float *x, int64_t
     return act + 1e-5 * mag + 1e-6;
 }
 
+/* isa < 0: the packed (row-interleaved) path */
 static int check_case(pare_qtype t, int64_t m, int64_t n, int64_t k, bool bias, pare_pool *pool,
-                      pare_isa isa, uint64_t *st) {
+                      int isa, uint64_t *st) {
     void *w = make_weights(t, n, k, st);
     float *x = malloc((size_t)(m * k) * sizeof *x), *b = malloc((size_t)n * sizeof *b);
     float *y = malloc((size_t)(m * n) * sizeof *y), *yr = malloc((size_t)(m * n) * sizeof *yr);
@@ -76,7 +77,17 @@ static int check_case(pare_qtype t, int64_t m, int64_t n, int64_t k, bool bias, 
     for (int64_t i = 0; i < m * k; i++) x[i] = tu_randf(st, -2, 2);
     for (int64_t i = 0; i < n; i++) b[i] = tu_randf(st, -1, 1);
     pare_err err = {0};
-    tu_assert_ok(pare_qmatmul_isa(isa, pool, t, w, n, k, x, m, y, bias ? b : NULL, &err), &err);
+    if (isa < 0) {
+        size_t pb = pare_qpack_bytes(t, n, k);
+        void *pk = aligned_alloc(32, pb ? (pb + 31) / 32 * 32 : 32);
+        pare_qpacked qp;
+        tu_assert_ok(pare_qpack(t, w, n, k, pk, &qp, &err), &err);
+        assert_int_equal(qp.n_groups, n / 8);
+        tu_assert_ok(pare_qmatmul_packed(pool, &qp, x, m, y, bias ? b : NULL, &err), &err);
+        free(pk);
+    } else {
+        tu_assert_ok(pare_qmatmul_isa((pare_isa)isa, pool, t, w, n, k, x, m, y, bias ? b : NULL, &err), &err);
+    }
     tu_assert_ok(pare_qmatmul_ref(t, w, n, k, x, m, yr, bias ? b : NULL, &err), &err);
     size_t row;
     pare_qtype_row_size(t, k, &row);
@@ -122,10 +133,38 @@ static void test_all_types(void **state) {
                 for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
                     for (int ki = 0; ki < 3; ki++)
                         outputs += check_case(t, ms[mi], ns[ni], ks[ki], (mi + ni) % 2 == 0,
-                                              (mi + ki) % 2 ? pool : NULL, (pare_isa)isa, &st);
+                                              (mi + ki) % 2 ? pool : NULL, isa, &st);
         }
     }
     print_message("checked %d outputs\n", outputs);
+    pare_pool_free(pool);
+}
+
+/* Row-interleaved Q4_0 / Q4_1: whole groups of 8, ragged tails, one to many
+ * x rows (ragged against the tile of 4), long k. */
+static void test_packed(void **state) {
+    (void)state;
+    if (!pare_qpack_supports(PARE_Q_Q4_0)) {
+        print_message("no AVX2: packed path not tested\n");
+        return;
+    }
+    assert_false(pare_qpack_supports(PARE_Q_Q8_0));
+    const int64_t ms[] = {1, 2, 3, 4, 5, 17}, ns[] = {1, 7, 8, 9, 64, 67}, ks[] = {32, 64, 4096};
+    const pare_qtype types[] = {PARE_Q_Q4_0, PARE_Q_Q4_1};
+    pare_err err = {0};
+    pare_pool *pool = pare_pool_create(3, &err);
+    assert_non_null(pool);
+    uint64_t st = 7;
+    int outputs = 0;
+    for (int ti = 0; ti < 2; ti++)
+        for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
+            for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+                for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+                    if (ks[ki] == 4096 && ms[mi] > 5 && getenv("PARE_TEST_QUICK")) continue;
+                    outputs += check_case(types[ti], ms[mi], ns[ni], ks[ki], (mi + ni) % 2 == 0,
+                                          (mi + ki) % 2 ? pool : NULL, -1, &st);
+                }
+    print_message("checked %d packed outputs\n", outputs);
     pare_pool_free(pool);
 }
 
@@ -185,6 +224,7 @@ static void test_errors(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_types),
+        cmocka_unit_test(test_packed),
         cmocka_unit_test(test_quantize_x),
         cmocka_unit_test(test_errors),
     };

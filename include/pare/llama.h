@@ -91,6 +91,9 @@ typedef struct pare_llama_params {
                                 default: keep the file's block types and run
                                 them through pare_qmatmul (8-bit activations,
                                 as llama.cpp does) */
+    bool no_repack;          /* GGUF: keep Q4_0/Q4_1 rows as in the file instead
+                                of repacking them 8 rows at a time at load
+                                (pare_qpack; for comparison) */
 } pare_llama_params;
 
 pare_llama_params pare_llama_default_params(void);

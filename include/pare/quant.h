@@ -54,6 +54,36 @@ bool pare_qmatmul_supports(pare_qtype type);
 pare_status pare_qmatmul(pare_pool *pool, pare_qtype type, const void *w, int64_t n, int64_t k,
                          const float *x, int64_t m, float *y, const float *bias, pare_err *err);
 
+/* ---- row-interleaved ("packed") weights for decode speed
+ *
+ * Q4_0 and Q4_1 rows repacked in groups of 8: for each block of 32, the 8
+ * rows' f16 scales (and minimums) side by side, then their codes arranged so
+ * one 32-byte load feeds one x chunk to 4 rows (src/kernels/cpu/qpacked.c).
+ * The kernel then sums 8 rows at once into the 8 lanes of one register: no
+ * horizontal sums, scales converted 8 at a time, each x block loaded once
+ * per 8 rows (llama.cpp repacks Q4_0 to its 8x8 layout for the same
+ * reasons). Same bytes per weight as the original; rows beyond the last
+ * whole group stay in the original layout (borrowed). AVX2 only. */
+typedef struct pare_qpacked {
+    pare_qtype type;
+    int64_t n, k;
+    int64_t n_groups;      /* n / 8 */
+    const uint8_t *groups; /* n_groups * k/32 blocks of pare_qpack_block_bytes(type) */
+    const uint8_t *tail;   /* rows 8*n_groups .. n-1 in the original layout (borrowed), or NULL */
+} pare_qpacked;
+
+/* True if this type can be packed on this CPU. */
+bool pare_qpack_supports(pare_qtype type);
+/* Bytes the packed groups of an [n, k] weight take (0 if unsupported). */
+size_t pare_qpack_bytes(pare_qtype type, int64_t n, int64_t k);
+/* Pack w (n rows of type, as pare_qmatmul takes them) into dst (at least
+ * pare_qpack_bytes; 32-aligned is best); *out borrows dst and w. */
+pare_status pare_qpack(pare_qtype type, const void *w, int64_t n, int64_t k, void *dst,
+                       pare_qpacked *out, pare_err *err);
+/* pare_qmatmul on packed weights (same results up to f32 summation order). */
+pare_status pare_qmatmul_packed(pare_pool *pool, const pare_qpacked *p, const float *x, int64_t m,
+                                float *y, const float *bias, pare_err *err);
+
 /* The truth for tests: each W row dequantized (pare_dequantize_row) and
  * dotted with x in double. Single-threaded, any type that dequantizes. */
 pare_status pare_qmatmul_ref(pare_qtype type, const void *w, int64_t n, int64_t k,

@@ -174,20 +174,36 @@ static pare_status load_weight(pare_llama *m, int64_t il, const gpart *parts, in
     }
     *w = (llama_weight){.qtype = PARE_Q_F32, .n_out = n_out, .n_in = n_in, .bias = bias};
     if (same && !m->params.dequantize && pare_qmatmul_supports((pare_qtype)t[0]->type)) {
-        w->qtype = t[0]->type;
+        const pare_qtype qt = (pare_qtype)t[0]->type;
+        w->qtype = qt;
+        /* repacked 8 rows at a time for the decode kernel: the original rows
+         * are then read only for a ragged tail (n_out % 8) */
+        const bool pack = pare_qpack_supports(qt) && !m->params.no_repack;
+        const bool tail = n_out % 8 != 0;
         if (n_parts == 1) {
             w->raw = t[0]->data;
-            m->mapped_bytes += t[0]->nbytes;
-            return PARE_OK;
+            if (!pack || tail) m->mapped_bytes += t[0]->nbytes;
+        } else {
+            size_t total = 0;
+            for (int p = 0; p < n_parts; p++) total += t[p]->nbytes;
+            /* stacked: a temporary copy when packing whole groups, else kept */
+            uint8_t *dst = pack && !tail ? malloc(total) : pare_arena_alloc(m->weights, total, 64);
+            if (!dst) return pare_err_set(err, PARE_ERR_OOM, "out of memory stacking layer %lld", (long long)il);
+            w->raw = dst;
+            for (int p = 0; p < n_parts; p++) {
+                memcpy(dst, t[p]->data, t[p]->nbytes);
+                dst += t[p]->nbytes;
+            }
         }
-        size_t total = 0;
-        for (int p = 0; p < n_parts; p++) total += t[p]->nbytes;
-        uint8_t *dst = pare_arena_alloc(m->weights, total, 64);
-        if (!dst) return pare_err_set(err, PARE_ERR_OOM, "out of memory stacking layer %lld", (long long)il);
-        w->raw = dst;
-        for (int p = 0; p < n_parts; p++) {
-            memcpy(dst, t[p]->data, t[p]->nbytes);
-            dst += t[p]->nbytes;
+        if (pack) {
+            void *pk = pare_arena_alloc(m->weights, pare_qpack_bytes(qt, n_out, n_in), 64);
+            s = pk ? pare_qpack(qt, w->raw, n_out, n_in, pk, &w->packed, err)
+                   : pare_err_set(err, PARE_ERR_OOM, "out of memory repacking layer %lld", (long long)il);
+            if (n_parts > 1 && !tail) {
+                free((void *)w->raw);
+                w->raw = pk; /* non-NULL marks a ggml-typed weight; only packed is read */
+            }
+            if (s) return s;
         }
         return PARE_OK;
     }

@@ -79,13 +79,6 @@ static void dot_generic(pare_qtype type, const void *w, const pare_qx *x, int R,
     for (int r = 0; r < R; r++) out[r] = (float)acc[r];
 }
 
-static void quant_worker(void *ctx, int ith, int nth) {
-    qmm_job *j = ctx;
-    int64_t r0, r1;
-    pare_split_range(j->m, ith, nth, &r0, &r1);
-    for (int64_t r = r0; r < r1; r++) j->quant(j->x + r * j->k, j->k, &j->qx[r]);
-}
-
 static void qmm_worker(void *ctx, int ith, int nth) {
     const qmm_job *j = ctx;
     int64_t c0, c1;
@@ -141,9 +134,33 @@ pare_status pare_qmatmul_isa(pare_isa isa, pare_pool *pool, pare_qtype type, con
     j.fn = isa >= PARE_ISA_AVX2 ? pare_qdot_get_avx2(type) : NULL;
     j.quant = isa >= PARE_ISA_AVX2 ? pare_qx_quantize_avx2 : pare_qx_quantize_generic;
     bool quantize = j.fn && !float_type(type);
+    void *mem;
+    pare_status st = pare_qx_prepare(pool, quantize ? j.quant : NULL, x, m, k, &j.qx, &mem, err);
+    if (st) return st;
+    pare_pool_run(pool, qmm_worker, &j);
+    free(mem);
+    return PARE_OK;
+}
 
+typedef struct {
+    void (*quant)(const float *, int64_t, pare_qx *);
+    const float *x;
+    int64_t k, m;
+    pare_qx *qx;
+} qx_job;
+
+static void qx_worker(void *ctx, int ith, int nth) {
+    qx_job *j = ctx;
+    int64_t r0, r1;
+    pare_split_range(j->m, ith, nth, &r0, &r1);
+    for (int64_t r = r0; r < r1; r++) j->quant(j->x + r * j->k, j->k, &j->qx[r]);
+}
+
+pare_status pare_qx_prepare(pare_pool *pool, void (*quant)(const float *, int64_t, pare_qx *),
+                            const float *x, int64_t m, int64_t k, pare_qx **rows, void **mem_out,
+                            pare_err *err) {
     /* one allocation: m row descriptors, then per row qs[k], d, dsum, s16 */
-    size_t per_row = quantize ? ((size_t)k + (size_t)k / 32 * 8 + (size_t)k / 16 * 2 + 63) & ~(size_t)63 : 0;
+    size_t per_row = quant ? ((size_t)k + (size_t)k / 32 * 8 + (size_t)k / 16 * 2 + 63) & ~(size_t)63 : 0;
     size_t head = ((size_t)m * sizeof(pare_qx) + 63) & ~(size_t)63, bytes;
     if ((size_t)m > SIZE_MAX / 2 / sizeof(pare_qx) || !pare_mul_size(per_row, (size_t)m, &bytes) ||
         !pare_add_size(bytes, head, &bytes))
@@ -152,22 +169,23 @@ pare_status pare_qmatmul_isa(pare_isa isa, pare_pool *pool, pare_qtype type, con
     uint8_t *mem = aligned_alloc(64, bytes);
     if (!mem)
         return pare_err_set(err, PARE_ERR_OOM, "pare_qmatmul: no memory for %zu bytes", bytes);
-    j.qx = (pare_qx *)mem;
+    pare_qx *qx = (pare_qx *)mem;
     for (int64_t r = 0; r < m; r++) {
         uint8_t *p = mem + head + (size_t)r * per_row;
-        j.qx[r] = (pare_qx){.x = x + r * k};
-        if (!quantize) continue;
-        j.qx[r].qs = (int8_t *)p;
-        j.qx[r].d = (float *)(p + k);
-        j.qx[r].dsum = j.qx[r].d + k / 32;
-        j.qx[r].s16 = (int16_t *)(j.qx[r].dsum + k / 32);
+        qx[r] = (pare_qx){.x = x + r * k};
+        if (!quant) continue;
+        qx[r].qs = (int8_t *)p;
+        qx[r].d = (float *)(p + k);
+        qx[r].dsum = qx[r].d + k / 32;
+        qx[r].s16 = (int16_t *)(qx[r].dsum + k / 32);
     }
-    if (quantize) {
+    if (quant) {
+        qx_job j = {.quant = quant, .x = x, .k = k, .m = m, .qx = qx};
         /* a decode row is ~1 us of work: not worth waking the pool for */
-        pare_pool_run(m >= 4 ? pool : NULL, quant_worker, &j);
+        pare_pool_run(m >= 4 ? pool : NULL, qx_worker, &j);
     }
-    pare_pool_run(pool, qmm_worker, &j);
-    free(mem);
+    *rows = qx;
+    *mem_out = mem;
     return PARE_OK;
 }
 

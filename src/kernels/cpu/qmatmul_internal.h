@@ -41,4 +41,16 @@ pare_status pare_qmatmul_isa(pare_isa isa, pare_pool *pool, pare_qtype type, con
                              int64_t n, int64_t k, const float *x, int64_t m, float *y,
                              const float *bias, pare_err *err);
 
+/* x[m, k] as qx rows in one allocation (*mem, free() it): quantized with
+ * quant (threads when m >= 4), or only the f32 pointers when quant is NULL. */
+pare_status pare_qx_prepare(pare_pool *pool, void (*quant)(const float *, int64_t, pare_qx *),
+                            const float *x, int64_t m, int64_t k, pare_qx **rows, void **mem,
+                            pare_err *err);
+
+/* Packed (row-interleaved) kernels, qpacked_avx2.c: out[r * ldo + c] for the
+ * 8 rows of group g and x rows r < R (R <= PARE_QX_TILE). */
+typedef void (*pare_qpacked_fn)(const uint8_t *group, const pare_qx *x, int R, int64_t k, float *out,
+                                int64_t ldo);
+pare_qpacked_fn pare_qpacked_get_avx2(pare_qtype type);
+
 #endif
