@@ -42,6 +42,34 @@ static int state_setup(void **state) {
     return 0;
 }
 
+/* The same tokenizer through Hugging Face's format: written from the GGUF
+ * (pare_bpe_gguf_write_json) into a temporary folder and read back by the
+ * tokenizer.json loader; the goldens must hold unchanged. (make references
+ * also checks that HF tokenizers reads this file to the same ids, and that
+ * pare reads the tokenizer.json transformers itself saves.) */
+static int state_setup_json(void **state) {
+    pare_gguf *g = open_smollm2();
+    if (!g) {
+        *state = NULL;
+        return 0;
+    }
+    char dir[] = "/tmp/pare-test-bpe-json-XXXXXX", path[128];
+    pare_err err = {0};
+    pare_bpe *t = NULL;
+    if (!mkdtemp(dir) || pare_bpe_gguf_write_json(g, dir, &err) || pare_bpe_load(dir, &t, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    pare_gguf_close(g);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    remove(path);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    remove(path);
+    rmdir(dir);
+    *state = t;
+    return 0;
+}
+
 static int state_teardown(void **state) {
     pare_bpe_free(*state);
     return 0;
@@ -237,5 +265,11 @@ int main(void) {
         cmocka_unit_test(test_chat),
         cmocka_unit_test(test_bad_metadata),
     };
-    return cmocka_run_group_tests(tests, state_setup, state_teardown);
+    const struct CMUnitTest json_tests[] = {
+        cmocka_unit_test(test_semeval),
+        cmocka_unit_test(test_edge_cases),
+        cmocka_unit_test(test_stream),
+    };
+    int failed = cmocka_run_group_tests_name("bpe from GGUF metadata", tests, state_setup, state_teardown);
+    return failed + cmocka_run_group_tests_name("bpe from tokenizer.json", json_tests, state_setup_json, state_teardown);
 }

@@ -46,18 +46,24 @@ CHATS = [
 ]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--models", default=os.environ.get("PARE_MODELS_DIR") or os.path.join(ROOT, ".cache", "models"))
-    ap.add_argument("--data", default=os.environ.get("PARE_DATA_DIR") or os.path.join(ROOT, "..", "shared", "data"))
-    a = ap.parse_args()
-    gguf = os.path.realpath(os.path.join(a.models, "smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"))
+def smollm2_tokenizer(models):
+    """The SmolLM2 fast tokenizer from the GGUF, with its real pre-tokenizer."""
+    gguf = os.path.realpath(os.path.join(models, "smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"))
     tok = AutoTokenizer.from_pretrained(os.path.dirname(gguf), gguf_file=os.path.basename(gguf))
     from tokenizers import pre_tokenizers
     tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Digits(individual_digits=True),
         pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True),
     ])
+    return tok
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default=os.environ.get("PARE_MODELS_DIR") or os.path.join(ROOT, ".cache", "models"))
+    ap.add_argument("--data", default=os.environ.get("PARE_DATA_DIR") or os.path.join(ROOT, "..", "shared", "data"))
+    a = ap.parse_args()
+    tok = smollm2_tokenizer(a.models)
 
     def enc(s):
         return tok(s, add_special_tokens=False)["input_ids"]

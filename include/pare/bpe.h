@@ -24,6 +24,23 @@ typedef struct pare_bpe pare_bpe;
 /* tokenizer.ggml.model must be "gpt2"; .tokens, .merges, .token_type,
  * .pre (default "default": GPT-2's regex), bos/eos ids and add_bos_token. */
 pare_status pare_bpe_from_gguf(const struct pare_gguf *g, pare_bpe **out, pare_err *err);
+/* From a Hugging Face tokenizer.json (model BPE with a ByteLevel
+ * pre-tokenizer: GPT-2, SmolLM, Llama 3, Qwen2); bos/eos from a
+ * tokenizer_config.json beside it, the BOS also from a TemplateProcessing
+ * post-processor (which then adds it). Unsupported features are refused
+ * with the file and key named (src/tokenize/bpe_json.c). */
+pare_status pare_bpe_from_json_file(const char *path, pare_bpe **out, pare_err *err);
+/* The same from memory: config (tokenizer_config.json text) may be NULL;
+ * name is used in messages. */
+pare_status pare_bpe_from_json(const char *json, size_t len, const char *config, size_t config_len,
+                               const char *name, pare_bpe **out, pare_err *err);
+/* By path: a .gguf file (its metadata), a tokenizer.json, or a folder
+ * holding tokenizer.json. */
+pare_status pare_bpe_load(const char *path, pare_bpe **out, pare_err *err);
+/* Write a GGUF's tokenizer as DIR/tokenizer.json and DIR/tokenizer_config.json
+ * (Hugging Face format, read back by pare_bpe_from_json_file and by HF
+ * tokenizers). */
+pare_status pare_bpe_gguf_write_json(const struct pare_gguf *g, const char *dir, pare_err *err);
 void pare_bpe_free(pare_bpe *t);
 
 int64_t pare_bpe_vocab_size(const pare_bpe *t);

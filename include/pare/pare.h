@@ -13,6 +13,11 @@
 #include "pare/bert.h"
 #include "pare/generate.h"
 #include "pare/llama.h"
+#include "pare/bpe.h"
+#include "pare/dataset.h"
+#include "pare/train.h"
+#include "pare/prune.h"
+#include "pare/experiment.h"
 
 #define PARE_VERSION "0.1.0"
 

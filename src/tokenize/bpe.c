@@ -1,12 +1,13 @@
 /* Byte-level BPE: vocabulary and merge tables, pre-tokenizer regexes,
  * encode and decode (see include/pare/bpe.h). */
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "pare/bpe.h"
+#include "tokenize/bpe_impl.h"
 #include "pare/gguf.h"
 
 #include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 enum { TOKEN_NORMAL = 1, TOKEN_UNKNOWN = 2, TOKEN_CONTROL = 3, TOKEN_USER = 4, TOKEN_UNUSED = 5, TOKEN_BYTE = 6 };
 enum { MAX_REGEX = 4 };
@@ -41,6 +42,8 @@ struct pare_bpe {
     merge_slot *merges;
     uint64_t cap_merges;
     int32_t byte_id[256];   /* id of the one-symbol token of each byte */
+    char byte_chr[256][2];  /* each byte in GPT-2's alphabet (UTF-8, 1 or 2 bytes) */
+    uint8_t byte_chr_len[256];
     special *specials;      /* longest first */
     int64_t n_specials;
     bool special_first[256];/* bytes a special token can start with */
@@ -48,6 +51,8 @@ struct pare_bpe {
     int n_re;
     int32_t bos, eos;
     bool add_bos;
+    bool nfc;           /* NFC-normalise text outside special tokens (Qwen2's normalizer) */
+    bool ignore_merges; /* a piece that is a whole vocabulary token is emitted as it is (Llama 3) */
 };
 
 /* ------------------------------------------------------------ tables */
@@ -184,6 +189,37 @@ static const pre_def PRE_DEFS[] = {
     {"stablelm2", {QWEN2_RE}},
 };
 
+pare_status bpe_set_regexes(pare_bpe *t, const char *const *re, int n, const char *path, pare_err *err) {
+    if (n > MAX_REGEX) return pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: %d pre-tokenizer regexes, pare takes %d", path, n, MAX_REGEX);
+    for (int i = 0; i < n; i++) {
+        int code;
+        PCRE2_SIZE off;
+        t->re[i] = pcre2_compile((PCRE2_SPTR)re[i], PCRE2_ZERO_TERMINATED,
+                                 PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code, &off, NULL);
+        if (!t->re[i]) {
+            PCRE2_UCHAR msg[160];
+            pcre2_get_error_message(code, msg, sizeof msg);
+            return pare_err_set(err, PARE_ERR_FORMAT, "%s: pre-tokenizer regex %d does not compile at offset %zu: %s", path, i,
+                                (size_t)off, (const char *)msg);
+        }
+        pcre2_jit_compile(t->re[i], PCRE2_JIT_COMPLETE); /* if JIT is unavailable, the interpreter runs */
+        t->n_re = i + 1;
+    }
+    return PARE_OK;
+}
+
+const char *bpe_gpt2_regex(void) { return GPT2_RE; }
+
+int bpe_pre_regexes(const char *pre, const char **re) {
+    for (size_t i = 0; i < sizeof PRE_DEFS / sizeof PRE_DEFS[0]; i++)
+        if (!strcmp(PRE_DEFS[i].name, pre)) {
+            int n = 0;
+            while (n < MAX_REGEX && PRE_DEFS[i].re[n]) re[n] = PRE_DEFS[i].re[n], n++;
+            return n;
+        }
+    return -1;
+}
+
 static pare_status compile_pre(pare_bpe *t, const char *pre, const char *path, pare_err *err) {
     const pre_def *d = NULL;
     for (size_t i = 0; i < sizeof PRE_DEFS / sizeof PRE_DEFS[0]; i++)
@@ -192,16 +228,10 @@ static pare_status compile_pre(pare_bpe *t, const char *pre, const char *path, p
         return pare_err_set(err, PARE_ERR_UNSUPPORTED,
                             "%s: pre-tokenizer '%s' is not one pare knows (default, gpt2, smollm, llama-bpe, qwen2, ...)",
                             path, pre);
-    for (int i = 0; i < MAX_REGEX && d->re[i]; i++) {
-        int code;
-        PCRE2_SIZE off;
-        t->re[i] = pcre2_compile((PCRE2_SPTR)d->re[i], PCRE2_ZERO_TERMINATED,
-                                 PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code, &off, NULL);
-        if (!t->re[i]) return pare_err_set(err, PARE_ERR_INTERNAL, "pre-tokenizer '%s': regex %d does not compile", pre, i);
-        pcre2_jit_compile(t->re[i], PCRE2_JIT_COMPLETE); /* if JIT is unavailable, the interpreter runs */
-        t->n_re = i + 1;
-    }
-    return PARE_OK;
+    int n = 0;
+    while (n < MAX_REGEX && d->re[n]) n++;
+    t->ignore_merges = !strcmp(pre, "llama-bpe") || !strcmp(pre, "llama3");
+    return bpe_set_regexes(t, d->re, n, path, err);
 }
 
 /* ------------------------------------------------------------ loading */
@@ -220,21 +250,13 @@ void pare_bpe_free(pare_bpe *t) {
     free(t);
 }
 
-static pare_status load_tables(pare_bpe *t, const pare_gguf *g, pare_err *err) {
-    const char *path = pare_gguf_path(g);
-    int64_t ti, yi, mi;
-    uint64_t n, ny, nm;
-    pare_status s;
-    if ((s = pare_gguf_get_arr(g, "tokenizer.ggml.tokens", PARE_GGUF_STRING, &ti, &n, err)) ||
-        (s = pare_gguf_get_arr(g, "tokenizer.ggml.token_type", PARE_GGUF_I32, &yi, &ny, err)) ||
-        (s = pare_gguf_get_arr(g, "tokenizer.ggml.merges", PARE_GGUF_STRING, &mi, &nm, err)))
-        return s;
-    if (n == 0 || n > INT32_MAX) return pare_err_set(err, PARE_ERR_FORMAT, "%s: tokenizer.ggml.tokens is missing or has %llu entries", path, (unsigned long long)n);
-    if (yi >= 0 && ny != n)
-        return pare_err_set(err, PARE_ERR_FORMAT, "%s: tokenizer.ggml.token_type has %llu entries for %llu tokens", path,
-                            (unsigned long long)ny, (unsigned long long)n);
+pare_status bpe_build(pare_bpe *t, const bpe_src *src, const char *path, pare_err *err) {
+    const uint64_t n = (uint64_t)src->n_tokens, nm = (uint64_t)src->n_merges;
+    if (src->n_tokens <= 0 || src->n_tokens > INT32_MAX)
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: the vocabulary is missing or has %lld entries", path, (long long)src->n_tokens);
+    if (src->n_merges < 0 || src->n_merges > INT32_MAX)
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: %lld merges", path, (long long)src->n_merges);
     t->n_vocab = (int64_t)n;
-    const int32_t *types = yi >= 0 ? pare_gguf_kv_arr_data(g, yi) : NULL;
     t->text = pare_arena_alloc(t->arena, n * sizeof *t->text, 8);
     t->text_len = pare_arena_alloc(t->arena, n * sizeof *t->text_len, 8);
     t->bytes = pare_arena_alloc(t->arena, n * sizeof *t->bytes, 8);
@@ -249,24 +271,25 @@ static pare_status load_tables(pare_bpe *t, const pare_gguf *g, pare_err *err) {
     memset(cp_to_byte, 0xff, sizeof cp_to_byte);
     for (int b = 0; b < 256; b++) cp_to_byte[byte_to_cp(b)] = (int16_t)b;
     for (uint64_t i = 0; i < n; i++) {
-        pare_gguf_str st;
-        if (!pare_gguf_kv_arr_str(g, ti, i, &st) || st.len > UINT32_MAX)
+        const char *sp;
+        size_t sl;
+        int type;
+        if (!src->token(src->ctx, (int64_t)i, &sp, &sl, &type) || sl > UINT32_MAX)
             return pare_err_set(err, PARE_ERR_FORMAT, "%s: token %llu unreadable", path, (unsigned long long)i);
-        char *txt = pare_arena_alloc(t->arena, st.len + 1, 1), *raw = pare_arena_alloc(t->arena, st.len + 1, 1);
+        char *txt = pare_arena_alloc(t->arena, sl + 1, 1), *raw = pare_arena_alloc(t->arena, sl + 1, 1);
         if (!txt || !raw) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
-        memcpy(txt, st.ptr, st.len);
-        txt[st.len] = 0;
+        memcpy(txt, sp, sl);
+        txt[sl] = 0;
         t->text[i] = txt;
-        t->text_len[i] = (uint32_t)st.len;
-        t->type[i] = (uint8_t)(types ? types[i] : TOKEN_NORMAL);
+        t->text_len[i] = (uint32_t)sl;
+        t->type[i] = (uint8_t)type;
         size_t rl;
-        bool mapped = t->type[i] != TOKEN_CONTROL && t->type[i] != TOKEN_USER &&
-                      unmap_bytes(st.ptr, st.len, cp_to_byte, raw, &rl);
+        bool mapped = t->type[i] != TOKEN_CONTROL && t->type[i] != TOKEN_USER && unmap_bytes(sp, sl, cp_to_byte, raw, &rl);
         t->bytes[i] = mapped ? raw : txt;
-        t->bytes_len[i] = mapped ? (uint32_t)rl : (uint32_t)st.len;
-        vocab_insert(t, txt, (uint32_t)st.len, (int32_t)i);
-        if ((t->type[i] == TOKEN_CONTROL || t->type[i] == TOKEN_USER) && st.len > 0)
-            t->specials[t->n_specials++] = (special){txt, st.len, (int32_t)i};
+        t->bytes_len[i] = mapped ? (uint32_t)rl : (uint32_t)sl;
+        vocab_insert(t, txt, (uint32_t)sl, (int32_t)i);
+        if ((t->type[i] == TOKEN_CONTROL || t->type[i] == TOKEN_USER) && sl > 0)
+            t->specials[t->n_specials++] = (special){txt, sl, (int32_t)i};
     }
     qsort(t->specials, (size_t)t->n_specials, sizeof *t->specials, cmp_special);
     for (int64_t k = 0; k < t->n_specials; k++) t->special_first[(uint8_t)t->specials[k].s[0]] = true;
@@ -274,6 +297,8 @@ static pare_status load_tables(pare_bpe *t, const pare_gguf *g, pare_err *err) {
         char u[4];
         int w = put_utf8(byte_to_cp(b), u);
         t->byte_id[b] = vocab_find(t, u, (size_t)w);
+        memcpy(t->byte_chr[b], u, (size_t)w);
+        t->byte_chr_len[b] = (uint8_t)w;
     }
     t->cap_merges = pow2_at_least(2 * nm + 1);
     t->merges = malloc(t->cap_merges * sizeof *t->merges);
@@ -281,24 +306,93 @@ static pare_status load_tables(pare_bpe *t, const pare_gguf *g, pare_err *err) {
     memset(t->merges, 0xff, t->cap_merges * sizeof *t->merges);
     char buf[1024];
     for (uint64_t r = 0; r < nm; r++) {
-        pare_gguf_str st;
-        if (!pare_gguf_kv_arr_str(g, mi, r, &st))
-            return pare_err_set(err, PARE_ERR_FORMAT, "%s: merge %llu unreadable", path, (unsigned long long)r);
-        const char *sp = st.len ? memchr(st.ptr + 1, ' ', st.len - 1) : NULL;
-        if (!sp || st.len >= sizeof buf)
-            return pare_err_set(err, PARE_ERR_FORMAT, "%s: merge %llu is not 'left right'", path, (unsigned long long)r);
-        size_t la = (size_t)(sp - st.ptr), lb = st.len - la - 1;
-        int32_t a = vocab_find(t, st.ptr, la), b = vocab_find(t, sp + 1, lb);
-        memcpy(buf, st.ptr, la);
-        memcpy(buf + la, sp + 1, lb);
+        const char *pa, *pb;
+        size_t la, lb;
+        if (!src->merge(src->ctx, (int64_t)r, &pa, &la, &pb, &lb) || la + lb >= sizeof buf)
+            return pare_err_set(err, PARE_ERR_FORMAT, "%s: merge %llu is not a pair of tokens ('left right' or [left, right])",
+                                path, (unsigned long long)r);
+        int32_t a = vocab_find(t, pa, la), b = vocab_find(t, pb, lb);
+        memcpy(buf, pa, la);
+        memcpy(buf + la, pb, lb);
         int32_t ab = vocab_find(t, buf, la + lb);
         if (a < 0 || b < 0 || ab < 0)
-            return pare_err_set(err, PARE_ERR_FORMAT, "%s: merge %llu ('%.*s') names a token not in the vocabulary", path,
-                                (unsigned long long)r, (int)(st.len > 60 ? 60 : st.len), st.ptr);
+            return pare_err_set(err, PARE_ERR_FORMAT, "%s: merge %llu ('%.*s' + '%.*s') names a token not in the vocabulary", path,
+                                (unsigned long long)r, (int)(la > 40 ? 40 : la), pa, (int)(lb > 40 ? 40 : lb), pb);
         merge_insert(t, a, b, (int32_t)r, ab);
     }
     return PARE_OK;
 }
+
+/* GGUF metadata as a source: tokenizer.ggml.tokens / token_type / merges */
+typedef struct gguf_src {
+    const pare_gguf *g;
+    int64_t ti, mi;
+    const int32_t *types;
+} gguf_src;
+
+static bool gguf_token(const void *ctx, int64_t i, const char **s, size_t *len, int *type) {
+    const gguf_src *c = ctx;
+    pare_gguf_str st;
+    if (!pare_gguf_kv_arr_str(c->g, c->ti, (uint64_t)i, &st)) return false;
+    *s = st.ptr, *len = st.len;
+    *type = c->types ? c->types[i] : TOKEN_NORMAL;
+    return true;
+}
+
+static bool gguf_merge(const void *ctx, int64_t r, const char **a, size_t *la, const char **b, size_t *lb) {
+    const gguf_src *c = ctx;
+    pare_gguf_str st;
+    if (!pare_gguf_kv_arr_str(c->g, c->mi, (uint64_t)r, &st)) return false;
+    const char *sp = st.len ? memchr(st.ptr + 1, ' ', st.len - 1) : NULL;
+    if (!sp) return false;
+    *a = st.ptr, *la = (size_t)(sp - st.ptr);
+    *b = sp + 1, *lb = st.len - *la - 1;
+    return true;
+}
+
+static pare_status load_tables(pare_bpe *t, const pare_gguf *g, pare_err *err) {
+    const char *path = pare_gguf_path(g);
+    int64_t ti, yi, mi;
+    uint64_t n, ny, nm;
+    pare_status s;
+    if ((s = pare_gguf_get_arr(g, "tokenizer.ggml.tokens", PARE_GGUF_STRING, &ti, &n, err)) ||
+        (s = pare_gguf_get_arr(g, "tokenizer.ggml.token_type", PARE_GGUF_I32, &yi, &ny, err)) ||
+        (s = pare_gguf_get_arr(g, "tokenizer.ggml.merges", PARE_GGUF_STRING, &mi, &nm, err)))
+        return s;
+    if (n == 0 || n > INT32_MAX) return pare_err_set(err, PARE_ERR_FORMAT, "%s: tokenizer.ggml.tokens is missing or has %llu entries", path, (unsigned long long)n);
+    if (yi >= 0 && ny != n)
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: tokenizer.ggml.token_type has %llu entries for %llu tokens", path,
+                            (unsigned long long)ny, (unsigned long long)n);
+    if (nm > INT32_MAX) return pare_err_set(err, PARE_ERR_FORMAT, "%s: %llu merges", path, (unsigned long long)nm);
+    gguf_src c = {.g = g, .ti = ti, .mi = mi, .types = yi >= 0 ? pare_gguf_kv_arr_data(g, yi) : NULL};
+    bpe_src src = {.n_tokens = (int64_t)n, .token = gguf_token, .n_merges = mi >= 0 ? (int64_t)nm : 0, .merge = gguf_merge, .ctx = &c};
+    return bpe_build(t, &src, path, err);
+}
+
+pare_status bpe_new(pare_bpe **out, pare_err *err) {
+    pare_bpe *t = calloc(1, sizeof *t);
+    if (t) t->arena = pare_arena_create(1u << 20);
+    if (!t || !t->arena) {
+        free(t);
+        return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    }
+    t->bos = t->eos = -1;
+    *out = t;
+    return PARE_OK;
+}
+
+void bpe_set_special_ids(pare_bpe *t, int32_t bos, int32_t eos, bool add_bos) {
+    t->bos = bos;
+    t->eos = eos;
+    t->add_bos = add_bos && bos >= 0;
+}
+
+void bpe_set_flags(pare_bpe *t, bool nfc, bool ignore_merges) {
+    t->nfc = nfc;
+    t->ignore_merges = ignore_merges;
+}
+
+int32_t bpe_find(const pare_bpe *t, const char *s, size_t n) { return vocab_find(t, s, n); }
 
 pare_status pare_bpe_from_gguf(const pare_gguf *g, pare_bpe **out, pare_err *err) {
     *out = NULL;
@@ -309,13 +403,11 @@ pare_status pare_bpe_from_gguf(const pare_gguf *g, pare_bpe **out, pare_err *err
     if (strcmp(model, "gpt2") != 0)
         return pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model is '%s'; pare's BPE reads 'gpt2' (byte-level BPE)", path, model);
     if ((s = pare_gguf_get_str(g, "tokenizer.ggml.pre", "default", pre, sizeof pre, err))) return s;
-    pare_bpe *t = calloc(1, sizeof *t);
-    if (!t) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
-    t->arena = pare_arena_create(1u << 20);
+    pare_bpe *t = NULL;
+    if ((s = bpe_new(&t, err))) return s;
     int64_t bos, eos;
     bool add_bos = false;
-    if (!t->arena) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
-    if (!s) s = compile_pre(t, pre, path, err);
+    s = compile_pre(t, pre, path, err);
     if (!s) s = load_tables(t, g, err);
     if (!s) s = pare_gguf_get_int(g, "tokenizer.ggml.bos_token_id", -1, -1, t->n_vocab - 1, &bos, err);
     if (!s) s = pare_gguf_get_int(g, "tokenizer.ggml.eos_token_id", -1, -1, t->n_vocab - 1, &eos, err);
@@ -324,9 +416,7 @@ pare_status pare_bpe_from_gguf(const pare_gguf *g, pare_bpe **out, pare_err *err
         pare_bpe_free(t);
         return s;
     }
-    t->bos = (int32_t)bos;
-    t->eos = (int32_t)eos;
-    t->add_bos = add_bos && bos >= 0;
+    bpe_set_special_ids(t, (int32_t)bos, (int32_t)eos, add_bos);
     *out = t;
     return PARE_OK;
 }
@@ -378,6 +468,16 @@ static pare_status bpe_piece(const pare_bpe *t, const char *s, size_t n, ids_buf
     }
     int32_t *sym = o->sym;
     int64_t k = 0;
+    if (t->ignore_merges && n <= 256) { /* the whole piece as one token, if it is one */
+        char w[512];
+        size_t wl = 0;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(w + wl, t->byte_chr[(uint8_t)s[i]], t->byte_chr_len[(uint8_t)s[i]]);
+            wl += t->byte_chr_len[(uint8_t)s[i]];
+        }
+        int32_t id = vocab_find(t, w, wl);
+        if (id >= 0) return push(o, id) ? PARE_OK : pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    }
     for (size_t i = 0; i < n; i++) {
         int32_t id = t->byte_id[(uint8_t)s[i]];
         if (id < 0) return pare_err_set(err, PARE_ERR_FORMAT, "the vocabulary lacks the token of byte 0x%02x", (uint8_t)s[i]);
@@ -427,6 +527,18 @@ static pare_status split(const pare_bpe *t, int level, const char *s, size_t n, 
     return split(t, level + 1, s + gap, n - gap, o, err);
 }
 
+/* A span between special tokens: NFC first when the tokenizer says so. */
+static pare_status split_span(const pare_bpe *t, const char *s, size_t n, ids_buf *o, pare_err *err) {
+    utf8proc_uint8_t *nfc = NULL;
+    if (t->nfc && n > 0 &&
+        utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE) >= 0) {
+        pare_status st = split(t, 0, (const char *)nfc, strlen((const char *)nfc), o, err);
+        free(nfc);
+        return st;
+    }
+    return split(t, 0, s, n, o, err);
+}
+
 pare_status pare_bpe_encode(const pare_bpe *t, const char *text, size_t len, bool add_special, int32_t **ids,
                             int64_t *n, pare_err *err) {
     *ids = NULL;
@@ -451,7 +563,7 @@ pare_status pare_bpe_encode(const pare_bpe *t, const char *text, size_t len, boo
             i++;
             continue;
         }
-        st = split(t, 0, text + start, i - start, &o, err);
+        st = split_span(t, text + start, i - start, &o, err);
         if (!st && hit && !push(&o, hit->id)) st = pare_err_set(err, PARE_ERR_OOM, "out of memory");
         if (!hit) break;
         i += hit->len;

@@ -12,6 +12,7 @@ static const char *HELP =
     "                            [--max-position P] [--rope-theta T] [--rope-scaling TYPE:FACTOR]\n"
     "                            [--rope-original-max N] [--tie] [--attention-bias]\n"
     "                            [--labels N] [--pad-id ID] [--seed S] [--shape tinyllama]\n"
+    "       pare dev tokenizer-json MODEL.gguf -o DIR\n"
     "\n"
     "random-bert: a Hugging Face BERT folder with seeded random weights (BERT init),\n"
     "for benchmarks and tests of shapes no shipped model has. The tokenizer files and\n"
@@ -29,7 +30,36 @@ static const char *HELP =
     "and yarn use --rope-original-max (default max position / F). --labels N writes\n"
     "*ForSequenceClassification (score.weight, pad id --pad-id, default 0).\n"
     "--shape tinyllama: 22 layers, hidden 2048, 32 heads, 4 kv heads, ffn 5632,\n"
-    "vocab 32000 (TinyLlama-1.1B; 4.4 GB of f32).\n";
+    "vocab 32000 (TinyLlama-1.1B; 4.4 GB of f32).\n"
+    "\n"
+    "tokenizer-json: the GGUF's byte-level BPE tokenizer as DIR/tokenizer.json and\n"
+    "DIR/tokenizer_config.json in Hugging Face's format (HF tokenizers and pare read\n"
+    "them back to the same ids).\n";
+
+static int tokenizer_json(int argc, char **argv) {
+    const char *model = NULL, *dir = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") && i + 1 < argc) dir = argv[++i];
+        else if (argv[i][0] != '-' && !model) model = argv[i];
+        else {
+            fprintf(stderr, "pare dev tokenizer-json: unexpected '%s' (see pare dev --help)\n", argv[i]);
+            return CLI_USAGE;
+        }
+    }
+    if (!model || !dir) {
+        fputs("usage: pare dev tokenizer-json MODEL.gguf -o DIR\n", stderr);
+        return CLI_USAGE;
+    }
+    pare_err err = {0};
+    pare_gguf *g = NULL;
+    if (pare_gguf_open(model, &g, &err) || pare_bpe_gguf_write_json(g, dir, &err)) {
+        pare_gguf_close(g);
+        return cli_fail("dev tokenizer-json", &err);
+    }
+    pare_gguf_close(g);
+    fprintf(stderr, "pare dev tokenizer-json: wrote %s/tokenizer.json and tokenizer_config.json\n", dir);
+    return CLI_OK;
+}
 
 static int random_bert(int argc, char **argv) {
     pare_bert_random_opts o = {.n_layers = 12, .hidden_size = 384, .n_heads = 12, .intermediate_size = 1536, .seed = 1};
@@ -167,6 +197,7 @@ static int random_llama(int argc, char **argv) {
 int cmd_dev(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "random-bert")) return random_bert(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "random-llama")) return random_llama(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "tokenizer-json")) return tokenizer_json(argc, argv);
     bool help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
     fputs(HELP, help ? stdout : stderr);
     return help ? CLI_OK : CLI_USAGE;

@@ -150,12 +150,8 @@ static int load_model_and_tokenizer(const char *model, const cli_common *c, bool
     pare_err err = {0};
     if (cli_load_llama(model, c, deq, m, &err)) return cli_fail(cmd, &err);
     const pare_gguf *g = pare_llama_gguf(*m);
-    if (!g) {
-        pare_err_set(&err, PARE_ERR_UNSUPPORTED, "%s: text needs the tokenizer in a GGUF file (HF folders: not yet)", model);
-        pare_llama_free(*m);
-        return cli_fail(cmd, &err);
-    }
-    if (pare_bpe_from_gguf(g, tok, &err)) {
+    /* a GGUF carries its tokenizer; an HF folder has tokenizer.json */
+    if (g ? pare_bpe_from_gguf(g, tok, &err) : pare_bpe_load(model, tok, &err)) {
         pare_llama_free(*m);
         return cli_fail(cmd, &err);
     }
@@ -420,10 +416,11 @@ done:
 /* ------------------------------------------------------------ tokenize */
 
 static const char *TOK_HELP =
-    "usage: pare tokenize MODEL.gguf (--text T ... | --file F [--column NAME]) [--special]\n"
+    "usage: pare tokenize TOKENIZER (--text T ... | --file F [--column NAME]) [--special]\n"
     "\n"
-    "Byte-level BPE ids of each text as JSON lines {\"n\": N, \"ids\": [...]}, with the\n"
-    "tokenizer stored in the GGUF (special tokens written in the text become their\n"
+    "Byte-level BPE ids of each text as JSON lines {\"n\": N, \"ids\": [...]}.\n"
+    "TOKENIZER: a GGUF file (its tokenizer metadata), a Hugging Face tokenizer.json,\n"
+    "or a model folder holding one (special tokens written in the text become their\n"
     "ids). --special also adds BOS when the vocabulary asks for it. --file reads one\n"
     "text per line, or a TSV column with --column (the first row is the header).\n";
 
@@ -466,10 +463,9 @@ int cmd_tokenize(int argc, char **argv) {
         cli_texts_free(&texts);
         return cli_fail("tokenize", &err);
     }
-    pare_gguf *g = NULL;
     pare_bpe *tok = NULL;
     int rc = CLI_OK;
-    if (pare_gguf_open(model, &g, &err) || pare_bpe_from_gguf(g, &tok, &err)) {
+    if (pare_bpe_load(model, &tok, &err)) {
         rc = cli_fail("tokenize", &err);
         goto done;
     }
@@ -487,7 +483,6 @@ int cmd_tokenize(int argc, char **argv) {
     }
 done:
     pare_bpe_free(tok);
-    pare_gguf_close(g);
     cli_texts_free(&texts);
     return rc;
 }
