@@ -192,6 +192,8 @@ pare_status pare_gguf_writer_add_tensor(pare_gguf_writer *w, const char *name, u
                                         int32_t n_dims, const int64_t *ne, const void *data,
                                         size_t nbytes, pare_err *err);
 pare_status pare_gguf_writer_write(const pare_gguf_writer *w, const char *path, pare_err *err);
+/* Add key/value i of g to w as it is (src/io/gguf_copy.c). */
+pare_status pare_gguf_writer_copy_kv(pare_gguf_writer *w, const pare_gguf *g, int64_t i, pare_err *err);
 
 /* Bytes for a tensor of this type and shape; false for an unknown type,
  * ne[0] not a multiple of the block size, a non-positive dim or overflow. */

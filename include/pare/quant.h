@@ -84,6 +84,17 @@ pare_status pare_qpack(pare_qtype type, const void *w, int64_t n, int64_t k, voi
 pare_status pare_qmatmul_packed(pare_pool *pool, const pare_qpacked *p, const float *x, int64_t m,
                                 float *y, const float *bias, pare_err *err);
 
+/* ---- requantizing a GGUF model (src/compress/quant/gguf_requant.c)
+ *
+ * Round to nearest into one ggml type: each 2-D tensor whose rows are
+ * whole blocks is dequantized and quantized again with
+ * pare_quantize_row_ref; below 8 bits token_embd/output become Q8_0; 1-D
+ * tensors and all metadata are copied (general.file_type updated). The
+ * result loads in pare and llama.cpp. prog may be NULL. */
+bool pare_requant_supports(pare_qtype type); /* F32 F16 BF16 Q8_0 Q5_1 Q5_0 Q4_1 Q4_0 */
+pare_status pare_gguf_requantize(const char *in, const char *out, pare_qtype type, pare_progress *prog,
+                                 pare_err *err);
+
 /* The truth for tests: each W row dequantized (pare_dequantize_row) and
  * dotted with x in double. Single-threaded, any type that dequantizes. */
 pare_status pare_qmatmul_ref(pare_qtype type, const void *w, int64_t n, int64_t k,

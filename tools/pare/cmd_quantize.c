@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *HELP =
     "usage: pare quantize MODEL -o OUT [--method rtn] [--bits 8] [--act dynamic|static|none]\n"
@@ -22,12 +23,39 @@ static const char *HELP =
     "                  --calib-method percentile clips at --percentile (99.99)\n"
     "  --act none      weight-only: int8 on disk, dequantized to fp32 when loaded\n"
     "\n"
+    "Llama-family GGUF files (round to nearest into one ggml block type; the result\n"
+    "loads in pare and llama.cpp; below 8 bits token_embd/output stay Q8_0):\n"
+    "  pare quantize MODEL.gguf --type q8_0|q5_1|q5_0|q4_1|q4_0|f16|f32 -o OUT.gguf\n"
+    "  (or --bits 8|5|4: q8_0, q5_0, q4_0)\n"
+    "\n"
     "example:\n"
     "  pare quantize .cache/models/minilm-l6 -o /tmp/minilm-int8\n"
+    "  pare quantize .cache/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --type q8_0 -o /tmp/smollm2-q8_0.gguf\n"
     "  pare quantize .cache/models/minilm-l6 --act static --calib tweets.tsv --column Tweet --limit 256 -o /tmp/minilm-s8\n";
 
+/* A GGUF decoder into one block type. */
+static int quantize_gguf(const char *model, const char *out, const char *type, int64_t bits) {
+    pare_qtype t = PARE_Q_COUNT;
+    if (!type) type = bits == 8 ? "q8_0" : bits == 5 ? "q5_0" : bits == 4 ? "q4_0" : "?";
+    for (uint32_t i = 0; i < PARE_Q_COUNT; i++) {
+        const pare_qtype_info *q = pare_qtype_get(i);
+        if (q && !strcasecmp(q->name, type) && pare_requant_supports((pare_qtype)i)) t = (pare_qtype)i;
+    }
+    if (t == PARE_Q_COUNT) {
+        fprintf(stderr, "pare quantize: --type must be one of q8_0 q5_1 q5_0 q4_1 q4_0 f16 bf16 f32 (or --bits 8, 5, 4), not '%s'\n", type);
+        return CLI_USAGE;
+    }
+    pare_err err = {0};
+    pare_progress prog;
+    double t0 = pare_time_now();
+    if (pare_gguf_requantize(model, out, t, &prog, &err)) return cli_fail("quantize", &err);
+    fprintf(stderr, "pare quantize: wrote %s (%s, round to nearest) in %.1f s\n", out, pare_qtype_get((uint32_t)t)->name,
+            pare_time_now() - t0);
+    return CLI_OK;
+}
+
 int cmd_quantize(int argc, char **argv) {
-    const char *model = NULL, *out = NULL, *calib = NULL, *column = NULL;
+    const char *model = NULL, *out = NULL, *calib = NULL, *column = NULL, *type = NULL;
     const char *method = "rtn";
     int64_t bits = 8, limit = 512;
     double pct = 99.99;
@@ -43,6 +71,8 @@ int cmd_quantize(int argc, char **argv) {
             return CLI_OK;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             if (!(out = cli_value(argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--type")) {
+            if (!(type = cli_value(argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--method")) {
             if (!(method = cli_value(argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--bits")) {
@@ -88,6 +118,17 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (!model || !out) {
         fprintf(stderr, "pare quantize: need MODEL and -o OUT (pare quantize --help)\n");
+        return CLI_USAGE;
+    }
+    if (pare_is_gguf_file(model)) {
+        if (strcmp(method, "rtn")) {
+            fprintf(stderr, "pare quantize: GGUF models take --method rtn so far (got %s)\n", method);
+            return CLI_USAGE;
+        }
+        return quantize_gguf(model, out, type, bits);
+    }
+    if (type) {
+        fprintf(stderr, "pare quantize: --type is for GGUF models; BERT folders take --bits 8 --act ...\n");
         return CLI_USAGE;
     }
     if (strcmp(method, "rtn") != 0 || bits != 8) {
