@@ -125,6 +125,12 @@ size_t pare_llama_weight_bytes(const pare_llama *m); /* resident weights: copies
 /* ---- KV cache: f32 K and V for n_seq slots of max_ctx positions each,
  * [layer][slot][position][kv_head * head_dim]. */
 typedef struct pare_llama_cache pare_llama_cache;
+/* One timed pass (src/models/llama_bench.c): prefill of P fixed
+ * pseudo-random tokens into kc (emptied first), then N greedy decode steps;
+ * seconds of each phase. kc holds P + N positions; logits holds vocab
+ * floats. */
+pare_status pare_llama_time_pass(pare_llama *m, pare_llama_cache *kc, int64_t P, int64_t N, float *logits,
+                                 double *t_prefill, double *t_decode, pare_err *err);
 
 pare_status pare_llama_cache_create(const pare_llama *m, int64_t n_seq, int64_t max_ctx,
                                     pare_llama_cache **out, pare_err *err);

@@ -22,7 +22,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -302,14 +301,6 @@ static int64_t file_size(const char *path) {
     return stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
 }
 
-static char *samples_json(const exp_latency *l) {
-    cJSON *a = cJSON_CreateArray();
-    for (int64_t i = 0; a && i < l->n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(round(l->samples[i] * 1e4) / 1e4));
-    char *s = a ? cJSON_PrintUnformatted(a) : NULL;
-    cJSON_Delete(a);
-    return s;
-}
-
 static char *cell_config_json(const cell_state *st) {
     const pare_exp_config *cfg = st->cfg;
     cJSON *j = cJSON_CreateObject(), *lat = cJSON_CreateObject(), *ds = cJSON_CreateObject(), *b = cJSON_CreateArray();
@@ -336,116 +327,7 @@ static char *cell_config_json(const cell_state *st) {
     return s;
 }
 
-typedef struct cell_result {
-    pare_cls_metrics test;
-    uint8_t *pred;
-    exp_latency lat[PARE_EXP_MAX_BATCHES];
-    int n_lat;
-    int64_t disk, weights, rss;
-    double wall_s;
-} cell_result;
-
-static pare_status write_result(cell_state *st, const cell_result *r, sqlite3 *db, pare_err *err) {
-    const exp_cell *c = st->c;
-    const char *exp = st->cfg->name, *mname = st->model->name, *pname = st->pl->name;
-    pare_status s = exp_db_exec(db, "BEGIN IMMEDIATE", err);
-    if (s) return s;
-    sqlite3_stmt *q = NULL;
-    char machine[300], feats[256];
-    pare_cpu_features cf;
-    pare_cpu_detect(&cf);
-    pare_cpu_features_str(&cf, feats, sizeof feats);
-    exp_machine_describe(machine, sizeof machine);
-    char *conf = cell_config_json(st);
-    if ((s = exp_db_delete_cell(db, exp, mname, pname, err))) goto done;
-    if ((s = exp_db_prepare(db,
-                            "INSERT INTO cells(experiment, model, pipeline, ord, status, steps, config, git_rev, machine,"
-                            " cpu_features, threads, started_at, finished_at, wall_s, train_s, disk_bytes, weight_bytes,"
-                            " peak_rss_bytes, n_params, sparsity, artifact) VALUES(?1,?2,?3,?4,'ok',?5,?6,?7,?8,?9,?10,"
-                            " strftime('%Y-%m-%dT%H:%M:%fZ','now', ?11), strftime('%Y-%m-%dT%H:%M:%fZ','now'),"
-                            " ?12,?13,?14,?15,?16,?17,?18,?19)",
-                            &q, err)))
-        goto done;
-    char ago[32];
-    snprintf(ago, sizeof ago, "-%.3f seconds", r->wall_s);
-    sqlite3_bind_text(q, 1, exp, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, mname, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, pname, -1, SQLITE_STATIC);
-    sqlite3_bind_int(q, 4, c->order);
-    sqlite3_bind_text(q, 5, st->steps, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 6, conf ? conf : "{}", -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 7, c->git_rev ? c->git_rev : "unknown", -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 8, machine, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 9, feats, -1, SQLITE_STATIC);
-    sqlite3_bind_int(q, 10, pare_pool_size(pare_bert_pool(st->m)));
-    sqlite3_bind_text(q, 11, ago, -1, SQLITE_STATIC);
-    sqlite3_bind_double(q, 12, r->wall_s);
-    if (st->has_head) sqlite3_bind_double(q, 13, st->h.train_s);
-    sqlite3_bind_int64(q, 14, r->disk);
-    sqlite3_bind_int64(q, 15, r->weights);
-    sqlite3_bind_int64(q, 16, r->rss);
-    sqlite3_bind_int64(q, 17, pare_bert_n_params(st->m));
-    sqlite3_bind_double(q, 18, st->sparsity);
-    sqlite3_bind_text(q, 19, st->saved_dir, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) != SQLITE_DONE) {
-        s = exp_db_fail(db, "insert cell", err);
-        goto done;
-    }
-    sqlite3_finalize(q);
-    q = NULL;
-    const sqlite3_int64 id = sqlite3_last_insert_rowid(db);
-    const struct { const char *name; double v; } ms[] = {
-        {"exact_match", r->test.exact_match}, {"micro_f1", r->test.micro_f1},
-        {"macro_f1", r->test.macro_f1}, {"jaccard", r->test.jaccard}, {"n", (double)r->test.n}};
-    if ((s = exp_db_prepare(db, "INSERT INTO metrics(cell, split, name, value) VALUES(?1, 'test', ?2, ?3)", &q, err))) goto done;
-    for (size_t i = 0; i < sizeof ms / sizeof ms[0] && !s; i++) {
-        sqlite3_reset(q);
-        sqlite3_bind_int64(q, 1, id);
-        sqlite3_bind_text(q, 2, ms[i].name, -1, SQLITE_STATIC);
-        sqlite3_bind_double(q, 3, ms[i].v);
-        if (sqlite3_step(q) != SQLITE_DONE) s = exp_db_fail(db, "insert metric", err);
-    }
-    sqlite3_finalize(q);
-    q = NULL;
-    if (s || (s = exp_db_prepare(db,
-                                 "INSERT INTO latency(cell, batch, seq, p50_ms, p90_ms, p99_ms, mean_ms, std_ms, min_ms,"
-                                 " max_ms, throughput, reps, samples) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-                                 &q, err)))
-        goto done;
-    for (int i = 0; i < r->n_lat && !s; i++) {
-        const exp_latency *l = &r->lat[i];
-        char *js = samples_json(l);
-        sqlite3_reset(q);
-        sqlite3_bind_int64(q, 1, id);
-        sqlite3_bind_int64(q, 2, l->batch);
-        sqlite3_bind_int64(q, 3, l->seq);
-        const double v[] = {l->p50, l->p90, l->p99, l->mean, l->std, l->min, l->max, l->throughput};
-        for (int k = 0; k < 8; k++) sqlite3_bind_double(q, 4 + k, v[k]);
-        sqlite3_bind_int64(q, 12, l->n);
-        sqlite3_bind_text(q, 13, js ? js : "[]", -1, SQLITE_TRANSIENT);
-        free(js);
-        if (sqlite3_step(q) != SQLITE_DONE) s = exp_db_fail(db, "insert latency", err);
-    }
-    sqlite3_finalize(q);
-    q = NULL;
-    if (s || (s = exp_db_prepare(db, "INSERT INTO predictions(cell, split, n, labels, pred) VALUES(?1, 'test', ?2, ?3, ?4)", &q, err)))
-        goto done;
-    sqlite3_bind_int64(q, 1, id);
-    sqlite3_bind_int64(q, 2, st->split_n[2]);
-    sqlite3_bind_int64(q, 3, st->data.n_labels);
-    sqlite3_bind_blob(q, 4, r->pred, (int)(st->split_n[2] * st->data.n_labels), SQLITE_STATIC);
-    if (sqlite3_step(q) != SQLITE_DONE) s = exp_db_fail(db, "insert predictions", err);
-done:
-    sqlite3_finalize(q);
-    free(conf);
-    if (s) {
-        exp_db_exec(db, "ROLLBACK", NULL);
-        return s;
-    }
-    return exp_db_exec(db, "COMMIT", err);
-}
-
-static pare_status run_cell(cell_state *st, cell_result *r, pare_err *err) {
+static pare_status run_cell(cell_state *st, exp_cell_out *r, uint8_t **pred, pare_err *err) {
     const pare_exp_config *cfg = st->cfg;
     pare_status s = load_data(st, err);
     if (s) return s;
@@ -455,10 +337,16 @@ static pare_status run_cell(cell_state *st, cell_result *r, pare_err *err) {
     if (!pare_bert_tokenizer(st->m)) return pare_err_set(err, PARE_ERR_INVALID, "%s: no tokenizer in the model folder", st->model->path);
     if ((s = apply_steps(st, err))) return s;
     const int64_t n = st->split_n[2], L = st->data.n_labels;
-    if (!(r->pred = malloc((size_t)(n * L)))) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    if (!(*pred = malloc((size_t)(n * L)))) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
     fprintf(stderr, "  evaluating %lld test examples\n", (long long)n);
-    if ((s = predict(st, st->split_texts[2], n, r->pred, err))) return s;
-    pare_cls_metrics_compute(r->pred, st->split_labels[2], n, L, &r->test);
+    if ((s = predict(st, st->split_texts[2], n, *pred, err))) return s;
+    pare_cls_metrics test;
+    pare_cls_metrics_compute(*pred, st->split_labels[2], n, L, &test);
+    const exp_metric ms[] = {{"exact_match", test.exact_match}, {"micro_f1", test.micro_f1}, {"macro_f1", test.macro_f1},
+                             {"jaccard", test.jaccard}, {"n", (double)test.n}};
+    memcpy(r->metrics, ms, sizeof ms);
+    r->n_metrics = (int)(sizeof ms / sizeof ms[0]);
+    r->pred = *pred, r->pred_n = n, r->pred_L = L;
     for (int i = 0; i < cfg->latency.n_batch; i++) {
         fprintf(stderr, "  latency: batch %lld x %lld tokens, %lld reps\n", (long long)cfg->latency.batch[i],
                 (long long)cfg->latency.seq, (long long)cfg->latency.reps);
@@ -481,35 +369,28 @@ static pare_status run_cell(cell_state *st, cell_result *r, pare_err *err) {
     const double lin = (double)mc->n_layers * (4.0 * mc->hidden_size * mc->hidden_size +
                                                2.0 * mc->hidden_size * mc->intermediate_size);
     st->sparsity = (double)st->zeroed / lin;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    r->rss = (int64_t)ru.ru_maxrss * 1024;
+    r->sparsity = st->sparsity;
+    r->rss = exp_peak_rss();
+    r->n_params = pare_bert_n_params(st->m);
+    r->threads = pare_pool_size(pare_bert_pool(st->m));
+    r->has_train = st->has_head;
+    r->train_s = st->h.train_s;
+    r->steps = st->steps;
+    r->artifact = st->saved_dir;
+    r->config_json = cell_config_json(st);
     return PARE_OK;
 }
 
 int exp_cell_classify(const exp_cell *c) {
     double t0 = pare_time_now();
     cell_state st = {.c = c, .cfg = c->cfg, .model = &c->cfg->models[c->model], .pl = &c->cfg->pipelines[c->pipeline]};
-    cell_result r = {0};
+    exp_cell_out r = {0};
+    uint8_t *pred = NULL;
     pare_err err = {0};
-    pare_status s = run_cell(&st, &r, &err);
+    pare_status s = run_cell(&st, &r, &pred, &err);
     r.wall_s = pare_time_now() - t0;
-    sqlite3 *db = NULL;
-    pare_err derr = {0};
-    int rc = 0;
-    if (exp_db_open(c->db_path, false, &db, &derr)) {
-        fprintf(stderr, "pare experiment: %s\n", derr.msg);
-        rc = 2;
-    } else if (s) {
-        fprintf(stderr, "  failed: %s\n", err.msg);
-        rc = exp_db_record_failure(db, c->cfg->name, st.model->name, st.pl->name, c->order, err.msg, r.wall_s, &derr) ? 2 : 1;
-    } else if (write_result(&st, &r, db, &derr)) {
-        fprintf(stderr, "pare experiment: %s\n", derr.msg);
-        rc = 2;
-    }
-    exp_db_close(db);
-    for (int i = 0; i < r.n_lat; i++) free(r.lat[i].samples);
-    free(r.pred);
+    int rc = exp_cell_finish(c, s, &err, &r);
+    free(pred);
     free(st.h.W), free(st.h.b);
     for (int p = 0; p < 3; p++) free(st.split_texts[p]), free(st.split_labels[p]);
     free(st.part);

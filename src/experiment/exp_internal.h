@@ -48,6 +48,36 @@ typedef struct exp_cell {
     int64_t threads;
 } exp_cell;
 int exp_cell_classify(const exp_cell *c);
+int exp_cell_lm(const exp_cell *c);
+
+/* ---- cell_common.c: what a finished cell records */
+typedef struct exp_metric {
+    const char *name;
+    double value;
+} exp_metric;
+
+typedef struct exp_cell_out {
+    const char *steps;       /* described steps */
+    char *config_json;       /* the cell's full configuration (owned, freed by exp_cell_finish) */
+    exp_metric metrics[16];  /* test-split metrics */
+    int n_metrics;
+    const uint8_t *pred;     /* [pred_n, pred_L] test predictions, or NULL */
+    int64_t pred_n, pred_L;
+    exp_latency lat[PARE_EXP_MAX_BATCHES + 2];
+    int n_lat;
+    int64_t disk, weights, rss, n_params;
+    double sparsity, train_s, wall_s;
+    bool has_train;
+    int threads;
+    const char *artifact;
+} exp_cell_out;
+
+/* Record the cell (success: out; failure: the error) in its own database
+ * connection and free out's owned parts; returns the child's exit code
+ * (0 ok, 1 recorded failure, 2 could not record). */
+int exp_cell_finish(const exp_cell *c, pare_status s, const pare_err *cell_err, exp_cell_out *out);
+/* Peak resident memory of this process in bytes. */
+int64_t exp_peak_rss(void);
 
 /* ---- svg.c: charts of the report */
 typedef struct exp_point {
