@@ -99,6 +99,33 @@ sed -i 's/^name: t$/name: t2/' "$TMP/fail.yaml"
 expect_exit 1 "failed cell exits 1" "$PARE" experiment run "$TMP/fail.yaml" --db "$db" --only broken
 expect_match "failure recorded" "$("$PARE" experiment status "$db")" "broken	failed.*no finetune-head step"
 
+# ---- task lm: a GGUF requantized, perplexity / KLD / top-1 against the shipped file
+gguf=$(model_dir smollm2)/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ -f "$gguf" ]; then
+    head -c 6000 "$(data_path wikitext-2/wiki.test.tokens)" > "$TMP/wiki.txt"
+    cat > "$TMP/lm.yaml" <<YAML
+name: lm
+models: [$gguf]
+dataset: {task: lm, path: $TMP/wiki.txt, ctx: 64, chunks: 2}
+latency: {prompt: 8, gen: 4, warmup: 0, reps: 2}
+pipelines:
+  - {name: shipped, steps: []}
+  - {name: q8_0, steps: [{quantize: {type: q8_0}}]}
+  - {name: q4_0, steps: [{quantize: {bits: 4}}]}
+YAML
+    expect_exit 0 "lm run" "$PARE" experiment run "$TMP/lm.yaml" --db "$TMP/lm.db"
+    expect_exit 0 "lm report" "$PARE" experiment report "$TMP/lm.db" -o "$TMP/lmrep"
+    row() { grep "| $1 |" "$TMP/lmrep/report.md"; }
+    expect_match "baseline KLD 0, top-1 100%" "$(row shipped)" "\| 0\.00000 \| 100\.00% \|"
+    expect_match "q8_0 row" "$(row q8_0)" "quantize\(rtn q8_0\) \| 14[0-9]\.[0-9] \|"
+    expect_match "q4_0 perplexity and KLD" "$(row q4_0)" "\| [0-9]+\.[0-9]{4} \| \+?-?[0-9.]+ \| 0\.[0-9]{5} \|"
+    bad_lm=$TMP/lm-bad.yaml
+    sed "s#models: \[$gguf\]#models: [$TMP/tiny]#" "$TMP/lm.yaml" > "$bad_lm"
+    expect_error "lm takes GGUF" "is not a GGUF file (task lm" "$PARE" experiment run "$bad_lm" --db "$TMP/lm2.db"
+else
+    echo "SKIP: $gguf missing: task lm not tested"
+fi
+
 # ---- report: files, then headless Chromium
 expect_exit 0 "report" "$PARE" experiment report "$db" --experiment t -o "$TMP/rep"
 for f in report.md report.html results.csv results.json; do [ -s "$TMP/rep/$f" ] && ok || bad "report: $f missing"; done

@@ -173,8 +173,11 @@ static void test_config(void **state) {
         {"split: [0.5, 0.25, 0.25]", "split: [0.5, 0.5, 0.25]", "g.yaml:3: dataset.split: fractions sum to 1.25, not 1"},
         {"name: x\n", "nme: x\n", "g.yaml:1: (top level): unknown key 'nme'"},
         {"latency: {", "latency: {{", "g.yaml:5: YAML syntax"},
+        {"      - quantize: {act: static, calib: percentile}\n", "      - quantize: {type: q4_0}\n",
+         "g.yaml:13: pipelines[1].steps[2]: 'type' is for task lm"},
+        {"dataset: {path: d.tsv,", "dataset: {task: lm, path: d.tsv,", "g.yaml:8: pipelines[0].steps[0]: step 'finetune-head' is not available for task lm"},
         {"      - quantize: {act: static, calib: percentile}\n", "      - quantize: {bits: 4}\n",
-         "g.yaml:13: pipelines[1].steps[2].quantize.bits: 4 bits: the BERT path quantizes to 8 bits so far"},
+         "g.yaml:13: pipelines[1].steps[2]: 4 bits: the BERT path quantizes to 8 bits so far"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[2048];

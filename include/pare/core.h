@@ -195,6 +195,9 @@ void pare_cpu_detect(pare_cpu_features *f);
 const char *pare_cpu_features_str(const pare_cpu_features *f, char *buf, size_t cap);
 
 /* Whole file into malloc'd memory (caller frees), with a size cap. */
+/* Cut the next line (LF or CRLF ended) off the text at *p in place; NULL
+ * at the end. For line-oriented readers of files read whole. */
+char *pare_next_line(char **p);
 pare_status pare_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len,
                            pare_err *err);
 

@@ -35,6 +35,8 @@ typedef struct pare_exp_step {
     char method[16];      /* rtn */
     int64_t bits;         /* 8 */
     char act[16];         /* dynamic | static | none */
+    char type[16];        /* task lm: ggml type (q8_0 q5_1 q5_0 q4_1 q4_0 f16 bf16 f32); "" = from bits */
+    bool bits_given;
     char calib[16];       /* minmax | percentile (static) */
     int64_t calib_n;      /* calibration texts from the train split (256) */
     /* prune */
@@ -52,7 +54,7 @@ typedef struct pare_exp_pipeline {
 typedef struct pare_exp_model {
     char name[PARE_EXP_NAME];
     char path[PARE_EXP_PATH]; /* resolved against the experiment file's folder */
-    int line;
+    int line, path_line;
 } pare_exp_model;
 
 typedef struct pare_exp_config {
@@ -62,7 +64,9 @@ typedef struct pare_exp_config {
     int n_models;
     struct {
         char path[PARE_EXP_PATH];
-        char task[16];        /* multi-label | single-label */
+        char task[16];        /* multi-label | single-label | lm (perplexity of a text file) */
+        int64_t ctx;          /* lm: window length (512) */
+        int64_t chunks;       /* lm: windows evaluated (8; 0 = all) */
         char text[64];        /* text column (Tweet) */
         int64_t limit;        /* rows read, 0 = all */
         double split[3];      /* train / validation / test fractions (0.6 0.3 0.1) */
@@ -78,6 +82,7 @@ typedef struct pare_exp_config {
         int64_t threads;      /* 0: all cores */
         int64_t warmup;       /* 3 */
         int64_t reps;         /* 20 */
+        int64_t prompt, gen;  /* lm: prefill and decode tokens timed (64, 32) */
         char device[8];       /* cpu */
     } latency;
     char baseline[PARE_EXP_NAME]; /* pipeline compared against (first if unset) */

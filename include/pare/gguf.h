@@ -96,6 +96,9 @@ int64_t pare_gguf_find_key(const pare_gguf *g, const char *key); /* -1 if absent
 const char *pare_gguf_kv_key(const pare_gguf *g, int64_t i);
 pare_gguf_type pare_gguf_kv_type(const pare_gguf *g, int64_t i);
 
+/* The raw bytes of a scalar value (pare_gguf_type_size of its type, at most
+ * 8; a bool is one byte); false for strings and arrays. */
+bool pare_gguf_kv_scalar(const pare_gguf *g, int64_t i, void *out);
 bool pare_gguf_kv_u8(const pare_gguf *g, int64_t i, uint8_t *out);
 bool pare_gguf_kv_i8(const pare_gguf *g, int64_t i, int8_t *out);
 bool pare_gguf_kv_u16(const pare_gguf *g, int64_t i, uint16_t *out);

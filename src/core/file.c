@@ -40,3 +40,18 @@ pare_status pare_read_file(const char *path, size_t max_bytes, char **out, size_
     *out_len = n;
     return PARE_OK;
 }
+
+char *pare_next_line(char **p) {
+    char *s = *p;
+    if (!s || !*s) return NULL;
+    char *nl = strchr(s, '\n');
+    if (nl) {
+        *nl = 0;
+        *p = nl + 1;
+    } else {
+        *p = s + strlen(s);
+    }
+    size_t n = strlen(s);
+    if (n && s[n - 1] == '\r') s[n - 1] = 0;
+    return s;
+}

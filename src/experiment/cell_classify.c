@@ -320,11 +320,7 @@ static char *cell_config_json(const cell_state *st) {
     cJSON_AddNumberToObject(lat, "seq", (double)cfg->latency.seq);
     cJSON_AddNumberToObject(lat, "warmup", (double)cfg->latency.warmup);
     cJSON_AddNumberToObject(lat, "reps", (double)cfg->latency.reps);
-    cJSON_AddItemToObject(j, "dataset", ds);
-    cJSON_AddItemToObject(j, "latency", lat);
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return s;
+    return exp_config_json_finish(j, ds, lat);
 }
 
 static pare_status run_cell(cell_state *st, exp_cell_out *r, uint8_t **pred, pare_err *err) {

@@ -9,6 +9,14 @@
 #include <string.h>
 #include <sys/resource.h>
 
+char *exp_config_json_finish(cJSON *j, cJSON *dataset, cJSON *latency) {
+    cJSON_AddItemToObject(j, "dataset", dataset);
+    cJSON_AddItemToObject(j, "latency", latency);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
+}
+
 int64_t exp_peak_rss(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

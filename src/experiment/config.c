@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "pare/gguf.h"
+
 typedef struct ycx {
     yaml_document_t *doc;
     const char *name, *dir;
@@ -224,7 +226,11 @@ static pare_status parse_models(ycx *c, yaml_node_t *n, pare_exp_config *cfg) {
         for (int j = 0; j < cfg->n_models - 1; j++)
             if (!strcmp(cfg->models[j].name, md->name))
                 return failf(c, m, key, "duplicate model name '%s' (also on line %d)", md->name, cfg->models[j].line);
-        if ((s = check_exists(c, path_node, path_key, md->path, true))) return s;
+        md->path_line = line_of(path_node);
+        if (c->check_paths) {
+            struct stat st;
+            if (stat(md->path, &st) != 0) return failf(c, path_node, path_key, "%s does not exist", md->path);
+        }
     }
     return s;
 }
@@ -233,7 +239,7 @@ static pare_status parse_dataset(ycx *c, yaml_node_t *n, pare_exp_config *cfg) {
     pare_status s = want(c, n, YAML_MAPPING_NODE, "dataset", "a mapping");
     yaml_node_t *k, *v, *path_node = NULL;
     const char *name;
-    static const char *const tasks[] = {"multi-label", "single-label", NULL};
+    static const char *const tasks[] = {"multi-label", "single-label", "lm", NULL};
     FOR_PAIRS(c, n, k, v, name, s) {
         char key[80];
         snprintf(key, sizeof key, "dataset.%s", name);
@@ -245,6 +251,8 @@ static pare_status parse_dataset(ycx *c, yaml_node_t *n, pare_exp_config *cfg) {
         else if (!strcmp(name, "limit")) s = get_int(c, v, key, 0, INT64_MAX, &cfg->dataset.limit);
         else if (!strcmp(name, "eval_limit")) s = get_int(c, v, key, 0, INT64_MAX, &cfg->dataset.eval_limit);
         else if (!strcmp(name, "max_len")) s = get_int(c, v, key, 8, 512, &cfg->dataset.max_len);
+        else if (!strcmp(name, "ctx")) s = get_int(c, v, key, 16, 1 << 16, &cfg->dataset.ctx);
+        else if (!strcmp(name, "chunks")) s = get_int(c, v, key, 0, 1 << 20, &cfg->dataset.chunks);
         else if (!strcmp(name, "threshold")) s = get_num(c, v, key, 0, 1, &cfg->dataset.threshold);
         else if (!strcmp(name, "seed")) {
             int64_t seed;
@@ -263,7 +271,7 @@ static pare_status parse_dataset(ycx *c, yaml_node_t *n, pare_exp_config *cfg) {
             if (!s && fabs(sum - 1) > 1e-6) s = failf(c, v, key, "fractions sum to %g, not 1", sum);
             if (!s && (cfg->dataset.split[0] <= 0 || cfg->dataset.split[2] <= 0))
                 s = failf(c, v, key, "train and test fractions must be above 0");
-        } else s = unknown(c, k, "dataset", name, "path, task, text, limit, eval_limit, max_len, threshold, seed, split");
+        } else s = unknown(c, k, "dataset", name, "path, task, text, limit, eval_limit, max_len, threshold, seed, split, ctx, chunks");
     }
     if (s) return s;
     if (!path_node) return failf(c, n, "dataset", "missing 'path' (a TSV file)");
@@ -295,8 +303,10 @@ static pare_status parse_latency(ycx *c, yaml_node_t *n, pare_exp_config *cfg) {
         else if (!strcmp(name, "threads")) s = get_int(c, v, key, 0, 1024, &cfg->latency.threads);
         else if (!strcmp(name, "warmup")) s = get_int(c, v, key, 0, 100000, &cfg->latency.warmup);
         else if (!strcmp(name, "reps")) s = get_int(c, v, key, 1, 100000, &cfg->latency.reps);
+        else if (!strcmp(name, "prompt")) s = get_int(c, v, key, 1, 1 << 16, &cfg->latency.prompt);
+        else if (!strcmp(name, "gen")) s = get_int(c, v, key, 1, 1 << 16, &cfg->latency.gen);
         else if (!strcmp(name, "device")) s = get_choice(c, v, key, devices, cfg->latency.device, sizeof cfg->latency.device);
-        else s = unknown(c, k, "latency", name, "batch, seq, threads, warmup, reps, device");
+        else s = unknown(c, k, "latency", name, "batch, seq, threads, warmup, reps, device, prompt, gen");
     }
     return s;
 }
@@ -333,7 +343,8 @@ static pare_status parse_step(ycx *c, yaml_node_t *n, const char *key, pare_exp_
     const char *name;
     static const char *const pools[] = {"mean", "cls", "pooler", NULL}, *const methods[] = {"rtn", NULL},
                              *const acts[] = {"dynamic", "static", "none", NULL},
-                             *const calibs[] = {"minmax", "percentile", NULL}, *const scopes[] = {"global", "local", NULL};
+                             *const calibs[] = {"minmax", "percentile", NULL}, *const scopes[] = {"global", "local", NULL},
+                             *const types[] = {"q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "f16", "bf16", "f32", NULL};
     FOR_PAIRS(c, params, k, v, name, s) {
         char sk[160];
         snprintf(sk, sizeof sk, "%s.%s", where, name);
@@ -346,12 +357,13 @@ static pare_status parse_step(ycx *c, yaml_node_t *n, const char *key, pare_exp_
         } else if (st->kind == PARE_STEP_QUANTIZE) {
             if (!strcmp(name, "method")) s = get_choice(c, v, sk, methods, st->method, sizeof st->method);
             else if (!strcmp(name, "bits")) {
-                s = get_int(c, v, sk, 2, 16, &st->bits);
-                if (!s && st->bits != 8) s = failf(c, v, sk, "%lld bits: the BERT path quantizes to 8 bits so far", (long long)st->bits);
-            } else if (!strcmp(name, "act")) s = get_choice(c, v, sk, acts, st->act, sizeof st->act);
+                s = get_int(c, v, sk, 2, 32, &st->bits);
+                st->bits_given = true;
+            } else if (!strcmp(name, "type")) s = get_choice(c, v, sk, types, st->type, sizeof st->type);
+            else if (!strcmp(name, "act")) s = get_choice(c, v, sk, acts, st->act, sizeof st->act);
             else if (!strcmp(name, "calib")) s = get_choice(c, v, sk, calibs, st->calib, sizeof st->calib);
             else if (!strcmp(name, "calib_n")) s = get_int(c, v, sk, 1, 1 << 20, &st->calib_n);
-            else s = unknown(c, k, where, name, "method, bits, act, calib, calib_n");
+            else s = unknown(c, k, where, name, "method, bits, type, act, calib, calib_n");
         } else {
             if (!strcmp(name, "sparsity")) s = get_num(c, v, sk, 0, 0.99, &st->sparsity);
             else if (!strcmp(name, "scope")) s = get_choice(c, v, sk, scopes, st->scope, sizeof st->scope);
@@ -415,6 +427,52 @@ static pare_status parse_pipelines(ycx *c, yaml_node_t *n, pare_exp_config *cfg)
     return s;
 }
 
+/* What depends on the task, checked once the whole file is read (keys come
+ * in any order): model kinds, and which steps and parameters apply. */
+static pare_status task_fail(ycx *c, int line, const char *key, const char *msg) {
+    return pare_err_set(c->err, PARE_ERR_FORMAT, "%s:%d: %s: %s", c->name, line, key, msg);
+}
+
+static pare_status check_task(ycx *c, pare_exp_config *cfg) {
+    const bool lm = !strcmp(cfg->dataset.task, "lm");
+    char key[96], msg[PARE_EXP_PATH + 128];
+    for (int i = 0; i < cfg->n_models && c->check_paths; i++) {
+        const pare_exp_model *m = &cfg->models[i];
+        struct stat st;
+        bool dir = stat(m->path, &st) == 0 && S_ISDIR(st.st_mode);
+        snprintf(key, sizeof key, "models[%d].path", i);
+        if (lm && (dir || !pare_is_gguf_file(m->path))) {
+            snprintf(msg, sizeof msg, "%s is not a GGUF file (task lm takes Llama-family GGUF models)", m->path);
+            return task_fail(c, m->path_line, key, msg);
+        }
+        if (!lm && !dir) {
+            snprintf(msg, sizeof msg, "%s is not a model folder (classification takes Hugging Face BERT folders)", m->path);
+            return task_fail(c, m->path_line, key, msg);
+        }
+    }
+    for (int p = 0; p < cfg->n_pipelines; p++)
+        for (int j = 0; j < cfg->pipelines[p].n_steps; j++) {
+            pare_exp_step *st = &cfg->pipelines[p].steps[j];
+            snprintf(key, sizeof key, "pipelines[%d].steps[%d]", p, j);
+            if (lm && st->kind != PARE_STEP_QUANTIZE) {
+                snprintf(msg, sizeof msg, "step '%s' is not available for task lm (quantize only, so far)", pare_exp_step_name(st->kind));
+                return task_fail(c, st->line, key, msg);
+            }
+            if (st->kind != PARE_STEP_QUANTIZE) continue;
+            if (lm && !st->type[0]) {
+                const char *t = st->bits == 8 ? "q8_0" : st->bits == 5 ? "q5_0" : st->bits == 4 ? "q4_0" : NULL;
+                if (!t) return task_fail(c, st->line, key, "task lm quantizes to 8, 5 or 4 bits (or give type: q4_1, f16, ...)");
+                snprintf(st->type, sizeof st->type, "%s", t);
+            }
+            if (!lm && st->type[0]) return task_fail(c, st->line, key, "'type' is for task lm; BERT models take bits: 8 and act");
+            if (!lm && st->bits != 8) {
+                snprintf(msg, sizeof msg, "%lld bits: the BERT path quantizes to 8 bits so far", (long long)st->bits);
+                return task_fail(c, st->line, key, msg);
+            }
+        }
+    return PARE_OK;
+}
+
 static void set_defaults(pare_exp_config *cfg) {
     snprintf(cfg->dataset.task, sizeof cfg->dataset.task, "multi-label");
     snprintf(cfg->dataset.text, sizeof cfg->dataset.text, "Tweet");
@@ -426,6 +484,10 @@ static void set_defaults(pare_exp_config *cfg) {
     cfg->latency.seq = 128;
     cfg->latency.warmup = 3;
     cfg->latency.reps = 20;
+    cfg->latency.prompt = 64;
+    cfg->latency.gen = 32;
+    cfg->dataset.ctx = 512;
+    cfg->dataset.chunks = 8;
     snprintf(cfg->latency.device, sizeof cfg->latency.device, "cpu");
 }
 
@@ -457,6 +519,7 @@ static pare_status parse_root(ycx *c, yaml_node_t *root, pare_exp_config *cfg) {
     if (!seen[1] || cfg->n_models == 0) return failf(c, root, "models", "missing (a list of model folders)");
     if (!seen[2]) return failf(c, root, "dataset", "missing (path of a TSV file)");
     if (cfg->n_pipelines == 0) return failf(c, root, "pipelines", "missing (a list of {name, steps})");
+    if ((s = check_task(c, cfg))) return s;
     if (baseline) {
         int found = 0;
         for (int i = 0; i < cfg->n_pipelines; i++) found |= !strcmp(cfg->pipelines[i].name, cfg->baseline);
@@ -534,7 +597,9 @@ void pare_exp_step_describe(const pare_exp_step *s, char *buf, size_t cap) {
         snprintf(buf, cap, "finetune-head(%s pooling, %lld epochs, lr %g)", s->pooling, (long long)s->epochs, s->lr);
         break;
     case PARE_STEP_QUANTIZE:
-        if (!strcmp(s->act, "static"))
+        if (s->type[0])
+            snprintf(buf, cap, "quantize(%s %s)", s->method, s->type);
+        else if (!strcmp(s->act, "static"))
             snprintf(buf, cap, "quantize(%s int%lld, act static %s, %lld calib texts)", s->method, (long long)s->bits,
                      s->calib, (long long)s->calib_n);
         else

@@ -76,6 +76,10 @@ typedef struct exp_cell_out {
  * connection and free out's owned parts; returns the child's exit code
  * (0 ok, 1 recorded failure, 2 could not record). */
 int exp_cell_finish(const exp_cell *c, pare_status s, const pare_err *cell_err, exp_cell_out *out);
+/* Attach the dataset and latency objects to the cell configuration j,
+ * print it (owned string) and free the tree. */
+struct cJSON;
+char *exp_config_json_finish(struct cJSON *j, struct cJSON *dataset, struct cJSON *latency);
 /* Peak resident memory of this process in bytes. */
 int64_t exp_peak_rss(void);
 
@@ -90,8 +94,9 @@ typedef struct exp_point {
 void exp_svg_bars(FILE *f, const char *title, const char *y_label, const char *const *names,
                   const double *values, const char *const *bar_labels, int n, double baseline,
                   const char *baseline_label);
-/* Scatter of points with the Pareto front (lower x, higher y) drawn. */
+/* Scatter of points with the Pareto front (lower x, and higher y, or lower
+ * y when y_lower_better) drawn. */
 void exp_svg_scatter(FILE *f, const char *title, const char *x_label, const char *y_label,
-                     const exp_point *pts, int n);
+                     const exp_point *pts, int n, bool y_lower_better);
 
 #endif

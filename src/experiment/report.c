@@ -28,6 +28,7 @@ typedef struct rcell {
     double wall_s, train_s, sparsity;
     bool has_train;
     double em, micro, macro, jac;
+    double ppl, kld, top1; /* task lm */
     int64_t n_test;
     rlat lat[PARE_EXP_MAX_BATCHES];
     int n_lat;
@@ -40,6 +41,7 @@ typedef struct rcell {
 
 typedef struct rdata {
     char name[PARE_EXP_NAME], baseline[PARE_EXP_NAME], created[32], updated[32];
+    bool lm; /* task lm: perplexity, KLD, top-1, decode speed */
     rcell *c;
     int n;
 } rdata;
@@ -78,6 +80,7 @@ static pare_status load(sqlite3 *db, const char *experiment, rdata *d, pare_err 
     pare_err e2 = {0};
     if (text && !pare_exp_config_parse(text, strlen(text), "recorded experiment", "", false, &cfg, &e2)) {
         snprintf(d->baseline, sizeof d->baseline, "%s", cfg.baseline);
+        d->lm = !strcmp(cfg.dataset.task, "lm");
         pare_exp_config_free(&cfg);
     }
     sqlite3_finalize(st);
@@ -121,7 +124,7 @@ static pare_status load(sqlite3 *db, const char *experiment, rdata *d, pare_err 
         c->n_params = sqlite3_column_int64(st, 13), c->wall_s = sqlite3_column_double(st, 14);
         c->has_train = sqlite3_column_type(st, 15) != SQLITE_NULL;
         c->train_s = sqlite3_column_double(st, 15), c->sparsity = sqlite3_column_double(st, 16);
-        c->em = c->micro = c->macro = c->jac = NAN;
+        c->em = c->micro = c->macro = c->jac = c->ppl = c->kld = c->top1 = NAN;
         c->agreement = NAN;
         c->base = -1;
     }
@@ -148,6 +151,9 @@ static pare_status load(sqlite3 *db, const char *experiment, rdata *d, pare_err 
             else if (!strcmp(nm, "micro_f1")) c->micro = v;
             else if (!strcmp(nm, "macro_f1")) c->macro = v;
             else if (!strcmp(nm, "jaccard")) c->jac = v;
+            else if (!strcmp(nm, "perplexity")) c->ppl = v;
+            else if (!strcmp(nm, "kld_mean")) c->kld = v;
+            else if (!strcmp(nm, "top1")) c->top1 = v;
             else if (!strcmp(nm, "n")) c->n_test = (int64_t)v;
         }
         while (sqlite3_step(ql) == SQLITE_ROW && c->n_lat < PARE_EXP_MAX_BATCHES) {
@@ -212,6 +218,15 @@ static void row_cols(const rdata *d, const rcell *c, char cols[N_COLS][160]) {
     } else {
         snprintf(cols[COL_LAT2], 160, "-"), snprintf(cols[COL_THR2], 160, "-");
     }
+    if (d->lm) {
+        snprintf(cols[COL_EM], 160, "%.4f", c->ppl);
+        snprintf(cols[COL_DEM], 160, b ? "%+.4f" : "-", b ? c->ppl - b->ppl : 0);
+        snprintf(cols[COL_MICRO], 160, "%.5f", c->kld);
+        snprintf(cols[COL_MACRO], 160, "%.2f%%", c->top1 * 100);
+        snprintf(cols[COL_AGREE], 160, l && l->p50 > 0 ? "%.1f" : "-", l ? 1000.0 / l->p50 : 0);
+        snprintf(cols[COL_TRAIN], 160, "-");
+        return;
+    }
     snprintf(cols[COL_EM], 160, "%.1f%%", c->em * 100);
     snprintf(cols[COL_DEM], 160, b ? "%+.1f" : "-", b ? (c->em - b->em) * 100 : 0);
     snprintf(cols[COL_MICRO], 160, "%.3f", c->micro);
@@ -225,6 +240,16 @@ static void col_names(const rdata *d, const char *names[N_COLS], char *b1, char 
     for (int i = 0; i < d->n && !c; i++)
         if (ok(&d->c[i]) && d->c[i].n_lat) c = &d->c[i];
     int64_t B1 = c ? c->lat[0].batch : 1, S = c ? c->lat[0].seq : 128, B2 = c && c->n_lat > 1 ? c->lat[c->n_lat - 1].batch : 8;
+    int64_t S2 = c && c->n_lat > 1 ? c->lat[c->n_lat - 1].seq : 0;
+    if (d->lm) {
+        snprintf(b1, 64, "decode p50 ms/token");
+        snprintf(b2, 64, "prefill %lld tokens p50 ms", (long long)S2);
+        const char *n[N_COLS] = {"model", "pipeline", "steps", "size MB", "compression", b1, "p99 ms", "speed-up", b2,
+                                 "prefill tok/s", "perplexity", "Δ PPL", "KLD mean", "top-1 agreement",
+                                 "decode tok/s", "train s", "status"};
+        memcpy(names, n, sizeof n);
+        return;
+    }
     snprintf(b1, 64, "latency b%lld x %lld p50 ms", (long long)B1, (long long)S);
     snprintf(b2, 64, "b%lld p50 ms", (long long)B2);
     const char *n[N_COLS] = {"model", "pipeline", "steps", "size MB", "compression", b1, "p99 ms", "speed-up", b2,
@@ -255,11 +280,18 @@ static void write_md(FILE *f, const rdata *d) {
         for (int k = 0; k < N_COLS; k++) fprintf(f, " %s |", cols[k]);
         fputs("\n", f);
     }
-    fputs("\nSize: bytes of the stored weights (quantized models as saved by pare, int8 + scales) plus the trained "
-          "head; pruned models are stored dense. Latency: encoder + pooling + head on real test texts padded to the "
-          "sequence length, after warm-up; p50/p99 over the repetitions. Accuracy: test split; agreement: identical "
-          "predicted label sets as the baseline.\n",
-          f);
+    if (d->lm)
+        fputs("\nSize: the GGUF file. Perplexity: llama.cpp's windowing (non-overlapping windows, second half scored). "
+              "KLD and top-1: KL divergence and argmax agreement of the next-token distribution against the unmodified "
+              "model on the scored positions (llama.cpp's --kl-divergence). Decode: greedy, ms per token, after a "
+              "prefill; p50/p99 over the repetitions.\n",
+              f);
+    else
+        fputs("\nSize: bytes of the stored weights (quantized models as saved by pare, int8 + scales) plus the trained "
+              "head; pruned models are stored dense. Latency: encoder + pooling + head on real test texts padded to the "
+              "sequence length, after warm-up; p50/p99 over the repetitions. Accuracy: test split; agreement: identical "
+              "predicted label sets as the baseline.\n",
+              f);
 }
 
 static void html_esc(FILE *f, const char *s) {
@@ -317,21 +349,25 @@ static void write_html(FILE *f, const rdata *d) {
             const rcell *c = &d->c[i];
             if (!ok(c) || !c->n_lat) continue;
             cell_label(d, c, lab[n], sizeof lab[n]);
-            snprintf(bl[n], sizeof bl[n], "EM %.1f%%", c->em * 100);
+            if (d->lm) snprintf(bl[n], sizeof bl[n], "PPL %.2f", c->ppl);
+            else snprintf(bl[n], sizeof bl[n], "EM %.1f%%", c->em * 100);
+            const double acc = d->lm ? c->ppl : c->em * 100;
             labels[n] = lab[n], barl[n] = bl[n], lat[n] = c->lat[0].p50;
             bool is_base = c->base == i;
             if (is_base && base_lat == 0) base_lat = c->lat[0].p50;
-            p1[n] = (exp_point){lab[n], c->lat[0].p50, c->em * 100, is_base};
-            p2[n] = (exp_point){lab[n], c->disk / 1e6, c->em * 100, is_base};
+            p1[n] = (exp_point){lab[n], c->lat[0].p50, acc, is_base};
+            p2[n] = (exp_point){lab[n], c->disk / 1e6, acc, is_base};
             n++;
         }
         char title[200], yl[96];
         fputs("<div class=\"charts\">\n", f);
-        snprintf(title, sizeof title, "Latency per pipeline, labelled with exact-match accuracy");
+        snprintf(title, sizeof title, d->lm ? "Decode latency per pipeline, labelled with perplexity"
+                                            : "Latency per pipeline, labelled with exact-match accuracy");
         snprintf(yl, sizeof yl, "%s", b1);
+        const char *acc_label = d->lm ? "perplexity (lower is better)" : "exact match (%)";
         exp_svg_bars(f, title, yl, labels, lat, barl, n, base_lat, "baseline");
-        exp_svg_scatter(f, "Accuracy vs latency", b1, "exact match (%)", p1, n);
-        exp_svg_scatter(f, "Accuracy vs size", "size on disk (MB)", "exact match (%)", p2, n);
+        exp_svg_scatter(f, d->lm ? "Perplexity vs decode latency" : "Accuracy vs latency", b1, acc_label, p1, n, d->lm);
+        exp_svg_scatter(f, d->lm ? "Perplexity vs size" : "Accuracy vs size", "size on disk (MB)", acc_label, p2, n, d->lm);
         fputs("</div>\n", f);
     }
     free(labels), free(barl), free(lat), free(p1), free(p2), free(lab), free(bl);
@@ -396,7 +432,7 @@ static void csv_field(FILE *f, const char *s) {
 
 static void write_csv(FILE *f, const rdata *d) {
     fputs("model,pipeline,status,steps,disk_bytes,weight_bytes,peak_rss_bytes,sparsity,train_s,exact_match,micro_f1,"
-          "macro_f1,jaccard,agreement,batch,seq,p50_ms,p90_ms,p99_ms,mean_ms,std_ms,throughput,error\n",
+          "macro_f1,jaccard,agreement,batch,seq,p50_ms,p90_ms,p99_ms,mean_ms,std_ms,throughput,perplexity,kld_mean,top1,error\n",
           f);
     for (int i = 0; i < d->n; i++) {
         const rcell *c = &d->c[i];
@@ -414,6 +450,8 @@ static void write_csv(FILE *f, const rdata *d) {
             } else {
                 fputs(",,,,,,,,,", f);
             }
+            if (!isnan(c->ppl)) fprintf(f, "%.6f,%.8f,%.6f,", c->ppl, c->kld, c->top1);
+            else fputs(",,,", f);
             csv_field(f, c->error), fputc('\n', f);
         }
     }
@@ -442,6 +480,11 @@ static void write_json(FILE *f, const rdata *d) {
             cJSON_AddNumberToObject(o, "macro_f1", c->macro);
             cJSON_AddNumberToObject(o, "jaccard", c->jac);
             cJSON_AddNumberToObject(o, "n_test", (double)c->n_test);
+            if (d->lm) {
+                cJSON_AddNumberToObject(o, "perplexity", c->ppl);
+                cJSON_AddNumberToObject(o, "kld_mean", c->kld);
+                cJSON_AddNumberToObject(o, "top1", c->top1);
+            }
         }
         if (!isnan(c->agreement)) cJSON_AddNumberToObject(o, "agreement", c->agreement);
         for (int k = 0; k < c->n_lat; k++) {
@@ -511,7 +554,8 @@ pare_status pare_exp_status(const char *db_path, FILE *f, pare_err *err) {
     if (!(s = exp_db_prepare(db,
                              "SELECT c.experiment, c.model, c.pipeline, c.status, c.finished_at, c.wall_s,"
                              " (SELECT value FROM metrics WHERE cell=c.id AND split='test' AND name='exact_match'),"
-                             " (SELECT p50_ms FROM latency WHERE cell=c.id ORDER BY batch LIMIT 1), c.error"
+                             " (SELECT p50_ms FROM latency WHERE cell=c.id ORDER BY batch, seq LIMIT 1), c.error,"
+                             " (SELECT value FROM metrics WHERE cell=c.id AND split='test' AND name='perplexity')"
                              " FROM cells c ORDER BY c.experiment, c.ord, c.id",
                              &st, err))) {
         while (sqlite3_step(st) == SQLITE_ROW) {
@@ -520,6 +564,7 @@ pare_status pare_exp_status(const char *db_path, FILE *f, pare_err *err) {
                     sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "",
                     sqlite3_column_double(st, 5));
             if (sqlite3_column_type(st, 6) != SQLITE_NULL) fprintf(f, "\tEM %.1f%%", sqlite3_column_double(st, 6) * 100);
+            if (sqlite3_column_type(st, 9) != SQLITE_NULL) fprintf(f, "\tPPL %.4f", sqlite3_column_double(st, 9));
             if (sqlite3_column_type(st, 7) != SQLITE_NULL) fprintf(f, "\tp50 %.2f ms", sqlite3_column_double(st, 7));
             if (sqlite3_column_type(st, 8) != SQLITE_NULL) fprintf(f, "\t%s", sqlite3_column_text(st, 8));
             fputc('\n', f);

@@ -75,8 +75,25 @@ static void fmt_secs(double s, char *buf, size_t cap) {
     else snprintf(buf, cap, "%d h %02d min", (int)(s / 3600), (int)(s / 60) % 60);
 }
 
+/* mkdir -p of the folder holding path */
+static void make_parent(const char *path) {
+    char d[PARE_EXP_PATH];
+    snprintf(d, sizeof d, "%s", path);
+    char *slash = strrchr(d, '/');
+    if (!slash || slash == d) return;
+    *slash = 0;
+    for (char *p = d + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(d, 0755);
+            *p = '/';
+        }
+    mkdir(d, 0755);
+}
+
 pare_status pare_exp_run(const pare_exp_config *cfg, const pare_exp_run_opts *o, int *n_failed, pare_err *err) {
     sqlite3 *db;
+    make_parent(o->db_path);
     pare_status s = exp_db_open(o->db_path, true, &db, err);
     if (s) return s;
     s = register_experiment(db, cfg, o, err);
@@ -120,7 +137,7 @@ pare_status pare_exp_run(const pare_exp_config *cfg, const pare_exp_run_opts *o,
         if (pid == 0) {
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             if (getppid() != parent) _exit(3); /* the runner died before prctl */
-            _exit(exp_cell_classify(&c));
+            _exit(!strcmp(cfg->dataset.task, "lm") ? exp_cell_lm(&c) : exp_cell_classify(&c));
         }
         int ws;
         while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}

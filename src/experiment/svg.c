@@ -87,11 +87,11 @@ void exp_svg_bars(FILE *f, const char *title, const char *y_label, const char *c
 
 static int cmp_x(const void *a, const void *b) {
     const exp_point *p = a, *q = b;
-    return p->x < q->x ? -1 : p->x > q->x ? 1 : (p->y < q->y) - (p->y > q->y);
+    return p->x < q->x ? -1 : p->x > q->x ? 1 : 0;
 }
 
 void exp_svg_scatter(FILE *f, const char *title, const char *x_label, const char *y_label,
-                     const exp_point *pts, int n) {
+                     const exp_point *pts, int n, bool y_lower_better) {
     header(f, title, "chart scatter");
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
     for (int i = 0; i < n; i++) {
@@ -113,15 +113,21 @@ void exp_svg_scatter(FILE *f, const char *title, const char *x_label, const char
     fprintf(f, "<text x=\"%d\" y=\"%d\" font-family=\"sans-serif\" font-size=\"12\" text-anchor=\"middle\">", ML + pw / 2, MT + ph + 36);
     esc(f, x_label);
     fputs("</text>\n", f);
-    /* Pareto front: sorted by x, keep each point whose y beats all before */
+    /* Pareto front: sorted by x, keep each point whose y beats all before
+     * (higher, or lower when lower is better) */
     exp_point *s = malloc((size_t)(n > 0 ? n : 1) * sizeof *s);
     int nf = 0;
     if (s) {
         memcpy(s, pts, (size_t)n * sizeof *s);
         qsort(s, (size_t)n, sizeof *s, cmp_x);
         double best = -INFINITY;
-        for (int i = 0; i < n; i++)
-            if (s[i].y > best) best = s[i].y, s[nf++] = s[i];
+        for (int i = 0, j; i < n; i = j) { /* a run of equal x: only its best y can be on the front */
+            int top = i;
+            for (j = i; j < n && s[j].x == s[i].x; j++)
+                if ((y_lower_better ? -s[j].y : s[j].y) > (y_lower_better ? -s[top].y : s[top].y)) top = j;
+            const double y = y_lower_better ? -s[top].y : s[top].y;
+            if (y > best) best = y, s[nf++] = s[top];
+        }
         fputs("<polyline class=\"pareto\" fill=\"none\" stroke=\"#ff7f0e\" stroke-width=\"2.5\" points=\"", f);
         for (int i = 0; i < nf; i++) fprintf(f, "%.1f,%.1f ", PX(s[i].x), PY(s[i].y));
         fputs("\"/>\n", f);

@@ -5,21 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Cut the next line (LF or CRLF) off *p; NULL at the end. */
-static char *cut_line(char **p) {
-    char *s = *p;
-    if (!s || !*s) return NULL;
-    char *nl = strchr(s, '\n');
-    if (nl) {
-        *nl = 0;
-        *p = nl + 1;
-    } else {
-        *p = s + strlen(s);
-    }
-    size_t n = strlen(s);
-    if (n && s[n - 1] == '\r') s[n - 1] = 0;
-    return s;
-}
 
 /* Split a line at tabs in place: up to cap fields, returns their count. */
 static int split_tabs(char *line, char **f, int cap) {
@@ -53,7 +38,7 @@ pare_status pare_dataset_load_tsv(const char *path, const pare_dataset_opts *o, 
         s = pare_err_set(err, PARE_ERR_FORMAT, "%s: contains NUL bytes; expected UTF-8 TSV text", path);
         goto fail;
     }
-    char *p = d->buf_, *hdr = cut_line(&p), *h[MAX_COLS];
+    char *p = d->buf_, *hdr = pare_next_line(&p), *h[MAX_COLS];
     if (!hdr) {
         s = pare_err_set(err, PARE_ERR_FORMAT, "%s: empty file, expected a header row", path);
         goto fail;
@@ -115,7 +100,7 @@ pare_status pare_dataset_load_tsv(const char *path, const pare_dataset_opts *o, 
         goto fail;
     }
     char *line, *f[MAX_COLS];
-    for (int64_t lineno = 2; d->n < rows && (line = cut_line(&p)); lineno++) {
+    for (int64_t lineno = 2; d->n < rows && (line = pare_next_line(&p)); lineno++) {
         if (!*line) continue;
         int nf = split_tabs(line, f, MAX_COLS);
         if (nf != nh) {

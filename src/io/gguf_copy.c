@@ -9,32 +9,8 @@
 pare_status pare_gguf_writer_copy_kv(pare_gguf_writer *w, const pare_gguf *g, int64_t i, pare_err *err) {
     const char *key = pare_gguf_kv_key(g, i);
     const pare_gguf_type t = pare_gguf_kv_type(g, i);
-    union {
-        uint8_t u8;
-        int8_t i8;
-        uint16_t u16;
-        int16_t i16;
-        uint32_t u32;
-        int32_t i32;
-        uint64_t u64;
-        int64_t i64;
-        float f32;
-        double f64;
-        bool b;
-    } v;
-    bool ok;
+    uint64_t raw = 0;
     switch (t) {
-    case PARE_GGUF_U8: ok = pare_gguf_kv_u8(g, i, &v.u8); break;
-    case PARE_GGUF_I8: ok = pare_gguf_kv_i8(g, i, &v.i8); break;
-    case PARE_GGUF_U16: ok = pare_gguf_kv_u16(g, i, &v.u16); break;
-    case PARE_GGUF_I16: ok = pare_gguf_kv_i16(g, i, &v.i16); break;
-    case PARE_GGUF_U32: ok = pare_gguf_kv_u32(g, i, &v.u32); break;
-    case PARE_GGUF_I32: ok = pare_gguf_kv_i32(g, i, &v.i32); break;
-    case PARE_GGUF_U64: ok = pare_gguf_kv_u64(g, i, &v.u64); break;
-    case PARE_GGUF_I64: ok = pare_gguf_kv_i64(g, i, &v.i64); break;
-    case PARE_GGUF_F32: ok = pare_gguf_kv_f32(g, i, &v.f32); break;
-    case PARE_GGUF_F64: ok = pare_gguf_kv_f64(g, i, &v.f64); break;
-    case PARE_GGUF_BOOL: ok = pare_gguf_kv_bool(g, i, &v.b); break;
     case PARE_GGUF_STRING: {
         pare_gguf_str s;
         if (!pare_gguf_kv_str(g, i, &s)) break;
@@ -60,8 +36,13 @@ pare_status pare_gguf_writer_copy_kv(pare_gguf_writer *w, const pare_gguf *g, in
         free(s);
         return st;
     }
-    default: ok = false; break;
+    default:
+        if (!pare_gguf_kv_scalar(g, i, &raw)) break;
+        if (t == PARE_GGUF_BOOL) { /* the writer takes a C bool */
+            bool b = (raw & 0xff) != 0;
+            return pare_gguf_writer_add_scalar(w, key, t, &b, err);
+        }
+        return pare_gguf_writer_add_scalar(w, key, t, &raw, err);
     }
-    if (t != PARE_GGUF_STRING && t != PARE_GGUF_ARRAY && ok) return pare_gguf_writer_add_scalar(w, key, t, &v, err);
     return pare_err_set(err, PARE_ERR_FORMAT, "%s: metadata %s cannot be read back", pare_gguf_path(g), key);
 }

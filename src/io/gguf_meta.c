@@ -43,6 +43,11 @@ static bool scalar(const pare_gguf *g, int64_t i, pare_gguf_type t, void *out) {
     return true;
 }
 
+bool pare_gguf_kv_scalar(const pare_gguf *g, int64_t i, void *out) {
+    const gguf_kv *kv = kv_at(g, i);
+    return kv && kv->type != PARE_GGUF_STRING && kv->type != PARE_GGUF_ARRAY && scalar(g, i, kv->type, out);
+}
+
 bool pare_gguf_kv_u8(const pare_gguf *g, int64_t i, uint8_t *out) { return scalar(g, i, PARE_GGUF_U8, out); }
 bool pare_gguf_kv_i8(const pare_gguf *g, int64_t i, int8_t *out) { return scalar(g, i, PARE_GGUF_I8, out); }
 bool pare_gguf_kv_u16(const pare_gguf *g, int64_t i, uint16_t *out) { return scalar(g, i, PARE_GGUF_U16, out); }

@@ -76,21 +76,6 @@ int cli_texts_add(cli_texts *t, const char *s) {
     return 0;
 }
 
-/* Split buf in place into lines (\n or \r\n). */
-static char *next_line(char **p) {
-    char *s = *p;
-    if (!s || !*s) return NULL;
-    char *nl = strchr(s, '\n');
-    if (nl) {
-        *nl = 0;
-        *p = nl + 1;
-    } else {
-        *p = s + strlen(s);
-    }
-    size_t n = strlen(s);
-    if (n && s[n - 1] == '\r') s[n - 1] = 0;
-    return s;
-}
 
 /* Field k (0-based) of a TSV line, cut in place; NULL if absent. */
 static char *tsv_field(char *line, int k) {
@@ -119,7 +104,7 @@ pare_status cli_texts_load_file(cli_texts *t, const char *path, const char *colu
     int col = -1;
     int64_t lineno = 0;
     if (column) {
-        line = next_line(&p);
+        line = pare_next_line(&p);
         lineno++;
         if (!line) return pare_err_set(err, PARE_ERR_FORMAT, "%s: empty file, expected a header row", path);
         for (int k = 0; ; k++) {
@@ -131,7 +116,7 @@ pare_status cli_texts_load_file(cli_texts *t, const char *path, const char *colu
         }
         if (col < 0) return pare_err_set(err, PARE_ERR_FORMAT, "%s: no column named '%s' in the header row", path, column);
     }
-    while ((line = next_line(&p)) && (limit <= 0 || t->n < limit)) {
+    while ((line = pare_next_line(&p)) && (limit <= 0 || t->n < limit)) {
         lineno++;
         if (!*line) continue;
         char *text = col >= 0 ? tsv_field(line, col) : line;
