@@ -198,6 +198,11 @@ const char *pare_cpu_features_str(const pare_cpu_features *f, char *buf, size_t 
 /* Cut the next line (LF or CRLF ended) off the text at *p in place; NULL
  * at the end. For line-oriented readers of files read whole. */
 char *pare_next_line(char **p);
+/* FNV-1a, 64 bits, of n bytes (content keys, hash tables). */
+uint64_t pare_fnv1a64(const void *data, size_t n);
+/* splitmix64: advance *state and return the next value of its stream. */
+uint64_t pare_splitmix64(uint64_t *state);
+
 pare_status pare_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len,
                            pare_err *err);
 

@@ -149,6 +149,8 @@ typedef struct pare_qtype_info {
 
 /* NULL for ids pare does not know (including ids >= PARE_Q_COUNT). */
 const pare_qtype_info *pare_qtype_get(uint32_t type);
+/* The type of a ggml name, any case ("q4_0", "F16"); PARE_Q_COUNT if none. */
+pare_qtype pare_qtype_by_name(const char *name);
 
 #ifdef __cplusplus
 }

@@ -26,13 +26,6 @@ void pare_sampler_opts_default(pare_sampler_opts *o) {
     o->repeat_last_n = 64;
 }
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 static uint64_t next_u64(uint64_t s[4]) {
@@ -64,7 +57,7 @@ pare_status pare_sampler_create(const pare_sampler_opts *o, int64_t vocab, pare_
     s->o = *o;
     s->vocab = vocab;
     uint64_t x = o->seed;
-    for (int i = 0; i < 4; i++) s->rng[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) s->rng[i] = pare_splitmix64(&x);
     s->cand = malloc((size_t)vocab * sizeof *s->cand);
     s->prob = malloc((size_t)vocab * sizeof *s->prob);
     s->seen = calloc((size_t)vocab, 1);

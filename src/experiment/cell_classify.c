@@ -54,12 +54,6 @@ typedef struct cell_state {
     double sparsity;
 } cell_state;
 
-static uint64_t fnv1a(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-    return h;
-}
-
 static pare_status load_data(cell_state *st, pare_err *err) {
     const pare_exp_config *cfg = st->cfg;
     pare_dataset_opts o = {.text_column = cfg->dataset.text, .limit = cfg->dataset.limit,
@@ -153,7 +147,7 @@ static pare_status step_head(cell_state *st, const pare_exp_step *sp, pare_err *
     if (!(h->W = malloc((size_t)(h->L * h->d) * sizeof(float))) || !(h->b = malloc((size_t)h->L * sizeof(float))))
         return pare_err_set(err, PARE_ERR_OOM, "out of memory");
     char path[PARE_EXP_PATH + 64];
-    snprintf(path, sizeof path, "%s/head-%016llx.safetensors", st->c->art_dir, (unsigned long long)fnv1a(st->key));
+    snprintf(path, sizeof path, "%s/head-%016llx.safetensors", st->c->art_dir, (unsigned long long)pare_fnv1a64(st->key, strlen(st->key)));
     st->has_head = true;
     if (access(path, R_OK) == 0 && head_load(path, h, err) == PARE_OK) {
         fprintf(stderr, "  finetune-head: reusing %s (trained in %.1f s)\n", path, h->train_s);
@@ -185,7 +179,7 @@ static pare_status step_quantize(cell_state *st, const pare_exp_step *sp, pare_e
     pare_status s = pare_bert_quantize(st->m, &o, err);
     if (s) return s;
     /* saved so the size on disk is measured; keyed like the head */
-    snprintf(st->saved_dir, sizeof st->saved_dir, "%s/model-%016llx", st->c->art_dir, (unsigned long long)fnv1a(st->key));
+    snprintf(st->saved_dir, sizeof st->saved_dir, "%s/model-%016llx", st->c->art_dir, (unsigned long long)pare_fnv1a64(st->key, strlen(st->key)));
     mkdir(st->saved_dir, 0755);
     return pare_bert_save_quantized(st->m, st->model->path, st->saved_dir, err);
 }
@@ -296,11 +290,6 @@ static pare_status measure(cell_state *st, int64_t B, exp_latency *lat, pare_err
     return PARE_OK;
 }
 
-static int64_t file_size(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
-}
-
 static char *cell_config_json(const cell_state *st) {
     const pare_exp_config *cfg = st->cfg;
     cJSON *j = cJSON_CreateObject(), *lat = cJSON_CreateObject(), *ds = cJSON_CreateObject(), *b = cJSON_CreateArray();
@@ -354,7 +343,7 @@ static pare_status run_cell(cell_state *st, exp_cell_out *r, uint8_t **pred, par
     if (st->saved_dir[0]) {
         char p[PARE_EXP_PATH + 32];
         snprintf(p, sizeof p, "%s/model.safetensors", st->saved_dir);
-        r->disk = file_size(p);
+        r->disk = exp_file_size(p);
     } else {
         r->disk = (int64_t)pare_tensor_file_size(pare_bert_weights_file(st->m));
     }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 char *exp_config_json_finish(cJSON *j, cJSON *dataset, cJSON *latency) {
     cJSON_AddItemToObject(j, "dataset", dataset);
@@ -15,6 +16,11 @@ char *exp_config_json_finish(cJSON *j, cJSON *dataset, cJSON *latency) {
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;
+}
+
+int64_t exp_file_size(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
 }
 
 int64_t exp_peak_rss(void) {

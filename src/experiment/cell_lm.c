@@ -26,7 +26,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,20 +56,6 @@ static pare_status ref_and_model_logits(void *ctx, const int32_t *tokens, int64_
     return PARE_OK;
 }
 
-static uint64_t fnv1a(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-    return h;
-}
-
-static pare_qtype type_by_name(const char *name) {
-    for (uint32_t i = 0; i < PARE_Q_COUNT; i++) {
-        const pare_qtype_info *q = pare_qtype_get(i);
-        if (q && !strcasecmp(q->name, name)) return (pare_qtype)i;
-    }
-    return PARE_Q_COUNT;
-}
-
 /* the model file of this pipeline: the source, or its requantized artifact */
 static pare_status model_file(const exp_cell *c, char *path, size_t cap, char *steps, size_t steps_cap, pare_err *err) {
     const pare_exp_model *md = &c->cfg->models[c->model];
@@ -83,14 +68,14 @@ static pare_status model_file(const exp_cell *c, char *path, size_t cap, char *s
         pare_exp_step_describe(sp, steps, steps_cap);
         fprintf(stderr, "  step %d/%d: %s\n", i + 1, pl->n_steps, steps);
         snprintf(key, sizeof key, "%s|%s", path, sp->type);
-        snprintf(tmp, sizeof tmp, "%s/lm-%016llx-%s.gguf", c->art_dir, (unsigned long long)fnv1a(key), sp->type);
+        snprintf(tmp, sizeof tmp, "%s/lm-%016llx-%s.gguf", c->art_dir, (unsigned long long)pare_fnv1a64(key, strlen(key)), sp->type);
         if (access(tmp, R_OK) == 0) {
             fprintf(stderr, "  reusing %s\n", tmp);
         } else {
             char part[PARE_EXP_PATH + 128];
             snprintf(part, sizeof part, "%s.tmp%ld", tmp, (long)getpid());
             pare_progress prog;
-            pare_status s = pare_gguf_requantize(path, part, type_by_name(sp->type), &prog, err);
+            pare_status s = pare_gguf_requantize(path, part, pare_qtype_by_name(sp->type), &prog, err);
             if (!s && rename(part, tmp) != 0) s = pare_err_set(err, PARE_ERR_IO, "%s: rename: %s", tmp, strerror(errno));
             if (s) {
                 unlink(part);
@@ -199,8 +184,7 @@ static pare_status run_lm(const exp_cell *c, lm_state *st, exp_cell_out *r, char
     fprintf(stderr, "  speed: prefill %lld, decode %lld tokens, %lld reps\n", (long long)cfg->latency.prompt,
             (long long)cfg->latency.gen, (long long)cfg->latency.reps);
     if ((s = measure(st, cfg, r, err))) return s;
-    struct stat sb;
-    r->disk = stat(file, &sb) == 0 ? (int64_t)sb.st_size : 0;
+    r->disk = exp_file_size(file);
     r->weights = (int64_t)pare_llama_weight_bytes(st->m);
     r->n_params = pare_llama_n_params(st->m);
     r->threads = pare_pool_size(pare_llama_pool(st->m));

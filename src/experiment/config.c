@@ -530,12 +530,6 @@ static pare_status parse_root(ycx *c, yaml_node_t *root, pare_exp_config *cfg) {
     return PARE_OK;
 }
 
-static uint64_t fnv1a(const char *s, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
-    return h;
-}
-
 pare_status pare_exp_config_parse(const char *text, size_t len, const char *name, const char *dir,
                                   bool check_paths, pare_exp_config *cfg, pare_err *err) {
     memset(cfg, 0, sizeof *cfg);
@@ -544,7 +538,7 @@ pare_status pare_exp_config_parse(const char *text, size_t len, const char *name
     if (!(cfg->text = malloc(len + 1))) return pare_err_set(err, PARE_ERR_OOM, "%s: out of memory", name);
     memcpy(cfg->text, text, len);
     cfg->text[len] = 0;
-    cfg->hash = fnv1a(text, len);
+    cfg->hash = pare_fnv1a64(text, len);
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) return pare_err_set(err, PARE_ERR_OOM, "%s: out of memory", name);

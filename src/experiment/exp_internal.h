@@ -80,6 +80,8 @@ int exp_cell_finish(const exp_cell *c, pare_status s, const pare_err *cell_err, 
  * print it (owned string) and free the tree. */
 struct cJSON;
 char *exp_config_json_finish(struct cJSON *j, struct cJSON *dataset, struct cJSON *latency);
+/* Bytes of a file, 0 if it cannot be stat'ed. */
+int64_t exp_file_size(const char *path);
 /* Peak resident memory of this process in bytes. */
 int64_t exp_peak_rss(void);
 

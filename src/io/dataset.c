@@ -157,13 +157,6 @@ void pare_dataset_free(pare_dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 void pare_dataset_split(int64_t n, uint64_t seed, const double frac[3], uint8_t *part) {
     int64_t *perm = malloc((size_t)(n > 0 ? n : 1) * sizeof *perm);
     if (!perm) { /* degrade to a contiguous cut rather than fail */
@@ -174,7 +167,7 @@ void pare_dataset_split(int64_t n, uint64_t seed, const double frac[3], uint8_t 
     for (int64_t i = 0; i < n; i++) perm[i] = i;
     uint64_t st = seed;
     for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(splitmix64(&st) % (uint64_t)(i + 1));
+        int64_t j = (int64_t)(pare_splitmix64(&st) % (uint64_t)(i + 1));
         int64_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;

@@ -9,12 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-uint64_t pare_rng_next(pare_rng *r) {
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+uint64_t pare_rng_next(pare_rng *r) { return pare_splitmix64(&r->s); }
 
 float pare_rng_normal(pare_rng *r) {
     if (r->have_spare) {

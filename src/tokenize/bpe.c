@@ -57,12 +57,6 @@ struct pare_bpe {
 
 /* ------------------------------------------------------------ tables */
 
-static uint64_t fnv1a(const char *s, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
-    return h;
-}
-
 static uint64_t mix64(uint64_t x) {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdull;
@@ -72,7 +66,7 @@ static uint64_t mix64(uint64_t x) {
 
 static int32_t vocab_find(const pare_bpe *t, const char *s, size_t n) {
     uint64_t mask = t->cap_vocab - 1;
-    for (uint64_t i = fnv1a(s, n) & mask;; i = (i + 1) & mask) {
+    for (uint64_t i = pare_fnv1a64(s, n) & mask;; i = (i + 1) & mask) {
         const str_slot *e = &t->vocab[i];
         if (!e->s) return -1;
         if (e->len == n && memcmp(e->s, s, n) == 0) return e->id;
@@ -81,7 +75,7 @@ static int32_t vocab_find(const pare_bpe *t, const char *s, size_t n) {
 
 static bool vocab_insert(pare_bpe *t, const char *s, uint32_t n, int32_t id) {
     uint64_t mask = t->cap_vocab - 1;
-    for (uint64_t i = fnv1a(s, n) & mask;; i = (i + 1) & mask) {
+    for (uint64_t i = pare_fnv1a64(s, n) & mask;; i = (i + 1) & mask) {
         str_slot *e = &t->vocab[i];
         if (!e->s) {
             *e = (str_slot){s, n, id};

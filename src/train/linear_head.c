@@ -7,13 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static void logits_row(const float *x, int64_t d, int64_t L, const float *W, const float *b, double *z) {
     for (int64_t l = 0; l < L; l++) {
         double s = b[l];
@@ -78,7 +71,7 @@ pare_status pare_train_linear_head(const float *X, const uint8_t *Y, int64_t n, 
     int64_t step = 0;
     for (int64_t e = 0; e < epochs; e++) {
         for (int64_t i = n - 1; i > 0; i--) {
-            int64_t j = (int64_t)(rng_next(&rng) % (uint64_t)(i + 1)), t = perm[i];
+            int64_t j = (int64_t)(pare_splitmix64(&rng) % (uint64_t)(i + 1)), t = perm[i];
             perm[i] = perm[j];
             perm[j] = t;
         }

@@ -5,14 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { POOL_MEAN = PARE_POOL_MEAN, POOL_CLS = PARE_POOL_CLS, POOL_POOLER = PARE_POOL_POOLER } pooling;
 
 typedef struct run_opts {
     cli_common common;
     cli_texts texts;
     const char *model, *file, *column;
     int64_t batch, max_len, limit;
-    pooling pool;
+    pare_pooling pool;
     bool normalize;
     double threshold;
 } run_opts;
@@ -83,9 +82,9 @@ static int parse_run_opts(int argc, char **argv, const char *help, run_opts *o) 
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 2, 65536, &o->max_len)) return CLI_USAGE;
         } else if (!strcmp(a, "--pooling")) {
             if (!(v = cli_value(argc, argv, &i))) return CLI_USAGE;
-            if (!strcmp(v, "mean")) o->pool = POOL_MEAN;
-            else if (!strcmp(v, "cls")) o->pool = POOL_CLS;
-            else if (!strcmp(v, "pooler")) o->pool = POOL_POOLER;
+            if (!strcmp(v, "mean")) o->pool = PARE_POOL_MEAN;
+            else if (!strcmp(v, "cls")) o->pool = PARE_POOL_CLS;
+            else if (!strcmp(v, "pooler")) o->pool = PARE_POOL_POOLER;
             else {
                 fprintf(stderr, "pare: --pooling wants mean, cls or pooler, got '%s'\n", v);
                 return CLI_USAGE;
@@ -125,7 +124,7 @@ static void print_embedding(const run_opts *o, const pare_bert_config *c, const 
                             const float *pooled, const int32_t *mask, int64_t T, int64_t row,
                             float *vec) {
     const int64_t H = c->hidden_size;
-    pare_bert_pool_row(hidden, pooled, mask, T, H, row, (pare_pooling)o->pool, o->normalize, vec);
+    pare_bert_pool_row(hidden, pooled, mask, T, H, row, o->pool, o->normalize, vec);
     printf(", \"embedding\": [");
     for (int64_t i = 0; i < H; i++) printf(i ? ",%.7g" : "%.7g", vec[i]);
     printf("]");
@@ -190,7 +189,7 @@ static int run(int argc, char **argv, run_mode mode) {
         rc = cli_fail(cmd, &err);
         goto done;
     }
-    if (mode == MODE_EMBED && o.pool == POOL_POOLER && !pare_bert_has_pooler(m)) {
+    if (mode == MODE_EMBED && o.pool == PARE_POOL_POOLER && !pare_bert_has_pooler(m)) {
         pare_err_set(&err, PARE_ERR_INVALID, "%s has no pooler; use --pooling mean or cls", o.model);
         rc = cli_fail(cmd, &err);
         goto done;
@@ -220,7 +219,7 @@ static int run(int argc, char **argv, run_mode mode) {
             goto done;
         }
         pare_bert_outputs out = {.hidden = mode == MODE_EMBED ? hidden : NULL,
-                                 .pooled = (mode == MODE_EMBED && o.pool == POOL_POOLER) ? pooled : NULL,
+                                 .pooled = (mode == MODE_EMBED && o.pool == PARE_POOL_POOLER) ? pooled : NULL,
                                  .logits = mode == MODE_CLASSIFY ? logits : NULL};
         if (pare_bert_forward(m, ids, mask, NULL, nb, T, &out, &err)) {
             rc = cli_fail(cmd, &err);

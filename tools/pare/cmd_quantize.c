@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char *HELP =
     "usage: pare quantize MODEL -o OUT [--method rtn] [--bits 8] [--act dynamic|static|none]\n"
@@ -35,13 +34,9 @@ static const char *HELP =
 
 /* A GGUF decoder into one block type. */
 static int quantize_gguf(const char *model, const char *out, const char *type, int64_t bits) {
-    pare_qtype t = PARE_Q_COUNT;
     if (!type) type = bits == 8 ? "q8_0" : bits == 5 ? "q5_0" : bits == 4 ? "q4_0" : "?";
-    for (uint32_t i = 0; i < PARE_Q_COUNT; i++) {
-        const pare_qtype_info *q = pare_qtype_get(i);
-        if (q && !strcasecmp(q->name, type) && pare_requant_supports((pare_qtype)i)) t = (pare_qtype)i;
-    }
-    if (t == PARE_Q_COUNT) {
+    const pare_qtype t = pare_qtype_by_name(type);
+    if (t == PARE_Q_COUNT || !pare_requant_supports(t)) {
         fprintf(stderr, "pare quantize: --type must be one of q8_0 q5_1 q5_0 q4_1 q4_0 f16 bf16 f32 (or --bits 8, 5, 4), not '%s'\n", type);
         return CLI_USAGE;
     }

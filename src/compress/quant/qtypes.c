@@ -1,6 +1,8 @@
 /* The table of block-quantized types (ids and layouts from ggml). */
 #include "compress/quant/quant_internal.h"
 
+#include <strings.h>
+
 #define T(id, nm, bs, ts) [id] = {nm, bs, ts}
 static const pare_qtype_info qtype_table[PARE_Q_COUNT] = {
     T(PARE_Q_F32, "F32", 1, 4),
@@ -49,4 +51,12 @@ pare_status pare_quant_check_row(const char *who, pare_qtype type, bool have, in
                             (long long)n, t->name, (int)t->block_size);
     *nb = n / t->block_size;
     return PARE_OK;
+}
+
+pare_qtype pare_qtype_by_name(const char *name) {
+    for (uint32_t i = 0; name && i < PARE_Q_COUNT; i++) {
+        const pare_qtype_info *q = pare_qtype_get(i);
+        if (q && !strcasecmp(q->name, name)) return (pare_qtype)i;
+    }
+    return PARE_Q_COUNT;
 }
