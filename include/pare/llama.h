@@ -182,6 +182,51 @@ pare_status pare_llama_classify(pare_llama *m, const int32_t *ids, int64_t B, in
  * per token included; element-wise work not counted), with the LM head. */
 double pare_llama_forward_flops(const pare_llama_config *c, int64_t n_tokens, int64_t ctx);
 
+/* ---- calibration, layer by layer (src/models/llama_calib.c)
+ *
+ * For compression methods that need the inputs each linear layer sees
+ * (GPTQ, AWQ, SmoothQuant, static activation ranges). Calibration
+ * sequences are embedded once; then for each layer in turn its weights are
+ * read from the GGUF file as f32, the sequences run through that layer
+ * alone while the method observes the input of every linear layer, the
+ * method replaces the weights (and may rescale the norms), and the
+ * sequences run through the replaced layer to become the next layer's
+ * inputs. So each layer is calibrated on the outputs of the already
+ * compressed layers before it, and memory holds one layer in f32 plus the
+ * calibration activations [n_seq * seq_len, hidden], never the whole model
+ * in f32. */
+typedef enum pare_llama_lin {
+    PARE_LIN_QKV = 0,     /* q, k, v rows stacked; input: RMSNorm(x) by attn_norm */
+    PARE_LIN_O = 1,       /* input: the attention output */
+    PARE_LIN_GATE_UP = 2, /* gate rows then up rows; input: RMSNorm(x) by mlp_norm */
+    PARE_LIN_DOWN = 3,    /* input: silu(gate) * up */
+    PARE_LIN_COUNT = 4,
+} pare_llama_lin;
+
+typedef struct pare_llama_calib_layer {
+    int64_t index;
+    float *w[PARE_LIN_COUNT]; /* f32 [n_out][n_in], writable: the method leaves there the
+                                 weights the model uses from now on */
+    int64_t n_out[PARE_LIN_COUNT], n_in[PARE_LIN_COUNT];
+    float *attn_norm, *mlp_norm; /* [hidden], writable copies */
+} pare_llama_calib_layer;
+
+typedef struct pare_llama_calib_method {
+    void *ud;
+    bool needs_inputs; /* false: no calibration forward passes (round to nearest) */
+    /* x: [n][k] input rows of one sequence to linear `which` of the current layer */
+    void (*observe)(void *ud, pare_llama_lin which, const float *x, int64_t n, int64_t k);
+    /* once per layer, after every sequence was observed */
+    pare_status (*layer)(void *ud, pare_llama_calib_layer *L, pare_err *err);
+} pare_llama_calib_method;
+
+/* m: loaded from a GGUF file (any weight types). tokens: n_seq sequences of
+ * seq_len ids, each run from position 0. prog may be NULL. */
+pare_status pare_llama_calibrate(pare_llama *m, const int32_t *tokens, int64_t n_seq, int64_t seq_len,
+                                 const pare_llama_calib_method *meth, pare_progress *prog, pare_err *err);
+/* Bytes pare_llama_calibrate holds besides the model: activations and one layer. */
+size_t pare_llama_calib_bytes(const pare_llama_config *c, int64_t n_seq, int64_t seq_len);
+
 /* ---- random-weight folders for tests and benchmarks */
 
 typedef struct pare_llama_random_opts {

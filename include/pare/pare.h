@@ -10,6 +10,7 @@
 #include "pare/quant.h"
 #include "pare/gguf.h"
 #include "pare/tokenize.h"
+#include "pare/wquant.h"
 #include "pare/bert.h"
 #include "pare/generate.h"
 #include "pare/llama.h"

@@ -92,6 +92,8 @@ pare_status pare_qmatmul_packed(pare_pool *pool, const pare_qpacked *p, const fl
  * tensors and all metadata are copied (general.file_type updated). The
  * result loads in pare and llama.cpp. prog may be NULL. */
 bool pare_requant_supports(pare_qtype type); /* F32 F16 BF16 Q8_0 Q5_1 Q5_0 Q4_1 Q4_0 */
+/* general.file_type (llama_ftype) of a model mostly of this type; -1 if none. */
+int pare_gguf_file_type(pare_qtype t);
 pare_status pare_gguf_requantize(const char *in, const char *out, pare_qtype type, pare_progress *prog,
                                  pare_err *err);
 

@@ -360,14 +360,8 @@ static pare_status weight_forward(const llama_weight *w, const float *x, int64_t
     return PARE_OK;
 }
 
-typedef struct scratch {
-    float *x, *xn, *qkv, *att, *tmp, *gu, *mid, *cos_t, *sin_t, *inv_freq, *xo;
-    int32_t *seq, *pos;
-    int64_t *next;
-} scratch;
-
-static pare_status alloc_scratch(pare_llama *m, const pare_llama_cache *kc, int64_t R, int64_t n_out, scratch *s,
-                                 pare_err *err) {
+pare_status llama_alloc_scratch(pare_llama *m, const pare_llama_cache *kc, int64_t R, int64_t n_out,
+                                llama_scratch *s, pare_err *err) {
     const pare_llama_config *c = &m->cfg;
     const int64_t H = c->hidden_size, D = c->head_dim, QKV = (c->n_heads + 2 * c->n_kv_heads) * D;
     pare_arena *a = m->scratch;
@@ -416,8 +410,13 @@ static void embed_rows(void *ctx_, int ith, int nth) {
     }
 }
 
+void llama_embed(const pare_llama *m, const int32_t *ids, int64_t n, float *x) {
+    embed_ctx ec = {.m = m, .ids = ids, .n = n, .H = m->cfg.hidden_size, .x = x};
+    pare_pool_run(n * ec.H >= 32768 ? m->pool : NULL, embed_rows, &ec);
+}
+
 /* Copy the batch's k and v rows (inside the qkv buffer) into the cache. */
-static void store_kv(pare_llama_cache *kc, int64_t il, const scratch *s, int64_t R, int64_t QD, int64_t ld) {
+static void store_kv(pare_llama_cache *kc, int64_t il, const llama_scratch *s, int64_t R, int64_t QD, int64_t ld) {
     const int64_t KD = kc->kv_dim;
     for (int64_t i = 0; i < R; i++) {
         size_t off = (((size_t)il * (size_t)kc->n_seq + (size_t)s->seq[i]) * (size_t)kc->max_ctx + (size_t)s->pos[i]) *
@@ -427,15 +426,18 @@ static void store_kv(pare_llama_cache *kc, int64_t il, const scratch *s, int64_t
     }
 }
 
-static pare_status layer_forward(pare_llama *m, pare_llama_cache *kc, int64_t il, const scratch *s, int64_t R,
-                                 pare_err *err) {
+#define OBSERVE(which, x, k) \
+    if (obs) obs->fn(obs->ud, which, x, R, k)
+
+pare_status llama_layer_forward(pare_llama *m, pare_llama_cache *kc, const llama_layer *L, int64_t il,
+                                const llama_scratch *s, int64_t R, const llama_observer *obs, pare_err *err) {
     const pare_llama_config *c = &m->cfg;
-    const llama_layer *L = &m->layers[il];
     const int64_t H = c->hidden_size, D = c->head_dim, F = c->intermediate_size;
     const int64_t QD = c->n_heads * D, KD = c->n_kv_heads * D, ld = QD + 2 * KD;
     const float eps = (float)c->rms_norm_eps;
     pare_status st;
     pare_rmsnorm_f32(s->x, L->attn_norm, s->xn, R, H, eps, m->pool);
+    OBSERVE(PARE_LIN_QKV, s->xn, H);
     if ((st = weight_forward(&L->qkv, s->xn, R, s->qkv, m->pool, err))) return st;
     pare_rope_f32(s->qkv, ld, R, c->n_heads + c->n_kv_heads, D, s->cos_t, s->sin_t, c->rope.mode, m->pool);
     store_kv(kc, il, s, R, QD, ld);
@@ -446,11 +448,14 @@ static pare_status layer_forward(pare_llama *m, pare_llama_cache *kc, int64_t il
                            .window = c->sliding_window > 0 && il >= c->sliding_from_layer ? c->sliding_window : 0,
                            .scale = 1.0f / sqrtf((float)D)};
     pare_attention_kv_f32(&a, m->pool);
+    OBSERVE(PARE_LIN_O, s->att, QD);
     if ((st = weight_forward(&L->o, s->att, R, s->tmp, m->pool, err))) return st;
     pare_add_f32(s->x, s->tmp, R * H);
     pare_rmsnorm_f32(s->x, L->mlp_norm, s->xn, R, H, eps, m->pool);
+    OBSERVE(PARE_LIN_GATE_UP, s->xn, H);
     if ((st = weight_forward(&L->gate_up, s->xn, R, s->gu, m->pool, err))) return st;
     pare_swiglu_f32(s->gu, s->gu + F, 2 * F, s->mid, R, F, m->pool);
+    OBSERVE(PARE_LIN_DOWN, s->mid, F);
     if ((st = weight_forward(&L->down, s->mid, R, s->tmp, m->pool, err))) return st;
     pare_add_f32(s->x, s->tmp, R * H);
     return PARE_OK;
@@ -462,8 +467,8 @@ pare_status pare_llama_forward(pare_llama *m, pare_llama_cache *kc, const pare_l
     pare_status st = check_batch(m, kc, b, out, err);
     if (st) return st;
     const int64_t R = b->n_tokens, H = c->hidden_size, D = c->head_dim, n_out = pare_llama_batch_n_out(b);
-    scratch s;
-    if ((st = alloc_scratch(m, kc, R, n_out, &s, err))) return st;
+    llama_scratch s;
+    if ((st = llama_alloc_scratch(m, kc, R, n_out, &s, err))) return st;
     if ((st = assign_positions(kc, b, s.seq, s.pos, s.next, err))) return st;
 
     int32_t max_pos = 0;
@@ -472,10 +477,9 @@ pare_status pare_llama_forward(pare_llama *m, pare_llama_cache *kc, const pare_l
     pare_llama_rope_freqs(c, max_pos, s.inv_freq, &attn_factor);
     pare_rope_table_f32(s.pos, R, s.inv_freq, D / 2, attn_factor, s.cos_t, s.sin_t);
 
-    embed_ctx ec = {.m = m, .ids = b->tokens, .n = R, .H = H, .x = s.x};
-    pare_pool_run(R * H >= 32768 ? m->pool : NULL, embed_rows, &ec);
+    llama_embed(m, b->tokens, R, s.x);
     for (int64_t il = 0; il < c->n_layers; il++)
-        if ((st = layer_forward(m, kc, il, &s, R, err))) {
+        if ((st = llama_layer_forward(m, kc, &m->layers[il], il, &s, R, NULL, err))) {
             /* nothing is committed: the rows written past the slots' lengths are garbage */
             return st;
         }

@@ -62,6 +62,29 @@ struct pare_llama_cache {
     int64_t *len;  /* [n_seq] */
 };
 
+/* Activations of one forward pass (llama.c), in the model's scratch arena. */
+typedef struct llama_scratch {
+    float *x, *xn, *qkv, *att, *tmp, *gu, *mid, *cos_t, *sin_t, *inv_freq, *xo;
+    int32_t *seq, *pos;
+    int64_t *next;
+} llama_scratch;
+
+/* Sees the input of each linear layer of a layer forward (calibration). */
+typedef struct llama_observer {
+    void *ud;
+    void (*fn)(void *ud, pare_llama_lin which, const float *x, int64_t n, int64_t k);
+} llama_observer;
+
+/* Resets the scratch arena and carves R tokens' activations (n_out output rows). */
+pare_status llama_alloc_scratch(pare_llama *m, const pare_llama_cache *kc, int64_t R, int64_t n_out,
+                                llama_scratch *s, pare_err *err);
+/* Embedding rows of ids into x [n, H]. */
+void llama_embed(const pare_llama *m, const int32_t *ids, int64_t n, float *x);
+/* One decoder layer (weights L, KV cache layer il) on s->x [R, H] in place;
+ * s->seq, s->pos, s->cos_t, s->sin_t set by the caller; obs may be NULL. */
+pare_status llama_layer_forward(pare_llama *m, pare_llama_cache *kc, const llama_layer *L, int64_t il,
+                                const llama_scratch *s, int64_t R, const llama_observer *obs, pare_err *err);
+
 /* llama_gguf.c: fill cfg and every weight of m from m->gguf (opened). */
 pare_status llama_gguf_load(pare_llama *m, pare_err *err);
 

@@ -22,14 +22,25 @@ static const char *HELP =
     "                  --calib-method percentile clips at --percentile (99.99)\n"
     "  --act none      weight-only: int8 on disk, dequantized to fp32 when loaded\n"
     "\n"
-    "Llama-family GGUF files (round to nearest into one ggml block type; the result\n"
-    "loads in pare and llama.cpp; below 8 bits token_embd/output stay Q8_0):\n"
+    "Llama-family GGUF files (the result loads in pare and llama.cpp; below 8 bits\n"
+    "token_embd/output stay Q8_0):\n"
     "  pare quantize MODEL.gguf --type q8_0|q5_1|q5_0|q4_1|q4_0|f16|f32 -o OUT.gguf\n"
-    "  (or --bits 8|5|4: q8_0, q5_0, q4_0)\n"
+    "      round to nearest, one scale per block of 32 (or --bits 8|5|4: q8_0, q5_0, q4_0)\n"
+    "  pare quantize MODEL.gguf --method rtn|gptq|awq --bits 8|5|4 [--group 128] [--sym]\n"
+    "                [--calib TEXT [--calib-seqs 32] [--calib-len 512]] [--plan] -o OUT.gguf\n"
+    "      one scale (and minimum) per --group inputs of a row, stored as ggml blocks\n"
+    "      (4 bits: q4_1, with --sym q4_0; 5: q5_1 / q5_0; 8: q8_0; or --type).\n"
+    "      gptq: error feedback through the inverse Hessian of each layer's inputs\n"
+    "            [--damp 0.01] [--act-order]; awq: activation-aware channel scales\n"
+    "            folded into the norms [--awq-rows 2048]. Both calibrate layer by layer\n"
+    "            on --calib (UTF-8 text, e.g. wiki.valid.tokens): memory stays near\n"
+    "            one layer in f32 plus the calibration activations; --plan prints\n"
+    "            the estimate and exits. --verbose: errors per layer.\n"
     "\n"
     "example:\n"
     "  pare quantize .cache/models/minilm-l6 -o /tmp/minilm-int8\n"
     "  pare quantize .cache/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --type q8_0 -o /tmp/smollm2-q8_0.gguf\n"
+    "  pare quantize $M --method gptq --bits 4 --group 128 --calib ../shared/data/wikitext-2/wiki.valid.tokens -o /tmp/gptq.gguf\n"
     "  pare quantize .cache/models/minilm-l6 --act static --calib tweets.tsv --column Tweet --limit 256 -o /tmp/minilm-s8\n";
 
 /* A GGUF decoder into one block type. */
@@ -49,11 +60,114 @@ static int quantize_gguf(const char *model, const char *out, const char *type, i
     return CLI_OK;
 }
 
+typedef struct gguf_wq_args {
+    const char *method, *type, *calib;
+    int64_t bits, group, n_seq, seq_len, awq_rows;
+    double damp;
+    bool sym, act_order, plan, verbose;
+} gguf_wq_args;
+
+/* Estimated peak memory and time of a calibrated quantization. */
+static void print_plan(const char *model, const pare_llama_config *c, const gguf_wq_args *a) {
+    const double H = (double)c->hidden_size, F = (double)c->intermediate_size, D = (double)c->head_dim;
+    const double QD = (double)c->n_heads * D, QKV = (double)(c->n_heads + 2 * c->n_kv_heads) * D;
+    const double tokens = (double)a->n_seq * (double)a->seq_len, L = (double)c->n_layers;
+    double stats = 0, flops = 2 * pare_llama_forward_flops(c, (int64_t)tokens, a->seq_len / 2);
+    if (!strcmp(a->method, "gptq")) {
+        const double k2 = 3 * H * H + F * F; /* x x^T of qkv, o, gate_up; down */
+        stats = 8 * k2 + 4 * F * F + 8 * F * F * 2 + 4 * 2 * F * F;
+        flops += L * (tokens * k2 + (QKV * H * H + H * QD * QD + 2 * F * H * H + H * F * F) * 6);
+    } else if (!strcmp(a->method, "awq")) {
+        const double rows = a->awq_rows > 0 ? (double)a->awq_rows : 2048;
+        stats = 4 * rows * (3 * H + F);
+        flops += L * 20 * 2 * rows * (QKV * H + 2 * F * H + H * F);
+    }
+    const double calib = (double)pare_llama_calib_bytes(c, a->n_seq, a->seq_len);
+    fprintf(stderr,
+            "plan: %s, %s %lld bits, group %lld, %lld calibration sequences of %lld tokens\n"
+            "  memory: model file mapped (read once per layer) + %.0f MB activations and one layer in f32\n"
+            "          + %.0f MB method statistics + the quantized rows (about the output size)\n"
+            "  time:   about %.0f s at 100 GFLOP/s (%.1f TFLOP)\n",
+            model, a->method, (long long)a->bits, (long long)a->group, (long long)a->n_seq, (long long)a->seq_len,
+            calib / 1e6, stats / 1e6, flops / 1e11, flops / 1e12);
+}
+
+/* A GGUF decoder onto a grid with a group size, by RTN, GPTQ or AWQ. */
+static int quantize_gguf_grid(const char *model, const char *out, const gguf_wq_args *a, const cli_common *common) {
+    pare_llama_wq_opts o = {.grid.group = a->group, .n_threads = common->n_threads, .verbose = a->verbose,
+                            .gptq = {.damp = a->damp, .act_order = a->act_order, .block = 128}, .awq_rows = a->awq_rows};
+    if (!strcmp(a->method, "rtn")) o.method = PARE_WQ_RTN;
+    else if (!strcmp(a->method, "gptq")) o.method = PARE_WQ_GPTQ;
+    else if (!strcmp(a->method, "awq")) o.method = PARE_WQ_AWQ;
+    else {
+        fprintf(stderr, "pare quantize: --method for GGUF models is rtn, gptq or awq, not '%s'\n", a->method);
+        return CLI_USAGE;
+    }
+    const char *type = a->type;
+    if (!type) type = a->bits == 8 ? "q8_0" : a->bits == 5 ? (a->sym ? "q5_0" : "q5_1") : a->bits == 4 ? (a->sym ? "q4_0" : "q4_1") : "?";
+    o.grid.type = pare_qtype_by_name(type);
+    const char *why = o.grid.type == PARE_Q_COUNT ? "unknown type" : pare_grid_check(&o.grid);
+    if (why) {
+        fprintf(stderr, "pare quantize: %s (type %s, --group %lld): --bits 8, 5 or 4, or --type q8_0|q5_1|q5_0|q4_1|q4_0, --group a multiple of 32\n",
+                why, type, (long long)a->group);
+        return CLI_USAGE;
+    }
+    if ((o.method != PARE_WQ_RTN) != (a->calib != NULL)) {
+        fprintf(stderr, "pare quantize: %s\n", a->calib ? "--calib is for --method gptq or awq" : "gptq and awq need --calib TEXT (e.g. ../shared/data/wikitext-2/wiki.valid.tokens)");
+        return CLI_USAGE;
+    }
+    pare_err err = {0};
+    pare_gguf *g = NULL;
+    pare_bpe *tok = NULL;
+    int32_t *ids = NULL;
+    int rc = CLI_OK;
+    if (pare_gguf_open(model, &g, &err)) return cli_fail("quantize", &err);
+    if (a->plan) {
+        pare_llama *m;
+        pare_llama_params p = pare_llama_default_params();
+        p.no_repack = true;
+        if (pare_llama_load(model, &p, &m, &err)) {
+            rc = cli_fail("quantize", &err);
+        } else {
+            print_plan(model, pare_llama_get_config(m), a);
+            pare_llama_free(m);
+        }
+        pare_gguf_close(g);
+        return rc;
+    }
+    double t0 = pare_time_now();
+    if (a->calib) {
+        if (pare_bpe_from_gguf(g, &tok, &err) ||
+            pare_calib_text_tokens(tok, a->calib, a->n_seq, a->seq_len, &ids, &o.n_seq, &err)) {
+            rc = cli_fail("quantize", &err);
+            goto done;
+        }
+        o.tokens = ids;
+        o.seq_len = a->seq_len;
+        fprintf(stderr, "pare quantize: %s: %lld calibration sequences of %lld tokens\n", a->calib, (long long)o.n_seq,
+                (long long)o.seq_len);
+    }
+    pare_progress prog;
+    if (pare_llama_wquantize(model, out, &o, &prog, &err)) {
+        rc = cli_fail("quantize", &err);
+        goto done;
+    }
+    fprintf(stderr, "pare quantize: wrote %s (%s, %s, group %lld) in %.1f s\n", out, pare_wq_method_name(o.method),
+            pare_qtype_get((uint32_t)o.grid.type)->name, (long long)o.grid.group, pare_time_now() - t0);
+done:
+    free(ids);
+    pare_bpe_free(tok);
+    pare_gguf_close(g);
+    return rc;
+}
+
 int cmd_quantize(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *calib = NULL, *column = NULL, *type = NULL;
     const char *method = "rtn";
     int64_t bits = 8, limit = 512;
     double pct = 99.99;
+    gguf_wq_args wq = {.group = 0, .n_seq = 32, .seq_len = 512, .damp = 0.01};
+    bool bits_set = false;
     cli_common common = {0};
     pare_bert_quant_opts o = {.mode = PARE_BERT_W8A8_DYNAMIC, .calib = PARE_CALIB_MINMAX};
     for (int i = 1; i < argc; i++) {
@@ -72,6 +186,25 @@ int cmd_quantize(int argc, char **argv) {
             if (!(method = cli_value(argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--bits")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 64, &bits)) return CLI_USAGE;
+            bits_set = true;
+        } else if (!strcmp(a, "--group")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1 << 20, &wq.group)) return CLI_USAGE;
+        } else if (!strcmp(a, "--calib-seqs")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1 << 16, &wq.n_seq)) return CLI_USAGE;
+        } else if (!strcmp(a, "--calib-len")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 2, 1 << 16, &wq.seq_len)) return CLI_USAGE;
+        } else if (!strcmp(a, "--awq-rows")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1 << 24, &wq.awq_rows)) return CLI_USAGE;
+        } else if (!strcmp(a, "--damp")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &wq.damp)) return CLI_USAGE;
+        } else if (!strcmp(a, "--sym")) {
+            wq.sym = true;
+        } else if (!strcmp(a, "--act-order")) {
+            wq.act_order = true;
+        } else if (!strcmp(a, "--plan")) {
+            wq.plan = true;
+        } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+            wq.verbose = true;
         } else if (!strcmp(a, "--act")) {
             if (!(v = cli_value(argc, argv, &i))) return CLI_USAGE;
             if (!strcmp(v, "dynamic")) o.mode = PARE_BERT_W8A8_DYNAMIC;
@@ -116,9 +249,13 @@ int cmd_quantize(int argc, char **argv) {
         return CLI_USAGE;
     }
     if (pare_is_gguf_file(model)) {
-        if (strcmp(method, "rtn")) {
-            fprintf(stderr, "pare quantize: GGUF models take --method rtn so far (got %s)\n", method);
-            return CLI_USAGE;
+        if (strcmp(method, "rtn") || wq.group || wq.plan) { /* the grid path */
+            wq.method = method;
+            wq.type = type;
+            wq.calib = calib;
+            wq.bits = bits_set ? bits : 4;
+            if (!wq.group) wq.group = 128;
+            return quantize_gguf_grid(model, out, &wq, &common);
         }
         return quantize_gguf(model, out, type, bits);
     }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ftype_of(pare_qtype t) {
+int pare_gguf_file_type(pare_qtype t) {
     switch (t) {
     case PARE_Q_F32: return 0;
     case PARE_Q_F16: return 1;
@@ -25,7 +25,7 @@ static int ftype_of(pare_qtype t) {
     }
 }
 
-bool pare_requant_supports(pare_qtype t) { return ftype_of(t) >= 0; }
+bool pare_requant_supports(pare_qtype t) { return pare_gguf_file_type(t) >= 0; }
 
 pare_status pare_gguf_requantize(const char *in, const char *out, pare_qtype type, pare_progress *prog,
                                  pare_err *err) {
@@ -44,7 +44,7 @@ pare_status pare_gguf_requantize(const char *in, const char *out, pare_qtype typ
         if (!strcmp(pare_gguf_kv_key(g, i), "general.file_type")) continue;
         s = pare_gguf_writer_copy_kv(w, g, i, err);
     }
-    if (!s) s = pare_gguf_writer_add_u32(w, "general.file_type", (uint32_t)ftype_of(type), err);
+    if (!s) s = pare_gguf_writer_add_u32(w, "general.file_type", (uint32_t)pare_gguf_file_type(type), err);
     const bool narrow = pare_qtype_get((uint32_t)type)->block_size > 1 && type != PARE_Q_Q8_0;
     if (prog) pare_progress_init(prog, "requantize", nt);
     for (int64_t i = 0; i < nt && !s; i++) {

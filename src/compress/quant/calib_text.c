@@ -1,0 +1,76 @@
+/* Calibration sequences from a text file (include/pare/wquant.h). */
+#include "pare/bpe.h"
+#include "pare/wquant.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Offset of the first byte that breaks UTF-8 (or is NUL), or len. */
+static size_t utf8_bad_at(const unsigned char *s, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (c == 0 || n == 0 || (n == 2 && c < 0xC2) || i + n > len) return i;
+        for (size_t k = 1; k < n; k++)
+            if ((s[i + k] & 0xC0) != 0x80) return i;
+        i += n;
+    }
+    return len;
+}
+
+pare_status pare_calib_text_tokens(const pare_bpe *tok, const char *path, int64_t n_seq, int64_t seq_len,
+                                   int32_t **out, int64_t *n_got, pare_err *err) {
+    *out = NULL;
+    *n_got = 0;
+    if (n_seq <= 0 || seq_len < 2)
+        return pare_err_set(err, PARE_ERR_INVALID, "calibration: %lld sequences of %lld tokens is not a calibration set",
+                            (long long)n_seq, (long long)seq_len);
+    char *text;
+    size_t len;
+    pare_status s = pare_read_file(path, (size_t)1 << 31, &text, &len, err);
+    if (s) return s;
+    size_t bad = utf8_bad_at((const unsigned char *)text, len);
+    if (len == 0) {
+        free(text);
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: the calibration file is empty", path);
+    }
+    if (bad < len) {
+        const bool nul = text[bad] == 0;
+        free(text);
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: not a text file: byte %zu is %s", path, bad,
+                            nul ? "NUL" : "not valid UTF-8");
+    }
+    /* ~4 bytes a token: tokenize only the part the windows can use, cut at a line end */
+    size_t use = len;
+    const double need = 8.0 * (double)n_seq * (double)seq_len;
+    if ((double)use > need) {
+        use = (size_t)need;
+        while (use < len && text[use] != '\n') use++;
+    }
+    int32_t *ids = NULL;
+    int64_t n = 0;
+    s = pare_bpe_encode(tok, text, use, false, &ids, &n, err);
+    free(text);
+    if (s) return pare_err_wrap(err, "%s", path);
+    if (n < seq_len) {
+        free(ids);
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: the calibration text is too short: %lld tokens, a sequence needs %lld",
+                            path, (long long)n, (long long)seq_len);
+    }
+    int64_t k = n / seq_len < n_seq ? n / seq_len : n_seq;
+    int32_t *dst = malloc(sizeof(int32_t) * (size_t)(k * seq_len));
+    if (!dst) {
+        free(ids);
+        return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    }
+    const int64_t step = n / k; /* >= seq_len */
+    for (int64_t q = 0; q < k; q++) {
+        memcpy(dst + q * seq_len, ids + q * step, sizeof(int32_t) * (size_t)seq_len);
+        if (pare_bpe_add_bos(tok) && pare_bpe_bos(tok) >= 0) dst[q * seq_len] = pare_bpe_bos(tok);
+    }
+    free(ids);
+    *out = dst;
+    *n_got = k;
+    return PARE_OK;
+}

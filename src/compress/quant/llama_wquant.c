@@ -1,0 +1,292 @@
+/* Weight quantization of a Llama-family GGUF model onto a grid by round to
+ * nearest, GPTQ or AWQ (include/pare/wquant.h): the methods as callbacks
+ * of the layer-by-layer calibration (pare_llama_calibrate), then the GGUF
+ * written with the quantized rows, the rescaled norms (AWQ) and everything
+ * else copied. */
+#include "pare/gguf.h"
+#include "pare/llama.h"
+#include "pare/quant.h"
+#include "pare/wquant.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *pare_wq_method_name(pare_wq_method m) {
+    return m == PARE_WQ_GPTQ ? "gptq" : m == PARE_WQ_AWQ ? "awq" : "rtn";
+}
+
+typedef struct wq_state {
+    const pare_llama_wq_opts *o;
+    const pare_llama_config *c;
+    uint8_t **bytes;   /* [n_layers * 4]: the ggml rows of each stacked linear */
+    float **norms;     /* [n_layers]: attn_norm then mlp_norm when rescaled, else NULL */
+    /* GPTQ: sums of x x^T (upper triangle), per linear */
+    double *h[PARE_LIN_COUNT];
+    float *hx;         /* [kmax * kmax] one sequence's product */
+    /* AWQ: sampled input rows and sums of |x| per channel */
+    float *xs[PARE_LIN_COUNT];
+    int64_t xs_n[PARE_LIN_COUNT], rows_per_seq;
+    double *xabs[PARE_LIN_COUNT];
+    int64_t xabs_n[PARE_LIN_COUNT];
+    double err_rtn, err_method; /* summed over the model (GPTQ: H-weighted; AWQ: output MSE) */
+} wq_state;
+
+static void observe(void *ud, pare_llama_lin l, const float *x, int64_t n, int64_t k) {
+    wq_state *ws = ud;
+    if (ws->o->method == PARE_WQ_GPTQ) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)k, (int)n, 1.0f, x, (int)k, 0.0f, ws->hx, (int)k);
+        double *h = ws->h[l];
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = i; j < k; j++) h[i * k + j] += ws->hx[i * k + j];
+        return;
+    }
+    /* AWQ */
+    double *xa = ws->xabs[l];
+    for (int64_t r = 0; r < n; r++)
+        for (int64_t j = 0; j < k; j++) xa[j] += fabsf(x[r * k + j]);
+    ws->xabs_n[l] += n;
+    const int64_t take = ws->rows_per_seq < n ? ws->rows_per_seq : n;
+    for (int64_t t = 0; t < take; t++)
+        memcpy(ws->xs[l] + (ws->xs_n[l]++) * k, x + (t * n / take) * k, sizeof(float) * (size_t)k);
+}
+
+/* Quantize linear l of the layer onto the grid by RTN (w gets the grid
+ * values) or GPTQ, and keep its ggml rows. */
+static pare_status finish_linear(wq_state *ws, pare_llama_calib_layer *L, int l, pare_err *err) {
+    const int64_t R = L->n_out[l], C = L->n_in[l];
+    pare_qmat q;
+    pare_status s = pare_qmat_init(&q, &ws->o->grid, R, C, err);
+    if (s) return s;
+    if (ws->o->method == PARE_WQ_GPTQ) {
+        double *h = ws->h[l];
+        for (int64_t i = 0; i < C; i++)
+            for (int64_t j = 0; j < i; j++) h[i * C + j] = h[j * C + i];
+        pare_gptq_stats st;
+        s = pare_gptq(&q, L->w[l], h, &ws->o->gptq, &st, err);
+        memset(h, 0, sizeof(double) * (size_t)(C * C));
+        if (!s) {
+            ws->err_rtn += st.err_rtn;
+            ws->err_method += st.err_gptq;
+            if (ws->o->verbose)
+                fprintf(stderr, "  layer %2lld %-7s  H-weighted error: rtn %.4g  gptq %.4g  (%.2fx)\n", (long long)L->index,
+                        (const char *[]){"qkv", "o", "gate_up", "down"}[l], st.err_rtn, st.err_gptq,
+                        st.err_gptq > 0 ? st.err_rtn / st.err_gptq : 0.0);
+        }
+    } else {
+        pare_qmat_rtn(&q, L->w[l], L->w[l]);
+    }
+    uint8_t *b = NULL;
+    if (!s && !(b = malloc(pare_qmat_bytes(&q)))) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    if (!s) {
+        pare_qmat_encode(&q, b);
+        ws->bytes[L->index * PARE_LIN_COUNT + l] = b;
+    }
+    pare_qmat_free(&q);
+    return s;
+}
+
+/* AWQ: find the scales of every linear whose input can absorb them, fold
+ * them in, then round every linear to nearest. */
+static pare_status awq_layer(wq_state *ws, pare_llama_calib_layer *L, pare_err *err) {
+    const pare_llama_config *c = ws->c;
+    const int64_t H = c->hidden_size, D = c->head_dim, QD = c->n_heads * D, KD = c->n_kv_heads * D, F = c->intermediate_size;
+    const bool mha = c->n_heads == c->n_kv_heads;
+    float *s[PARE_LIN_COUNT] = {0};
+    float *xmean = malloc(sizeof(float) * (size_t)(F > QD ? (F > H ? F : H) : (QD > H ? QD : H)));
+    pare_status st = xmean ? PARE_OK : pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    for (int l = 0; l < PARE_LIN_COUNT && !st; l++) {
+        const int64_t C = L->n_in[l];
+        if (l == PARE_LIN_O && !mha) continue; /* GQA: a v row feeds several heads' o inputs */
+        if (!(s[l] = malloc(sizeof(float) * (size_t)C))) {
+            st = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+            break;
+        }
+        for (int64_t j = 0; j < C; j++) xmean[j] = (float)(ws->xabs[l][j] / (double)ws->xabs_n[l]);
+        double alpha, lb, lp;
+        st = pare_awq_search(&ws->o->grid, L->w[l], L->n_out[l], C, ws->xs[l], ws->xs_n[l], xmean, &ws->o->awq, s[l],
+                             &alpha, &lb, &lp, err);
+        if (st) break;
+        ws->err_rtn += lp;
+        ws->err_method += lb;
+        if (ws->o->verbose)
+            fprintf(stderr, "  layer %2lld %-7s  alpha %.2f  output mse: rtn %.4g  awq %.4g (%.2fx)\n", (long long)L->index,
+                    (const char *[]){"qkv", "o", "gate_up", "down"}[l], alpha, lp, lb, lb > 0 ? lp / lb : 0.0);
+    }
+    for (int l = 0; l < PARE_LIN_COUNT && !st; l++) {
+        if (!s[l]) continue;
+        const int64_t R = L->n_out[l], C = L->n_in[l];
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t j = 0; j < C; j++) L->w[l][r * C + j] *= s[l][j];
+        /* the producer of the input divides by s */
+        if (l == PARE_LIN_QKV || l == PARE_LIN_GATE_UP) {
+            float *norm = l == PARE_LIN_QKV ? L->attn_norm : L->mlp_norm;
+            for (int64_t j = 0; j < C; j++) norm[j] /= s[l][j];
+        } else if (l == PARE_LIN_DOWN) { /* up rows: mid = silu(gate) * up */
+            for (int64_t j = 0; j < C; j++)
+                for (int64_t k = 0; k < H; k++) L->w[PARE_LIN_GATE_UP][(F + j) * H + k] /= s[l][j];
+        } else { /* o: v rows */
+            for (int64_t j = 0; j < C; j++)
+                for (int64_t k = 0; k < H; k++) L->w[PARE_LIN_QKV][(QD + KD + j) * H + k] /= s[l][j];
+        }
+    }
+    for (int l = 0; l < PARE_LIN_COUNT; l++) {
+        free(s[l]);
+        ws->xs_n[l] = ws->xabs_n[l] = 0;
+        memset(ws->xabs[l], 0, sizeof(double) * (size_t)L->n_in[l]);
+    }
+    free(xmean);
+    if (st) return st;
+    float *norms = malloc(sizeof(float) * (size_t)(2 * H));
+    if (!norms) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    memcpy(norms, L->attn_norm, sizeof(float) * (size_t)H);
+    memcpy(norms + H, L->mlp_norm, sizeof(float) * (size_t)H);
+    ws->norms[L->index] = norms;
+    return PARE_OK;
+}
+
+static pare_status layer_done(void *ud, pare_llama_calib_layer *L, pare_err *err) {
+    wq_state *ws = ud;
+    pare_status s = PARE_OK;
+    if (ws->o->method == PARE_WQ_AWQ) s = awq_layer(ws, L, err);
+    for (int l = 0; l < PARE_LIN_COUNT && !s; l++) s = finish_linear(ws, L, l, err);
+    return s;
+}
+
+/* Where tensor `name` comes from: a part of a stacked linear (lin, first
+ * row), a norm (lin -1, norm 0/1) or neither (false). */
+static bool locate(const pare_llama_config *c, const char *name, int64_t *il, int *lin, int64_t *row, int *norm) {
+    long long layer;
+    char part[64], rest[16];
+    if (sscanf(name, "blk.%lld.%63[^.].%15s", &layer, part, rest) != 3 || strcmp(rest, "weight") || layer < 0 ||
+        layer >= c->n_layers)
+        return false;
+    const int64_t QD = c->n_heads * c->head_dim, KD = c->n_kv_heads * c->head_dim, F = c->intermediate_size;
+    static const struct { const char *name; int lin; int row; int norm; } map[] = {
+        {"attn_q", PARE_LIN_QKV, 0, -1}, {"attn_k", PARE_LIN_QKV, 1, -1}, {"attn_v", PARE_LIN_QKV, 2, -1},
+        {"attn_output", PARE_LIN_O, 0, -1}, {"ffn_gate", PARE_LIN_GATE_UP, 0, -1}, {"ffn_up", PARE_LIN_GATE_UP, 3, -1},
+        {"ffn_down", PARE_LIN_DOWN, 0, -1}, {"attn_norm", -1, 0, 0}, {"ffn_norm", -1, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(part, map[i].name)) {
+            *il = layer;
+            *lin = map[i].lin;
+            *norm = map[i].norm;
+            *row = map[i].row == 1 ? QD : map[i].row == 2 ? QD + KD : map[i].row == 3 ? F : 0;
+            return true;
+        }
+    return false;
+}
+
+static pare_status write_gguf(const wq_state *ws, const pare_gguf *g, const char *out, pare_err *err) {
+    const pare_llama_config *c = ws->c;
+    const pare_qtype type = ws->o->grid.type;
+    const int64_t H = c->hidden_size;
+    pare_gguf_writer *w = pare_gguf_writer_create();
+    const int64_t nt = pare_gguf_tensor_count(g);
+    void **bufs = calloc((size_t)(nt > 0 ? nt : 1), sizeof *bufs);
+    pare_status s = w && bufs ? PARE_OK : pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    for (int64_t i = 0; i < pare_gguf_kv_count(g) && !s; i++)
+        if (strcmp(pare_gguf_kv_key(g, i), "general.file_type")) s = pare_gguf_writer_copy_kv(w, g, i, err);
+    if (!s) s = pare_gguf_writer_add_u32(w, "general.file_type", (uint32_t)pare_gguf_file_type(type), err);
+    if (!s) s = pare_gguf_writer_add_str(w, "general.quantized_by", "pare", err);
+    for (int64_t i = 0; i < nt && !s; i++) {
+        const pare_gguf_tensor *t = pare_gguf_tensor_get(g, i);
+        int64_t il, row;
+        int lin, norm;
+        size_t row_bytes = 0, nbytes;
+        if (locate(c, t->name, &il, &lin, &row, &norm)) {
+            if (lin >= 0) {
+                pare_qtype_row_size(type, t->ne[0], &row_bytes);
+                const uint8_t *src = ws->bytes[il * PARE_LIN_COUNT + lin] + (size_t)row * row_bytes;
+                s = pare_gguf_writer_add_tensor(w, t->name, (uint32_t)type, 2, t->ne, src, row_bytes * (size_t)t->ne[1], err);
+                continue;
+            }
+            if (ws->norms[il] && t->type == PARE_Q_F32 && t->n_dims == 1 && t->ne[0] == H) {
+                s = pare_gguf_writer_add_tensor(w, t->name, PARE_Q_F32, 1, t->ne, ws->norms[il] + norm * H,
+                                                sizeof(float) * (size_t)H, err);
+                continue;
+            }
+        }
+        const bool head = !strcmp(t->name, "token_embd.weight") || !strcmp(t->name, "output.weight");
+        if (head && t->n_dims == 2 && t->type != PARE_Q_Q8_0 && t->ne[0] % 32 == 0 &&
+            pare_gguf_tensor_nbytes(PARE_Q_Q8_0, 2, t->ne, &nbytes) && pare_qtype_row_size((pare_qtype)t->type, t->ne[0], &row_bytes)) {
+            const int64_t k = t->ne[0];
+            float *tmp = malloc(sizeof(float) * (size_t)k);
+            if (!tmp || !(bufs[i] = malloc(nbytes))) {
+                free(tmp);
+                s = pare_err_set(err, PARE_ERR_OOM, "out of memory for %s", t->name);
+                break;
+            }
+            for (int64_t r = 0; r < t->ne[1] && !s; r++) {
+                s = pare_dequantize_row((pare_qtype)t->type, (const uint8_t *)t->data + (size_t)r * row_bytes, tmp, k, err);
+                if (!s) s = pare_quantize_row_ref(PARE_Q_Q8_0, tmp, (uint8_t *)bufs[i] + (size_t)r * (nbytes / (size_t)t->ne[1]), k, err);
+            }
+            free(tmp);
+            if (!s) s = pare_gguf_writer_add_tensor(w, t->name, PARE_Q_Q8_0, 2, t->ne, bufs[i], nbytes, err);
+            continue;
+        }
+        s = pare_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, t->nbytes, err);
+    }
+    if (!s) s = pare_gguf_writer_write(w, out, err);
+    for (int64_t i = 0; i < nt && bufs; i++) free(bufs[i]);
+    free(bufs);
+    pare_gguf_writer_free(w);
+    return s;
+}
+
+pare_status pare_llama_wquantize(const char *in, const char *out, const pare_llama_wq_opts *o, pare_progress *prog,
+                                 pare_err *err) {
+    const char *why = pare_grid_check(&o->grid);
+    if (why) return pare_err_set(err, PARE_ERR_INVALID, "quantize: %s", why);
+    const bool calib = o->method != PARE_WQ_RTN;
+    if (calib && (!o->tokens || o->n_seq <= 0 || o->seq_len <= 0))
+        return pare_err_set(err, PARE_ERR_INVALID, "quantize: %s needs calibration text", pare_wq_method_name(o->method));
+    pare_llama_params p = pare_llama_default_params();
+    p.n_threads = o->n_threads;
+    p.no_repack = true; /* the layers' weights are read from the file; only norms and biases are used */
+    pare_llama *m = NULL;
+    pare_status s = pare_llama_load(in, &p, &m, err);
+    if (s) return s;
+    const pare_llama_config *c = pare_llama_get_config(m);
+    wq_state ws = {.o = o, .c = c};
+    const int64_t ks[PARE_LIN_COUNT] = {c->hidden_size, c->n_heads * c->head_dim, c->hidden_size, c->intermediate_size};
+    int64_t kmax = 0;
+    for (int l = 0; l < PARE_LIN_COUNT; l++) kmax = ks[l] > kmax ? ks[l] : kmax;
+    ws.bytes = calloc((size_t)(c->n_layers * PARE_LIN_COUNT), sizeof *ws.bytes);
+    ws.norms = calloc((size_t)c->n_layers, sizeof *ws.norms);
+    bool ok = ws.bytes && ws.norms;
+    if (o->method == PARE_WQ_GPTQ) {
+        ok = ok && (ws.hx = malloc(sizeof(float) * (size_t)(kmax * kmax)));
+        for (int l = 0; l < PARE_LIN_COUNT; l++) ok = ok && (ws.h[l] = calloc((size_t)(ks[l] * ks[l]), sizeof(double)));
+    } else if (o->method == PARE_WQ_AWQ) {
+        const int64_t want = o->awq_rows > 0 ? o->awq_rows : 2048;
+        ws.rows_per_seq = (want + o->n_seq - 1) / o->n_seq;
+        if (ws.rows_per_seq > o->seq_len) ws.rows_per_seq = o->seq_len;
+        for (int l = 0; l < PARE_LIN_COUNT; l++) {
+            ok = ok && (ws.xs[l] = malloc(sizeof(float) * (size_t)(ws.rows_per_seq * o->n_seq * ks[l])));
+            ok = ok && (ws.xabs[l] = calloc((size_t)ks[l], sizeof(double)));
+        }
+    }
+    if (!ok) s = pare_err_set(err, PARE_ERR_OOM, "quantize: out of memory for the calibration statistics");
+    const pare_llama_calib_method meth = {.ud = &ws, .needs_inputs = calib, .observe = observe, .layer = layer_done};
+    if (!s) s = pare_llama_calibrate(m, o->tokens, o->n_seq, o->seq_len, &meth, prog, err);
+    if (!s && calib && o->verbose)
+        fprintf(stderr, "quantize: %s over the model: error %.4g vs round to nearest %.4g (%.2fx lower)\n",
+                pare_wq_method_name(o->method), ws.err_method, ws.err_rtn, ws.err_method > 0 ? ws.err_rtn / ws.err_method : 0.0);
+    if (!s) s = write_gguf(&ws, pare_llama_gguf(m), out, err);
+    for (int64_t i = 0; ws.bytes && i < c->n_layers * PARE_LIN_COUNT; i++) free(ws.bytes[i]);
+    for (int64_t i = 0; ws.norms && i < c->n_layers; i++) free(ws.norms[i]);
+    for (int l = 0; l < PARE_LIN_COUNT; l++) {
+        free(ws.h[l]);
+        free(ws.xs[l]);
+        free(ws.xabs[l]);
+    }
+    free(ws.hx);
+    free(ws.bytes);
+    free(ws.norms);
+    pare_llama_free(m);
+    return s;
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# pare quantize --method rtn|gptq|awq on a GGUF decoder: on a slice of
+# SmolLM2 (8 calibration sequences of 256 tokens from WikiText-2 valid,
+# perplexity on 4 windows of 256 of WikiText-2 test), GPTQ and AWQ at
+# 4 bits, group 128, land closer to the shipped model than round to
+# nearest does; the files load in pare; bad calibration files fail with
+# exit 2 and a clear message. PARE_TEST_QUICK (ASan): errors and a tiny
+# calibration run only.
+set -u
+. "$(dirname "$0")/lib/cli.sh"
+
+m=$(model_dir smollm2)/SmolLM2-135M-Instruct.Q4_1.gguf
+valid=$(data_path wikitext-2/wiki.valid.tokens)
+test=$(data_path wikitext-2/wiki.test.tokens)
+
+expect_error "gptq without calib" "need --calib" "$PARE" quantize "$m" --method gptq -o "$TMP/x.gguf"
+expect_error "bad group" "multiple of 32" "$PARE" quantize "$m" --method rtn --group 100 -o "$TMP/x.gguf"
+: > "$TMP/empty.txt"
+expect_error "empty calib" "empty.txt: the calibration file is empty" \
+    "$PARE" quantize "$m" --method gptq --calib "$TMP/empty.txt" -o "$TMP/x.gguf"
+printf 'some text\0more\n' > "$TMP/bin.txt"
+expect_error "binary calib" "bin.txt: not a text file: byte 9 is NUL" \
+    "$PARE" quantize "$m" --method awq --calib "$TMP/bin.txt" -o "$TMP/x.gguf"
+printf 'caf\xe9\n' > "$TMP/latin1.txt"
+expect_error "latin-1 calib" "not valid UTF-8" "$PARE" quantize "$m" --method gptq --calib "$TMP/latin1.txt" -o "$TMP/x.gguf"
+printf 'far too short\n' > "$TMP/short.txt"
+expect_error "short calib" "too short: 4 tokens, a sequence needs 512" \
+    "$PARE" quantize "$m" --method gptq --calib "$TMP/short.txt" -o "$TMP/x.gguf"
+expect_error "missing calib" "nope.txt" "$PARE" quantize "$m" --method gptq --calib "$TMP/nope.txt" -o "$TMP/x.gguf"
+out=$("$PARE" quantize "$m" --method gptq --bits 4 --calib "$valid" --plan -o "$TMP/x.gguf" 2>&1)
+expect_match "plan" "$out" "memory: .* MB activations"
+expect_eq "plan writes nothing" "$([ -e "$TMP/x.gguf" ] && echo yes || echo no)" no
+
+ppl() { "$PARE" perplexity "$1" "$test" --ctx 256 --chunks 4 --threads 2 2>&1 | sed -n 's/^Final estimate: PPL = \([0-9.]*\).*/\1/p'; }
+
+if [ -n "${PARE_TEST_QUICK:-}" ]; then
+    expect_exit 0 "tiny gptq" "$PARE" quantize "$m" --method gptq --calib "$valid" --calib-seqs 1 --calib-len 32 -o "$TMP/g.gguf"
+    expect_exit 0 "tiny awq" "$PARE" quantize "$m" --method awq --calib "$valid" --calib-seqs 1 --calib-len 32 -o "$TMP/a.gguf"
+    finish
+    exit
+fi
+
+calib=(--calib "$valid" --calib-seqs 8 --calib-len 256 --threads 2)
+expect_exit 0 "rtn g128" "$PARE" quantize "$m" --method rtn --bits 4 --group 128 -o "$TMP/rtn.gguf"
+expect_exit 0 "gptq g128" "$PARE" quantize "$m" --method gptq --bits 4 --group 128 "${calib[@]}" -o "$TMP/gptq.gguf"
+expect_exit 0 "awq g128" "$PARE" quantize "$m" --method awq --bits 4 --group 128 "${calib[@]}" --awq-rows 512 -o "$TMP/awq.gguf"
+expect_match "q4_1 blocks" "$("$PARE" info "$TMP/gptq.gguf" 2>&1)" "Q4_1"
+base=$(ppl "$m"); rtn=$(ppl "$TMP/rtn.gguf"); gptq=$(ppl "$TMP/gptq.gguf"); awq=$(ppl "$TMP/awq.gguf")
+echo "slice perplexity: shipped $base, rtn $rtn, gptq $gptq, awq $awq" >&2
+closer() { awk -v b="$1" -v m="$2" -v r="$3" 'BEGIN { d1 = m - b; d2 = r - b; if (d1 < 0) d1 = -d1; if (d2 < 0) d2 = -d2; print (m != "" && d1 < d2) ? "yes" : "no" }'; }
+expect_eq "gptq closer than rtn ($gptq vs $rtn, shipped $base)" "$(closer "$base" "$gptq" "$rtn")" yes
+expect_eq "awq closer than rtn ($awq vs $rtn, shipped $base)" "$(closer "$base" "$awq" "$rtn")" yes
+finish
