@@ -32,13 +32,18 @@ typedef struct pare_exp_step {
     int64_t batch;        /* 64 */
     char pooling[16];     /* mean */
     /* quantize */
-    char method[16];      /* rtn */
+    char method[16];      /* rtn | gptq | awq (task lm) */
+    int64_t group;        /* task lm: scale per group of inputs (multiple of 32); 0: ggml's blocks of 32, or 128 for gptq/awq */
+    bool sym;             /* task lm with a group: q4_0 / q5_0 instead of q4_1 / q5_1 */
+    char calib_file[PARE_EXP_PATH]; /* task lm, gptq/awq: calibration text */
+    int64_t calib_len;    /* tokens per calibration sequence (512); calib_n sequences (32) */
     int64_t bits;         /* 8 */
     char act[16];         /* dynamic | static | none */
     char type[16];        /* task lm: ggml type (q8_0 q5_1 q5_0 q4_1 q4_0 f16 bf16 f32); "" = from bits */
     bool bits_given;
     char calib[16];       /* minmax | percentile (static) */
     int64_t calib_n;      /* calibration texts from the train split (256) */
+    bool calib_n_given;
     /* prune */
     double sparsity;      /* 0.2 */
     char scope[16];       /* global | local */

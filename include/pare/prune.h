@@ -17,6 +17,52 @@ extern "C" {
 int64_t pare_prune_magnitude(float *const *ws, const int64_t *ns, int n_tensors, double sparsity,
                              bool global);
 
+/* Which weights compete for pruning. */
+typedef enum pare_prune_group {
+    PARE_PRUNE_MATRIX = 0, /* one threshold over the whole matrix */
+    PARE_PRUNE_ROW = 1,    /* per output row (Wanda's comparison group) */
+    PARE_PRUNE_NM = 2,     /* n of every m consecutive inputs of a row (2:4, 4:8) */
+} pare_prune_group;
+
+/* Zero the weights of w [rows][cols] with the lowest score (same shape):
+ * a fraction `sparsity` of each group, or n of every m (m <= 64; a ragged
+ * tail of a row shorter than m is kept). Ties go by position, so counts
+ * are exact. Returns the number zeroed, -1 when out of memory. */
+int64_t pare_prune_by_score(float *w, const float *score, int64_t rows, int64_t cols, pare_prune_group g,
+                            double sparsity, int n, int m);
+
+/* SparseGPT on one linear layer: w [R][C] pruned to `sparsity`
+ * (unstructured, m == 0) or n:m, the kept weights updated to compensate,
+ * using h = sum x x^T over calibration inputs ([C][C], double, diagonal
+ * may be changed); damp as in GPTQ (0.01). */
+pare_status pare_sparsegpt(float *w, int64_t R, int64_t C, double *h, double sparsity, int n, int m, double damp,
+                           pare_err *err);
+
+/* ---- Llama-family GGUF models (src/compress/prune/llama_prune.c)
+ *
+ * Every linear weight of every layer pruned by magnitude (|w|, one
+ * threshold per stacked linear: q/k/v, o, gate/up, down), Wanda (|w| times
+ * the input channel's L2 norm over the calibration tokens, per output row)
+ * or SparseGPT, calibrated layer by layer (pare_llama_calibrate), each
+ * layer seeing the outputs of the pruned layers before it. The result is
+ * written with F16 linear weights (zeros exact), everything else copied. */
+typedef enum pare_prune_method { PARE_PRUNE_MAGNITUDE = 0, PARE_PRUNE_WANDA = 1, PARE_PRUNE_SPARSEGPT = 2 } pare_prune_method;
+
+typedef struct pare_llama_prune_opts {
+    pare_prune_method method;
+    double sparsity;        /* unstructured fraction, when m == 0 */
+    int n, m;               /* n:m semi-structured (zero n of every m) when m > 0 */
+    const int32_t *tokens;  /* calibration (Wanda, SparseGPT): n_seq x seq_len ids */
+    int64_t n_seq, seq_len;
+    double damp;            /* SparseGPT (0.01) */
+    int n_threads;
+    bool verbose;
+} pare_llama_prune_opts;
+
+const char *pare_prune_method_name(pare_prune_method m);
+pare_status pare_llama_prune(const char *in, const char *out, const pare_llama_prune_opts *o, pare_progress *prog,
+                             pare_err *err);
+
 /* Fraction of exact zeros. */
 double pare_sparsity(const float *w, int64_t n);
 

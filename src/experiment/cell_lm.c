@@ -20,6 +20,7 @@
 #include "pare/llama.h"
 #include "pare/quant.h"
 #include "pare/qtypes.h"
+#include "pare/wquant.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -56,6 +57,31 @@ static pare_status ref_and_model_logits(void *ctx, const int32_t *tokens, int64_
     return PARE_OK;
 }
 
+/* RTN, GPTQ or AWQ onto a grid with a group size (pare_llama_wquantize),
+ * calibrated on sp->calib_file tokenized by the source's tokenizer. */
+static pare_status grid_quantize(const char *src, const char *dst, const pare_exp_step *sp, pare_progress *prog,
+                                 pare_err *err) {
+    pare_llama_wq_opts o = {.method = !strcmp(sp->method, "gptq") ? PARE_WQ_GPTQ : !strcmp(sp->method, "awq") ? PARE_WQ_AWQ : PARE_WQ_RTN,
+                            .grid = {pare_qtype_by_name(sp->type), sp->group},
+                            .gptq = {.damp = 0.01, .block = 128}};
+    pare_gguf *g = NULL;
+    pare_bpe *tok = NULL;
+    int32_t *ids = NULL;
+    pare_status s = PARE_OK;
+    if (o.method != PARE_WQ_RTN) {
+        s = pare_gguf_open(src, &g, err);
+        if (!s) s = pare_bpe_from_gguf(g, &tok, err);
+        if (!s) s = pare_calib_text_tokens(tok, sp->calib_file, sp->calib_n, sp->calib_len, &ids, &o.n_seq, err);
+        o.tokens = ids;
+        o.seq_len = sp->calib_len;
+    }
+    if (!s) s = pare_llama_wquantize(src, dst, &o, prog, err);
+    free(ids);
+    pare_bpe_free(tok);
+    pare_gguf_close(g);
+    return s;
+}
+
 /* the model file of this pipeline: the source, or its requantized artifact */
 static pare_status model_file(const exp_cell *c, char *path, size_t cap, char *steps, size_t steps_cap, pare_err *err) {
     const pare_exp_model *md = &c->cfg->models[c->model];
@@ -67,7 +93,11 @@ static pare_status model_file(const exp_cell *c, char *path, size_t cap, char *s
         char key[PARE_EXP_PATH + 64], tmp[PARE_EXP_PATH + 96];
         pare_exp_step_describe(sp, steps, steps_cap);
         fprintf(stderr, "  step %d/%d: %s\n", i + 1, pl->n_steps, steps);
-        snprintf(key, sizeof key, "%s|%s", path, sp->type);
+        if (sp->group)
+            snprintf(key, sizeof key, "%s|%s|%s|g%lld|%s|%lldx%lld", path, sp->type, sp->method, (long long)sp->group,
+                     sp->calib_file, (long long)sp->calib_n, (long long)sp->calib_len);
+        else
+            snprintf(key, sizeof key, "%s|%s", path, sp->type);
         snprintf(tmp, sizeof tmp, "%s/lm-%016llx-%s.gguf", c->art_dir, (unsigned long long)pare_fnv1a64(key, strlen(key)), sp->type);
         if (access(tmp, R_OK) == 0) {
             fprintf(stderr, "  reusing %s\n", tmp);
@@ -75,7 +105,8 @@ static pare_status model_file(const exp_cell *c, char *path, size_t cap, char *s
             char part[PARE_EXP_PATH + 128];
             snprintf(part, sizeof part, "%s.tmp%ld", tmp, (long)getpid());
             pare_progress prog;
-            pare_status s = pare_gguf_requantize(path, part, pare_qtype_by_name(sp->type), &prog, err);
+            pare_status s = sp->group ? grid_quantize(path, part, sp, &prog, err)
+                                      : pare_gguf_requantize(path, part, pare_qtype_by_name(sp->type), &prog, err);
             if (!s && rename(part, tmp) != 0) s = pare_err_set(err, PARE_ERR_IO, "%s: rename: %s", tmp, strerror(errno));
             if (s) {
                 unlink(part);

@@ -85,6 +85,16 @@ static pare_status get_int(ycx *c, const yaml_node_t *v, const char *key, int64_
     return PARE_OK;
 }
 
+static pare_status get_bool(ycx *c, const yaml_node_t *v, const char *key, bool *out) {
+    pare_status s = want(c, v, YAML_SCALAR_NODE, key, "true or false");
+    if (s) return s;
+    const char *t = scalar(v);
+    if (!strcmp(t, "true") || !strcmp(t, "yes")) *out = true;
+    else if (!strcmp(t, "false") || !strcmp(t, "no")) *out = false;
+    else return failf(c, v, key, "expected true or false, got '%.40s'", t);
+    return PARE_OK;
+}
+
 static pare_status get_num(ycx *c, const yaml_node_t *v, const char *key, double lo, double hi, double *out) {
     pare_status s = want(c, v, YAML_SCALAR_NODE, key, "a number");
     if (s) return s;
@@ -330,7 +340,7 @@ static pare_status parse_step(ycx *c, yaml_node_t *n, const char *key, pare_exp_
         if (!strcmp(kind, STEP_NAMES[i])) kid = i;
     if (kid < 0) return failf(c, n, key, "unknown step '%s' (known: finetune-head, quantize, prune)", kind);
     *st = (pare_exp_step){.kind = (pare_exp_step_kind)kid, .line = line_of(n), .epochs = 40, .lr = 3e-3,
-                          .batch = 64, .bits = 8, .calib_n = 256, .sparsity = 0.2};
+                          .batch = 64, .bits = 8, .calib_n = 256, .calib_len = 512, .sparsity = 0.2};
     snprintf(st->pooling, sizeof st->pooling, "mean");
     snprintf(st->method, sizeof st->method, "rtn");
     snprintf(st->act, sizeof st->act, "dynamic");
@@ -341,7 +351,7 @@ static pare_status parse_step(ycx *c, yaml_node_t *n, const char *key, pare_exp_
     snprintf(where, sizeof where, "%s.%s", key, kind);
     pare_status s = want(c, params, YAML_MAPPING_NODE, where, "a mapping of parameters");
     const char *name;
-    static const char *const pools[] = {"mean", "cls", "pooler", NULL}, *const methods[] = {"rtn", NULL},
+    static const char *const pools[] = {"mean", "cls", "pooler", NULL}, *const methods[] = {"rtn", "gptq", "awq", NULL},
                              *const acts[] = {"dynamic", "static", "none", NULL},
                              *const calibs[] = {"minmax", "percentile", NULL}, *const scopes[] = {"global", "local", NULL},
                              *const types[] = {"q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "f16", "bf16", "f32", NULL};
@@ -362,8 +372,16 @@ static pare_status parse_step(ycx *c, yaml_node_t *n, const char *key, pare_exp_
             } else if (!strcmp(name, "type")) s = get_choice(c, v, sk, types, st->type, sizeof st->type);
             else if (!strcmp(name, "act")) s = get_choice(c, v, sk, acts, st->act, sizeof st->act);
             else if (!strcmp(name, "calib")) s = get_choice(c, v, sk, calibs, st->calib, sizeof st->calib);
-            else if (!strcmp(name, "calib_n")) s = get_int(c, v, sk, 1, 1 << 20, &st->calib_n);
-            else s = unknown(c, k, where, name, "method, bits, type, act, calib, calib_n");
+            else if (!strcmp(name, "calib_n")) {
+                s = get_int(c, v, sk, 1, 1 << 20, &st->calib_n);
+                st->calib_n_given = true;
+            } else if (!strcmp(name, "group")) s = get_int(c, v, sk, 32, 1 << 20, &st->group);
+            else if (!strcmp(name, "sym")) s = get_bool(c, v, sk, &st->sym);
+            else if (!strcmp(name, "calib_len")) s = get_int(c, v, sk, 2, 1 << 16, &st->calib_len);
+            else if (!strcmp(name, "calib_file")) {
+                s = resolve_path(c, v, sk, st->calib_file, sizeof st->calib_file);
+                if (!s) s = check_exists(c, v, sk, st->calib_file, false);
+            } else s = unknown(c, k, where, name, "method, bits, type, group, sym, act, calib, calib_n, calib_file, calib_len");
         } else {
             if (!strcmp(name, "sparsity")) s = get_num(c, v, sk, 0, 0.99, &st->sparsity);
             else if (!strcmp(name, "scope")) s = get_choice(c, v, sk, scopes, st->scope, sizeof st->scope);
@@ -459,8 +477,18 @@ static pare_status check_task(ycx *c, pare_exp_config *cfg) {
                 return task_fail(c, st->line, key, msg);
             }
             if (st->kind != PARE_STEP_QUANTIZE) continue;
+            const bool grid = strcmp(st->method, "rtn") != 0 || st->group > 0;
+            if (!lm && grid) return task_fail(c, st->line, key, "gptq, awq and group are for task lm; BERT models take method rtn");
+            if (lm && grid) {
+                if (!st->group) st->group = 128;
+                if (st->group % 32) return task_fail(c, st->line, key, "group must be a multiple of 32");
+                if (strcmp(st->method, "rtn") && !st->calib_file[0])
+                    return task_fail(c, st->line, key, "gptq and awq need calib_file (a text file, e.g. wiki.valid.tokens)");
+                if (!st->calib_n_given) st->calib_n = 32;
+            }
             if (lm && !st->type[0]) {
-                const char *t = st->bits == 8 ? "q8_0" : st->bits == 5 ? "q5_0" : st->bits == 4 ? "q4_0" : NULL;
+                const char *t = st->bits == 8 ? "q8_0" : st->bits == 5 ? (grid && !st->sym ? "q5_1" : "q5_0")
+                              : st->bits == 4 ? (grid && !st->sym ? "q4_1" : "q4_0") : NULL;
                 if (!t) return task_fail(c, st->line, key, "task lm quantizes to 8, 5 or 4 bits (or give type: q4_1, f16, ...)");
                 snprintf(st->type, sizeof st->type, "%s", t);
             }
@@ -591,7 +619,9 @@ void pare_exp_step_describe(const pare_exp_step *s, char *buf, size_t cap) {
         snprintf(buf, cap, "finetune-head(%s pooling, %lld epochs, lr %g)", s->pooling, (long long)s->epochs, s->lr);
         break;
     case PARE_STEP_QUANTIZE:
-        if (s->type[0])
+        if (s->type[0] && s->group)
+            snprintf(buf, cap, "quantize(%s %s g%lld)", s->method, s->type, (long long)s->group);
+        else if (s->type[0])
             snprintf(buf, cap, "quantize(%s %s)", s->method, s->type);
         else if (!strcmp(s->act, "static"))
             snprintf(buf, cap, "quantize(%s int%lld, act static %s, %lld calib texts)", s->method, (long long)s->bits,

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* <arch>.KEY hyperparameters shown on the shape line, in order. */
@@ -187,6 +188,58 @@ static int64_t hparam(const pare_gguf *g, const char *arch, int k) {
     return pare_gguf_find_key(g, key);
 }
 
+/* Exact zeros among the layers' linear weights (blk.N.*.weight, 2-D) stored
+ * in a type where zero is exact (f32, f16, bf16, q8_0), per layer in
+ * zeros[]/counts[] (n_layers entries, NULL: totals only). False if none. */
+static bool linear_sparsity(const pare_gguf *g, int64_t n_layers, int64_t *zeros, int64_t *counts, double *total) {
+    int64_t z_all = 0, n_all = 0;
+    float *row = NULL;
+    for (int64_t i = 0; i < pare_gguf_tensor_count(g); i++) {
+        const pare_gguf_tensor *t = pare_gguf_tensor_get(g, i);
+        long long layer;
+        char part[64], rest[16];
+        if (t->n_dims != 2 || sscanf(t->name, "blk.%lld.%63[^.].%15s", &layer, part, rest) != 3 || strcmp(rest, "weight"))
+            continue;
+        if (t->type != PARE_Q_F32 && t->type != PARE_Q_F16 && t->type != PARE_Q_BF16 && t->type != PARE_Q_Q8_0) continue;
+        const int64_t k = t->ne[0];
+        size_t rb;
+        float *r2 = realloc(row, sizeof(float) * (size_t)k);
+        if (!r2 || !pare_qtype_row_size((pare_qtype)t->type, k, &rb)) break;
+        row = r2;
+        int64_t z = 0;
+        for (int64_t r = 0; r < t->ne[1]; r++) {
+            if (pare_dequantize_row((pare_qtype)t->type, (const uint8_t *)t->data + (size_t)r * rb, row, k, NULL)) break;
+            for (int64_t c = 0; c < k; c++) z += row[c] == 0;
+        }
+        z_all += z;
+        n_all += k * t->ne[1];
+        if (zeros && layer >= 0 && layer < n_layers) {
+            zeros[layer] += z;
+            counts[layer] += k * t->ne[1];
+        }
+    }
+    free(row);
+    *total = n_all ? (double)z_all / (double)n_all : 0;
+    return n_all > 0;
+}
+
+static void print_sparsity(const pare_gguf *g, const char *arch) {
+    int64_t n_layers = 0;
+    char key[96];
+    snprintf(key, sizeof key, "%s.block_count", arch);
+    if (pare_gguf_get_int(g, key, 0, 0, 4096, &n_layers, NULL)) n_layers = 0;
+    int64_t *z = calloc((size_t)(n_layers + 1), sizeof *z), *n = calloc((size_t)(n_layers + 1), sizeof *n);
+    double total;
+    if (z && n && linear_sparsity(g, n_layers, z, n, &total) && total > 0) {
+        printf("linear sparsity: %.4f (exact zeros of the layers' linear weights); per layer:", total);
+        for (int64_t l = 0; l < n_layers; l++)
+            if (n[l]) printf(" %.2f", (double)z[l] / (double)n[l]);
+        printf("\n");
+    }
+    free(z);
+    free(n);
+}
+
 static void print_text(const pare_gguf *g, const char *path, const char *arch, const type_mix *m, bool tensors) {
     char name[256];
     printf("file:         %s (GGUF v%u, alignment %u)\n", path, pare_gguf_version(g), pare_gguf_alignment(g));
@@ -210,6 +263,7 @@ static void print_text(const pare_gguf *g, const char *path, const char *arch, c
     printf("\nsize:         %s on disk, mapped whole (zero-copy); %s of tensor data from byte %zu\n",
            human_bytes(pare_gguf_file_size(g), disk, sizeof disk), human_bytes(m->data_bytes, data, sizeof data),
            pare_gguf_data_offset(g));
+    print_sparsity(g, arch);
     printf("metadata:     %lld keys\n", (long long)pare_gguf_kv_count(g));
     for (int64_t i = 0; i < pare_gguf_kv_count(g); i++) {
         printf("  %-44s %-6s ", pare_gguf_kv_key(g, i), pare_gguf_type_name(pare_gguf_kv_type(g, i)));

@@ -17,45 +17,12 @@
  * "static groups"), so groups stay contiguous and the result is plain ggml
  * blocks. */
 #include "pare/wquant.h"
+#include "compress/hessian.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* LAPACK (Fortran ABI; the trailing length is the hidden CHARACTER length). */
-extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t uplo_len);
-extern void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t uplo_len);
-
-/* U (upper, row-major) with U^T U = (H + damp I)^-1, into hs (n x n);
- * h is left as it was. */
-static pare_status inverse_factor(const double *h, int n, double damp_frac, double *hs, double *damp_used,
-                                  pare_err *err) {
-    double mean = 0;
-    for (int i = 0; i < n; i++) mean += h[(size_t)i * n + i];
-    mean /= n;
-    if (!(mean > 0)) mean = 1;
-    double frac = damp_frac > 0 ? damp_frac : 1e-6;
-    for (int attempt = 0; attempt < 8; attempt++, frac *= 10) {
-        memcpy(hs, h, sizeof(double) * (size_t)n * (size_t)n);
-        for (int i = 0; i < n; i++) hs[(size_t)i * n + i] += frac * mean;
-        int info = 0;
-        /* column-major "L" of a symmetric matrix is row-major upper: after the
-         * final factorisation the row-major upper triangle holds U. */
-        dpotrf_("L", &n, hs, &n, &info, 1);
-        if (info != 0) continue;
-        dpotri_("L", &n, hs, &n, &info, 1);
-        if (info != 0) continue;
-        for (int i = 0; i < n; i++) /* mirror the inverse's triangle */
-            for (int j = 0; j < i; j++) hs[(size_t)i * n + j] = hs[(size_t)j * n + i];
-        dpotrf_("L", &n, hs, &n, &info, 1);
-        if (info != 0) continue;
-        *damp_used = frac;
-        return PARE_OK;
-    }
-    return pare_err_set(err, PARE_ERR_INVALID, "GPTQ: the Hessian of a %d-input layer is not positive definite even with damping %.0e",
-                        n, frac / 10);
-}
 
 /* tr(E H E^T) for E = a - b ([r][c]), H float [c][c]. */
 static double weighted_err(const float *a, const float *b, const float *hf, int64_t r, int64_t c, float *e, float *eh) {
@@ -116,7 +83,7 @@ pare_status pare_gptq(pare_qmat *q, float *w, double *h, const pare_gptq_opts *o
     for (int64_t j = 0; j < C; j++)
         for (int64_t r = 0; r < R; r++) wt[j * R + r] = w[r * C + perm[j]];
     double damp_used = 0;
-    if ((s = inverse_factor(h, (int)C, o->damp, hs, &damp_used, err))) goto done;
+    if ((s = pare_hessian_inverse_factor(h, (int)C, o->damp, hs, &damp_used, "GPTQ", err))) goto done;
     for (int64_t i = 0; i < C; i++)
         for (int64_t j = 0; j < C; j++) u[i * C + j] = j >= i ? (float)hs[i * C + j] : 0.0f;
 

@@ -7,6 +7,8 @@
 #include "pare/llama.h"
 #include "pare/quant.h"
 #include "pare/wquant.h"
+#include "compress/hessian.h"
+#include "compress/llama_rewrite.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -37,10 +39,7 @@ typedef struct wq_state {
 static void observe(void *ud, pare_llama_lin l, const float *x, int64_t n, int64_t k) {
     wq_state *ws = ud;
     if (ws->o->method == PARE_WQ_GPTQ) {
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)k, (int)n, 1.0f, x, (int)k, 0.0f, ws->hx, (int)k);
-        double *h = ws->h[l];
-        for (int64_t i = 0; i < k; i++)
-            for (int64_t j = i; j < k; j++) h[i * k + j] += ws->hx[i * k + j];
+        pare_hessian_add(ws->h[l], ws->hx, x, n, k);
         return;
     }
     /* AWQ */
@@ -62,8 +61,7 @@ static pare_status finish_linear(wq_state *ws, pare_llama_calib_layer *L, int l,
     if (s) return s;
     if (ws->o->method == PARE_WQ_GPTQ) {
         double *h = ws->h[l];
-        for (int64_t i = 0; i < C; i++)
-            for (int64_t j = 0; j < i; j++) h[i * C + j] = h[j * C + i];
+        pare_hessian_mirror(h, C);
         pare_gptq_stats st;
         s = pare_gptq(&q, L->w[l], h, &ws->o->gptq, &st, err);
         memset(h, 0, sizeof(double) * (size_t)(C * C));
@@ -155,88 +153,6 @@ static pare_status layer_done(void *ud, pare_llama_calib_layer *L, pare_err *err
     return s;
 }
 
-/* Where tensor `name` comes from: a part of a stacked linear (lin, first
- * row), a norm (lin -1, norm 0/1) or neither (false). */
-static bool locate(const pare_llama_config *c, const char *name, int64_t *il, int *lin, int64_t *row, int *norm) {
-    long long layer;
-    char part[64], rest[16];
-    if (sscanf(name, "blk.%lld.%63[^.].%15s", &layer, part, rest) != 3 || strcmp(rest, "weight") || layer < 0 ||
-        layer >= c->n_layers)
-        return false;
-    const int64_t QD = c->n_heads * c->head_dim, KD = c->n_kv_heads * c->head_dim, F = c->intermediate_size;
-    static const struct { const char *name; int lin; int row; int norm; } map[] = {
-        {"attn_q", PARE_LIN_QKV, 0, -1}, {"attn_k", PARE_LIN_QKV, 1, -1}, {"attn_v", PARE_LIN_QKV, 2, -1},
-        {"attn_output", PARE_LIN_O, 0, -1}, {"ffn_gate", PARE_LIN_GATE_UP, 0, -1}, {"ffn_up", PARE_LIN_GATE_UP, 3, -1},
-        {"ffn_down", PARE_LIN_DOWN, 0, -1}, {"attn_norm", -1, 0, 0}, {"ffn_norm", -1, 0, 1},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (!strcmp(part, map[i].name)) {
-            *il = layer;
-            *lin = map[i].lin;
-            *norm = map[i].norm;
-            *row = map[i].row == 1 ? QD : map[i].row == 2 ? QD + KD : map[i].row == 3 ? F : 0;
-            return true;
-        }
-    return false;
-}
-
-static pare_status write_gguf(const wq_state *ws, const pare_gguf *g, const char *out, pare_err *err) {
-    const pare_llama_config *c = ws->c;
-    const pare_qtype type = ws->o->grid.type;
-    const int64_t H = c->hidden_size;
-    pare_gguf_writer *w = pare_gguf_writer_create();
-    const int64_t nt = pare_gguf_tensor_count(g);
-    void **bufs = calloc((size_t)(nt > 0 ? nt : 1), sizeof *bufs);
-    pare_status s = w && bufs ? PARE_OK : pare_err_set(err, PARE_ERR_OOM, "out of memory");
-    for (int64_t i = 0; i < pare_gguf_kv_count(g) && !s; i++)
-        if (strcmp(pare_gguf_kv_key(g, i), "general.file_type")) s = pare_gguf_writer_copy_kv(w, g, i, err);
-    if (!s) s = pare_gguf_writer_add_u32(w, "general.file_type", (uint32_t)pare_gguf_file_type(type), err);
-    if (!s) s = pare_gguf_writer_add_str(w, "general.quantized_by", "pare", err);
-    for (int64_t i = 0; i < nt && !s; i++) {
-        const pare_gguf_tensor *t = pare_gguf_tensor_get(g, i);
-        int64_t il, row;
-        int lin, norm;
-        size_t row_bytes = 0, nbytes;
-        if (locate(c, t->name, &il, &lin, &row, &norm)) {
-            if (lin >= 0) {
-                pare_qtype_row_size(type, t->ne[0], &row_bytes);
-                const uint8_t *src = ws->bytes[il * PARE_LIN_COUNT + lin] + (size_t)row * row_bytes;
-                s = pare_gguf_writer_add_tensor(w, t->name, (uint32_t)type, 2, t->ne, src, row_bytes * (size_t)t->ne[1], err);
-                continue;
-            }
-            if (ws->norms[il] && t->type == PARE_Q_F32 && t->n_dims == 1 && t->ne[0] == H) {
-                s = pare_gguf_writer_add_tensor(w, t->name, PARE_Q_F32, 1, t->ne, ws->norms[il] + norm * H,
-                                                sizeof(float) * (size_t)H, err);
-                continue;
-            }
-        }
-        const bool head = !strcmp(t->name, "token_embd.weight") || !strcmp(t->name, "output.weight");
-        if (head && t->n_dims == 2 && t->type != PARE_Q_Q8_0 && t->ne[0] % 32 == 0 &&
-            pare_gguf_tensor_nbytes(PARE_Q_Q8_0, 2, t->ne, &nbytes) && pare_qtype_row_size((pare_qtype)t->type, t->ne[0], &row_bytes)) {
-            const int64_t k = t->ne[0];
-            float *tmp = malloc(sizeof(float) * (size_t)k);
-            if (!tmp || !(bufs[i] = malloc(nbytes))) {
-                free(tmp);
-                s = pare_err_set(err, PARE_ERR_OOM, "out of memory for %s", t->name);
-                break;
-            }
-            for (int64_t r = 0; r < t->ne[1] && !s; r++) {
-                s = pare_dequantize_row((pare_qtype)t->type, (const uint8_t *)t->data + (size_t)r * row_bytes, tmp, k, err);
-                if (!s) s = pare_quantize_row_ref(PARE_Q_Q8_0, tmp, (uint8_t *)bufs[i] + (size_t)r * (nbytes / (size_t)t->ne[1]), k, err);
-            }
-            free(tmp);
-            if (!s) s = pare_gguf_writer_add_tensor(w, t->name, PARE_Q_Q8_0, 2, t->ne, bufs[i], nbytes, err);
-            continue;
-        }
-        s = pare_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, t->nbytes, err);
-    }
-    if (!s) s = pare_gguf_writer_write(w, out, err);
-    for (int64_t i = 0; i < nt && bufs; i++) free(bufs[i]);
-    free(bufs);
-    pare_gguf_writer_free(w);
-    return s;
-}
-
 pare_status pare_llama_wquantize(const char *in, const char *out, const pare_llama_wq_opts *o, pare_progress *prog,
                                  pare_err *err) {
     const char *why = pare_grid_check(&o->grid);
@@ -276,7 +192,7 @@ pare_status pare_llama_wquantize(const char *in, const char *out, const pare_lla
     if (!s && calib && o->verbose)
         fprintf(stderr, "quantize: %s over the model: error %.4g vs round to nearest %.4g (%.2fx lower)\n",
                 pare_wq_method_name(o->method), ws.err_method, ws.err_rtn, ws.err_method > 0 ? ws.err_rtn / ws.err_method : 0.0);
-    if (!s) s = write_gguf(&ws, pare_llama_gguf(m), out, err);
+    if (!s) s = llama_gguf_rewrite(pare_llama_gguf(m), c, o->grid.type, ws.bytes, ws.norms, true, out, err);
     for (int64_t i = 0; ws.bytes && i < c->n_layers * PARE_LIN_COUNT; i++) free(ws.bytes[i]);
     for (int64_t i = 0; ws.norms && i < c->n_layers; i++) free(ws.norms[i]);
     for (int l = 0; l < PARE_LIN_COUNT; l++) {

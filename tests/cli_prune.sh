@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# pare prune on a GGUF decoder: on a slice of SmolLM2 at 50% unstructured
+# (8 calibration sequences of 256 tokens from WikiText-2 valid, perplexity
+# on 4 windows of 256 of WikiText-2 test), Wanda and SparseGPT beat
+# magnitude pruning; 2:4 keeps 2 of every 4; bad options and calibration
+# fail with exit 2. PARE_TEST_QUICK (ASan): errors and small runs only.
+set -u
+. "$(dirname "$0")/lib/cli.sh"
+
+m=$(model_dir smollm2)/SmolLM2-135M-Instruct.Q4_1.gguf
+valid=$(data_path wikitext-2/wiki.valid.tokens)
+test=$(data_path wikitext-2/wiki.test.tokens)
+
+expect_exit 0 "prune --help" "$PARE" prune --help
+expect_error "no -o" "-o OUT.gguf" "$PARE" prune "$m"
+expect_error "bad method" "magnitude, wanda or sparsegpt" "$PARE" prune "$m" --method random -o "$TMP/x.gguf"
+expect_error "bad sparsity" "[0, 1)" "$PARE" prune "$m" --sparsity 1.5 -o "$TMP/x.gguf"
+expect_error "bad nm" "0 < N < M" "$PARE" prune "$m" --nm 4:2 -o "$TMP/x.gguf"
+expect_error "wanda without calib" "need --calib" "$PARE" prune "$m" --method wanda -o "$TMP/x.gguf"
+printf 'x\0y\n' > "$TMP/bin.txt"
+expect_error "binary calib" "not a text file" "$PARE" prune "$m" --method sparsegpt --calib "$TMP/bin.txt" -o "$TMP/x.gguf"
+expect_error "folder model" "not a GGUF file" "$PARE" prune "$(model_dir minilm-l6)" -o "$TMP/x.gguf"
+
+sparsity() { "$PARE" info "$1" 2>&1 | sed -n 's/^linear sparsity: *\([0-9.]*\).*/\1/p'; }
+expect_exit 0 "magnitude 2:4" "$PARE" prune "$m" --nm 2:4 -o "$TMP/nm.gguf"
+expect_eq "2:4 sparsity" "$(sparsity "$TMP/nm.gguf")" "0.5000"
+
+if [ -n "${PARE_TEST_QUICK:-}" ]; then
+    expect_exit 0 "tiny wanda" "$PARE" prune "$m" --method wanda --calib "$valid" --calib-seqs 1 --calib-len 32 -o "$TMP/w.gguf"
+    finish
+    exit
+fi
+
+ppl() { "$PARE" perplexity "$1" "$test" --ctx 256 --chunks 4 --threads 2 2>&1 | sed -n 's/^Final estimate: PPL = \([0-9.]*\).*/\1/p'; }
+calib=(--calib "$valid" --calib-seqs 8 --calib-len 256 --threads 2)
+expect_exit 0 "magnitude 50%" "$PARE" prune "$m" --method magnitude --sparsity 0.5 -o "$TMP/mag.gguf"
+expect_exit 0 "wanda 50%" "$PARE" prune "$m" --method wanda --sparsity 0.5 "${calib[@]}" -o "$TMP/wanda.gguf"
+expect_exit 0 "sparsegpt 50%" "$PARE" prune "$m" --method sparsegpt --sparsity 0.5 "${calib[@]}" -o "$TMP/sgpt.gguf"
+expect_eq "sparsegpt sparsity" "$(sparsity "$TMP/sgpt.gguf")" "0.5000"
+mag=$(ppl "$TMP/mag.gguf"); wanda=$(ppl "$TMP/wanda.gguf"); sgpt=$(ppl "$TMP/sgpt.gguf")
+echo "slice perplexity at 50%: magnitude $mag, wanda $wanda, sparsegpt $sgpt" >&2
+lower() { awk -v a="$1" -v b="$2" 'BEGIN { print (a != "" && b != "" && a + 0 < b + 0) ? "yes" : "no" }'; }
+expect_eq "wanda beats magnitude ($wanda vs $mag)" "$(lower "$wanda" "$mag")" yes
+expect_eq "sparsegpt beats magnitude ($sgpt vs $mag)" "$(lower "$sgpt" "$mag")" yes
+finish

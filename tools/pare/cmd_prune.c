@@ -1,0 +1,129 @@
+/* pare prune: pruning of Llama-family GGUF decoders. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *HELP =
+    "usage: pare prune MODEL.gguf -o OUT.gguf [--method magnitude|wanda|sparsegpt]\n"
+    "                  [--sparsity 0.5 | --nm 2:4] [--calib TEXT [--calib-seqs 32] [--calib-len 512]]\n"
+    "                  [--damp 0.01] [--threads N] [--verbose]\n"
+    "\n"
+    "Zeroes weights of every linear layer of every decoder layer (q/k/v, o, gate/up,\n"
+    "down; embeddings, norms and the output head are kept) and writes OUT.gguf with\n"
+    "F16 linear weights, which pare and llama.cpp load.\n"
+    "\n"
+    "  magnitude  the smallest |w|, one threshold per linear (no calibration)\n"
+    "  wanda      the smallest |w| * ||x_j||_2 per output row (Sun et al. 2023):\n"
+    "             input norms from --calib, no weight update\n"
+    "  sparsegpt  OBS-style pruning with reconstruction (Frantar & Alistarh 2023):\n"
+    "             the mask chosen per block of 128 inputs from w^2 / [H^-1]_jj^2, the\n"
+    "             remaining weights updated through the inverse Hessian of --calib\n"
+    "  --sparsity fraction of weights zeroed (unstructured); --nm N:M zeroes N of every\n"
+    "             M consecutive inputs of a row (2:4, 4:8) with any of the methods\n"
+    "\n"
+    "Calibration (wanda, sparsegpt) runs layer by layer: each layer sees the\n"
+    "outputs of the already pruned layers before it, and memory holds one layer in\n"
+    "f32 plus the calibration activations.\n"
+    "\n"
+    "example:\n"
+    "  pare prune $M --method sparsegpt --sparsity 0.5 --calib ../shared/data/wikitext-2/wiki.valid.tokens -o /tmp/sgpt.gguf\n"
+    "  pare perplexity /tmp/sgpt.gguf ../shared/data/wikitext-2/wiki.test.tokens --chunks 20\n";
+
+int cmd_prune(int argc, char **argv) {
+    const char *model = NULL, *out = NULL, *calib = NULL, *method = "magnitude";
+    int64_t n_seq = 32, seq_len = 512;
+    cli_common common = {0};
+    pare_llama_prune_opts o = {.sparsity = 0.5, .damp = 0.01};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int r = cli_common_option(&common, argc, argv, &i);
+        if (r < 0) return CLI_USAGE;
+        if (r > 0) continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(HELP, stdout);
+            return CLI_OK;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (!(out = cli_value(argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--method")) {
+            if (!(method = cli_value(argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--sparsity")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &o.sparsity)) return CLI_USAGE;
+            if (!(o.sparsity >= 0 && o.sparsity < 1)) {
+                fprintf(stderr, "pare prune: --sparsity must be in [0, 1)\n");
+                return CLI_USAGE;
+            }
+        } else if (!strcmp(a, "--nm")) {
+            if (!(v = cli_value(argc, argv, &i))) return CLI_USAGE;
+            if (sscanf(v, "%d:%d", &o.n, &o.m) != 2 || o.n <= 0 || o.n >= o.m || o.m > 64) {
+                fprintf(stderr, "pare prune: --nm takes N:M with 0 < N < M <= 64 (2:4, 4:8), not '%s'\n", v);
+                return CLI_USAGE;
+            }
+        } else if (!strcmp(a, "--calib")) {
+            if (!(calib = cli_value(argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--calib-seqs")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1 << 16, &n_seq)) return CLI_USAGE;
+        } else if (!strcmp(a, "--calib-len")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 2, 1 << 16, &seq_len)) return CLI_USAGE;
+        } else if (!strcmp(a, "--damp")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &o.damp)) return CLI_USAGE;
+        } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+            o.verbose = true;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "pare prune: unknown option '%s' (pare prune --help)\n", a);
+            return CLI_USAGE;
+        } else if (!model) {
+            model = a;
+        } else {
+            fprintf(stderr, "pare prune: unexpected argument '%s'\n", a);
+            return CLI_USAGE;
+        }
+    }
+    if (!model || !out) {
+        fprintf(stderr, "pare prune: need MODEL.gguf and -o OUT.gguf (pare prune --help)\n");
+        return CLI_USAGE;
+    }
+    if (!strcmp(method, "magnitude")) o.method = PARE_PRUNE_MAGNITUDE;
+    else if (!strcmp(method, "wanda")) o.method = PARE_PRUNE_WANDA;
+    else if (!strcmp(method, "sparsegpt")) o.method = PARE_PRUNE_SPARSEGPT;
+    else {
+        fprintf(stderr, "pare prune: --method is magnitude, wanda or sparsegpt, not '%s'\n", method);
+        return CLI_USAGE;
+    }
+    if ((o.method != PARE_PRUNE_MAGNITUDE) != (calib != NULL)) {
+        fprintf(stderr, "pare prune: %s\n", calib ? "--calib is for wanda and sparsegpt" : "wanda and sparsegpt need --calib TEXT (e.g. ../shared/data/wikitext-2/wiki.valid.tokens)");
+        return CLI_USAGE;
+    }
+    if (!pare_is_gguf_file(model)) {
+        fprintf(stderr, "pare prune: %s is not a GGUF file (decoders so far; BERT folders are pruned in experiments)\n", model);
+        return CLI_USAGE;
+    }
+    o.n_threads = common.n_threads;
+    pare_err err = {0};
+    pare_gguf *g = NULL;
+    pare_bpe *tok = NULL;
+    int32_t *ids = NULL;
+    int rc = CLI_OK;
+    double t0 = pare_time_now();
+    if (pare_gguf_open(model, &g, &err)) return cli_fail("prune", &err);
+    if (calib) {
+        if (pare_bpe_from_gguf(g, &tok, &err) || pare_calib_text_tokens(tok, calib, n_seq, seq_len, &ids, &o.n_seq, &err)) {
+            rc = cli_fail("prune", &err);
+            goto done;
+        }
+        o.tokens = ids;
+        o.seq_len = seq_len;
+    }
+    pare_progress prog;
+    if (pare_llama_prune(model, out, &o, &prog, &err)) {
+        rc = cli_fail("prune", &err);
+        goto done;
+    }
+    if (o.m) fprintf(stderr, "pare prune: wrote %s (%s, %d:%d) in %.1f s\n", out, method, o.n, o.m, pare_time_now() - t0);
+    else fprintf(stderr, "pare prune: wrote %s (%s, %.0f%%) in %.1f s\n", out, method, o.sparsity * 100, pare_time_now() - t0);
+done:
+    free(ids);
+    pare_bpe_free(tok);
+    pare_gguf_close(g);
+    return rc;
+}
