@@ -32,7 +32,7 @@ typedef struct pare_exp_step {
     int64_t batch;        /* 64 */
     char pooling[16];     /* mean */
     /* quantize */
-    char method[16];      /* rtn | gptq | awq (task lm) */
+    char method[16];      /* quantize: rtn | gptq | awq (task lm); prune: magnitude | wanda | sparsegpt (task lm) */
     int64_t group;        /* task lm: scale per group of inputs (multiple of 32); 0: ggml's blocks of 32, or 128 for gptq/awq */
     bool sym;             /* task lm with a group: q4_0 / q5_0 instead of q4_1 / q5_1 */
     char calib_file[PARE_EXP_PATH]; /* task lm, gptq/awq: calibration text */
@@ -46,6 +46,7 @@ typedef struct pare_exp_step {
     bool calib_n_given;
     /* prune */
     double sparsity;      /* 0.2 */
+    int nm_n, nm_m;       /* task lm: n:m semi-structured (nm: "2:4") instead of sparsity */
     char scope[16];       /* global | local */
 } pare_exp_step;
 

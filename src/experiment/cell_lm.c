@@ -19,6 +19,7 @@
 #include "pare/gguf.h"
 #include "pare/llama.h"
 #include "pare/quant.h"
+#include "pare/prune.h"
 #include "pare/qtypes.h"
 #include "pare/wquant.h"
 
@@ -82,30 +83,60 @@ static pare_status grid_quantize(const char *src, const char *dst, const pare_ex
     return s;
 }
 
+/* Magnitude, Wanda or SparseGPT pruning (pare_llama_prune). */
+static pare_status prune_file(const char *src, const char *dst, const pare_exp_step *sp, pare_progress *prog,
+                              pare_err *err) {
+    pare_llama_prune_opts o = {.method = !strcmp(sp->method, "wanda") ? PARE_PRUNE_WANDA
+                                         : !strcmp(sp->method, "sparsegpt") ? PARE_PRUNE_SPARSEGPT : PARE_PRUNE_MAGNITUDE,
+                               .sparsity = sp->sparsity, .n = sp->nm_n, .m = sp->nm_m, .damp = 0.01};
+    pare_gguf *g = NULL;
+    pare_bpe *tok = NULL;
+    int32_t *ids = NULL;
+    pare_status s = PARE_OK;
+    if (o.method != PARE_PRUNE_MAGNITUDE) {
+        s = pare_gguf_open(src, &g, err);
+        if (!s) s = pare_bpe_from_gguf(g, &tok, err);
+        if (!s) s = pare_calib_text_tokens(tok, sp->calib_file, sp->calib_n, sp->calib_len, &ids, &o.n_seq, err);
+        o.tokens = ids;
+        o.seq_len = sp->calib_len;
+    }
+    if (!s) s = pare_llama_prune(src, dst, &o, prog, err);
+    free(ids);
+    pare_bpe_free(tok);
+    pare_gguf_close(g);
+    return s;
+}
+
 /* the model file of this pipeline: the source, or its requantized artifact */
 static pare_status model_file(const exp_cell *c, char *path, size_t cap, char *steps, size_t steps_cap, pare_err *err) {
     const pare_exp_model *md = &c->cfg->models[c->model];
     const pare_exp_pipeline *pl = &c->cfg->pipelines[c->pipeline];
     snprintf(path, cap, "%s", md->path);
     snprintf(steps, steps_cap, "(none)");
-    for (int i = 0; i < pl->n_steps; i++) { /* the parser allows only quantize here */
+    for (int i = 0; i < pl->n_steps; i++) { /* the parser allows prune and quantize here */
         const pare_exp_step *sp = &pl->steps[i];
         char key[PARE_EXP_PATH + 64], tmp[PARE_EXP_PATH + 96];
         pare_exp_step_describe(sp, steps, steps_cap);
         fprintf(stderr, "  step %d/%d: %s\n", i + 1, pl->n_steps, steps);
-        if (sp->group)
+        const bool prune = sp->kind == PARE_STEP_PRUNE;
+        if (prune)
+            snprintf(key, sizeof key, "%s|prune|%s|%.6f|%d:%d|%s|%lldx%lld", path, sp->method, sp->sparsity, sp->nm_n,
+                     sp->nm_m, sp->calib_file, (long long)sp->calib_n, (long long)sp->calib_len);
+        else if (sp->group)
             snprintf(key, sizeof key, "%s|%s|%s|g%lld|%s|%lldx%lld", path, sp->type, sp->method, (long long)sp->group,
                      sp->calib_file, (long long)sp->calib_n, (long long)sp->calib_len);
         else
             snprintf(key, sizeof key, "%s|%s", path, sp->type);
-        snprintf(tmp, sizeof tmp, "%s/lm-%016llx-%s.gguf", c->art_dir, (unsigned long long)pare_fnv1a64(key, strlen(key)), sp->type);
+        snprintf(tmp, sizeof tmp, "%s/lm-%016llx-%s.gguf", c->art_dir, (unsigned long long)pare_fnv1a64(key, strlen(key)),
+                 prune ? "pruned" : sp->type);
         if (access(tmp, R_OK) == 0) {
             fprintf(stderr, "  reusing %s\n", tmp);
         } else {
             char part[PARE_EXP_PATH + 128];
             snprintf(part, sizeof part, "%s.tmp%ld", tmp, (long)getpid());
             pare_progress prog;
-            pare_status s = sp->group ? grid_quantize(path, part, sp, &prog, err)
+            pare_status s = prune       ? prune_file(path, part, sp, &prog, err)
+                             : sp->group ? grid_quantize(path, part, sp, &prog, err)
                                       : pare_gguf_requantize(path, part, pare_qtype_by_name(sp->type), &prog, err);
             if (!s && rename(part, tmp) != 0) s = pare_err_set(err, PARE_ERR_IO, "%s: rename: %s", tmp, strerror(errno));
             if (s) {

@@ -346,6 +346,7 @@ static pare_status parse_step(ycx *c, yaml_node_t *n, const char *key, pare_exp_
     snprintf(st->act, sizeof st->act, "dynamic");
     snprintf(st->calib, sizeof st->calib, "minmax");
     snprintf(st->scope, sizeof st->scope, "global");
+    if (st->kind == PARE_STEP_PRUNE) snprintf(st->method, sizeof st->method, "magnitude");
     if (!params) return PARE_OK;
     char where[96];
     snprintf(where, sizeof where, "%s.%s", key, kind);
@@ -386,10 +387,22 @@ static pare_status parse_step(ycx *c, yaml_node_t *n, const char *key, pare_exp_
             if (!strcmp(name, "sparsity")) s = get_num(c, v, sk, 0, 0.99, &st->sparsity);
             else if (!strcmp(name, "scope")) s = get_choice(c, v, sk, scopes, st->scope, sizeof st->scope);
             else if (!strcmp(name, "method")) {
-                static const char *const pm[] = {"magnitude", NULL};
-                char m[16];
-                s = get_choice(c, v, sk, pm, m, sizeof m);
-            } else s = unknown(c, k, where, name, "method, sparsity, scope");
+                static const char *const pm[] = {"magnitude", "wanda", "sparsegpt", NULL};
+                s = get_choice(c, v, sk, pm, st->method, sizeof st->method);
+            } else if (!strcmp(name, "nm")) {
+                char nm[16];
+                s = get_str(c, v, sk, nm, sizeof nm);
+                if (!s && (sscanf(nm, "%d:%d", &st->nm_n, &st->nm_m) != 2 || st->nm_n <= 0 || st->nm_n >= st->nm_m || st->nm_m > 64))
+                    s = failf(c, v, sk, "expected N:M with 0 < N < M <= 64 (2:4, 4:8), got '%s'", nm);
+            } else if (!strcmp(name, "calib_file")) {
+                s = resolve_path(c, v, sk, st->calib_file, sizeof st->calib_file);
+                if (!s) s = check_exists(c, v, sk, st->calib_file, false);
+            } else if (!strcmp(name, "calib_n")) {
+                s = get_int(c, v, sk, 1, 1 << 20, &st->calib_n);
+                st->calib_n_given = true;
+            } else if (!strcmp(name, "calib_len")) {
+                s = get_int(c, v, sk, 2, 1 << 16, &st->calib_len);
+            } else s = unknown(c, k, where, name, "method, sparsity, scope, nm, calib_file, calib_n, calib_len");
         }
     }
     return s;
@@ -472,9 +485,17 @@ static pare_status check_task(ycx *c, pare_exp_config *cfg) {
         for (int j = 0; j < cfg->pipelines[p].n_steps; j++) {
             pare_exp_step *st = &cfg->pipelines[p].steps[j];
             snprintf(key, sizeof key, "pipelines[%d].steps[%d]", p, j);
-            if (lm && st->kind != PARE_STEP_QUANTIZE) {
-                snprintf(msg, sizeof msg, "step '%s' is not available for task lm (quantize only, so far)", pare_exp_step_name(st->kind));
-                return task_fail(c, st->line, key, msg);
+            if (lm && st->kind == PARE_STEP_FINETUNE_HEAD)
+                return task_fail(c, st->line, key, "step 'finetune-head' is not available for task lm (quantize and prune)");
+            if (st->kind == PARE_STEP_PRUNE) {
+                const bool calib = strcmp(st->method, "magnitude") != 0;
+                if (!lm && (calib || st->nm_m))
+                    return task_fail(c, st->line, key, "wanda, sparsegpt and nm are for task lm; BERT models take method magnitude");
+                if (lm && calib && !st->calib_file[0])
+                    return task_fail(c, st->line, key, "wanda and sparsegpt need calib_file (a text file, e.g. wiki.valid.tokens)");
+                if (lm && !st->calib_n_given) st->calib_n = 32;
+                if (lm) snprintf(st->scope, sizeof st->scope, "local"); /* one threshold per linear, layer by layer */
+                continue;
             }
             if (st->kind != PARE_STEP_QUANTIZE) continue;
             const bool grid = strcmp(st->method, "rtn") != 0 || st->group > 0;
@@ -630,7 +651,9 @@ void pare_exp_step_describe(const pare_exp_step *s, char *buf, size_t cap) {
             snprintf(buf, cap, "quantize(%s int%lld, act %s)", s->method, (long long)s->bits, s->act);
         break;
     default:
-        snprintf(buf, cap, "prune(magnitude %s, %.0f%%)", s->scope, s->sparsity * 100);
+        if (s->nm_m) snprintf(buf, cap, "prune(%s %d:%d)", s->method, s->nm_n, s->nm_m);
+        else if (strcmp(s->method, "magnitude")) snprintf(buf, cap, "prune(%s %.0f%%)", s->method, s->sparsity * 100);
+        else snprintf(buf, cap, "prune(magnitude %s, %.0f%%)", s->scope, s->sparsity * 100);
         break;
     }
 }
