@@ -186,7 +186,7 @@ double pare_time_now(void); /* monotonic seconds */
 
 /* CPU features found by cpuid, for kernel dispatch and for reports. */
 typedef struct pare_cpu_features {
-    bool avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512_vnni, avx512_bf16, avx_vnni;
+    bool avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512_vnni, avx512_bf16, avx_vnni, avx512_vbmi2;
     char brand[64];
 } pare_cpu_features;
 

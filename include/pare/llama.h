@@ -94,6 +94,12 @@ typedef struct pare_llama_params {
     bool no_repack;          /* GGUF: keep Q4_0/Q4_1 rows as in the file instead
                                 of repacking them 8 rows at a time at load
                                 (pare_qpack; for comparison) */
+    bool no_sparse;          /* GGUF: run F16 weights dense even when pruned */
+    double sparse_min;       /* GGUF F16 weights with at least this fraction of
+                                exact zeros also get the bitmap-sparse form
+                                (include/pare/sparse.h), which the forward pass
+                                then uses; 0: the default, 0.3 (bench/llama.sh
+                                measures the crossover) */
 } pare_llama_params;
 
 pare_llama_params pare_llama_default_params(void);

@@ -18,6 +18,7 @@
 #include "pare/dataset.h"
 #include "pare/train.h"
 #include "pare/prune.h"
+#include "pare/sparse.h"
 #include "pare/experiment.h"
 
 #define PARE_VERSION "0.1.0"

@@ -28,6 +28,7 @@ void pare_cpu_detect(pare_cpu_features *f) {
         f->avx512bw = zmm_ok && ((b >> 30) & 1);
         f->avx512vl = zmm_ok && ((b >> 31) & 1);
         f->avx512_vnni = zmm_ok && ((c >> 11) & 1);
+        f->avx512_vbmi2 = zmm_ok && ((c >> 6) & 1);
     }
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
         f->avx_vnni = ymm_ok && ((a >> 4) & 1);
@@ -52,7 +53,7 @@ const char *pare_cpu_features_str(const pare_cpu_features *f, char *buf, size_t 
     struct { bool on; const char *name; } list[] = {
         {f->avx2, "avx2"}, {f->fma, "fma"}, {f->f16c, "f16c"}, {f->avx512f, "avx512f"},
         {f->avx512bw, "avx512bw"}, {f->avx512vl, "avx512vl"}, {f->avx512_vnni, "avx512_vnni"},
-        {f->avx512_bf16, "avx512_bf16"}, {f->avx_vnni, "avx_vnni"},
+        {f->avx512_bf16, "avx512_bf16"}, {f->avx_vnni, "avx_vnni"}, {f->avx512_vbmi2, "avx512_vbmi2"},
     };
     size_t off = 0;
     if (cap) buf[0] = 0;

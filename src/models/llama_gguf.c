@@ -195,6 +195,13 @@ static pare_status load_weight(pare_llama *m, int64_t il, const gpart *parts, in
                 dst += t[p]->nbytes;
             }
         }
+        if (qt == PARE_Q_F16 && !m->params.no_sparse) {
+            const double min = m->params.sparse_min > 0 ? m->params.sparse_min : 0.3;
+            const int64_t z = pare_count_zeros(qt, w->raw, n_out, n_in);
+            if ((double)z >= min * (double)(n_out * n_in) &&
+                (s = pare_sparse_build(qt, w->raw, n_out, n_in, m->weights, &w->sparse, err)))
+                return s;
+        }
         if (pack) {
             void *pk = pare_arena_alloc(m->weights, pare_qpack_bytes(qt, n_out, n_in), 64);
             s = pk ? pare_qpack(qt, w->raw, n_out, n_in, pk, &w->packed, err)

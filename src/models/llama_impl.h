@@ -7,6 +7,7 @@
 #include "pare/gguf.h"
 #include "pare/qtypes.h"
 #include "pare/quant.h"
+#include "pare/sparse.h"
 
 /* One linear layer, y[m, n_out] = x[m, n_in] . W^T + bias. The weight is
  * either f32 in lin (raw NULL: packed for pare_linear's GEMM) or a
@@ -19,6 +20,7 @@ typedef struct llama_weight {
     uint32_t qtype;      /* pare_qtype id */
     const void *raw;     /* [n_out] rows of qtype; NULL: f32 in lin */
     pare_qpacked packed; /* row-interleaved copy of raw (Q4_0/Q4_1 on AVX2); groups NULL if none */
+    pare_sparse sparse;  /* bitmap-sparse copy of raw (pruned F16); n == 0 if none */
     int64_t n_out, n_in;
     const float *bias;   /* [n_out] or NULL */
     pare_linear lin;     /* the f32 form */

@@ -61,6 +61,19 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
         c->json = true;
         return 1;
     }
+    if (!strcmp(a, "--no-sparse")) {
+        c->no_sparse = true;
+        return 1;
+    }
+    if (!strcmp(a, "--sparse-min")) {
+        const char *v = cli_value(argc, argv, i);
+        if (!v || !cli_parse_float("--sparse-min", v, &c->sparse_min)) return -1;
+        if (!(c->sparse_min > 0 && c->sparse_min <= 1)) {
+            fprintf(stderr, "pare: --sparse-min wants a fraction in (0, 1], got '%s'\n", v);
+            return -1;
+        }
+        return 1;
+    }
     return 0;
 }
 

@@ -11,6 +11,8 @@ typedef struct cli_common {
     int n_threads;            /* --threads, 0 = default */
     pare_kernel_impl kernel;  /* --kernel */
     bool json;                /* --json */
+    bool no_sparse;           /* --no-sparse: pruned F16 decoder weights run dense */
+    double sparse_min;        /* --sparse-min F: sparse form from this fraction of zeros */
 } cli_common;
 
 /* Try to consume a common option at argv[*i]; returns 1 if consumed, 0 if

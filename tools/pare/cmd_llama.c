@@ -13,6 +13,8 @@ pare_status cli_load_llama(const char *path, const cli_common *c, bool dequantiz
     p.n_threads = c->n_threads;
     p.kernel = c->kernel;
     p.dequantize = dequantize;
+    p.no_sparse = c->no_sparse;
+    p.sparse_min = c->sparse_min;
     pare_status s = pare_llama_load(path, &p, out, err);
     if (s) pare_err_wrap(err, "loading %s", path);
     return s;

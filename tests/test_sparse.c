@@ -1,0 +1,83 @@
+/* Bitmap-sparse weights (include/pare/sparse.h) against the dense product
+ * of the same f16 weights in double: random sparsity 0..100%, 2:4, and
+ * adversarial rows (empty, fully dense, a single value at either end),
+ * k not a multiple of 8 or 32, 1..6 x rows, with bias, one thread and a
+ * pool; the CPU's best kernel (AVX-512 VBMI2 where present) and AVX2. */
+#include "testutil.h"
+#include "pare/core.h"
+#include "pare/sparse.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double unif(uint64_t *s) { return (double)(pare_splitmix64(s) >> 11) / 9007199254740992.0; }
+
+static void check(int64_t n, int64_t k, int64_t m, double density, int pattern, pare_pool *pool, uint64_t *seed) {
+    uint16_t *w = malloc(sizeof(uint16_t) * (size_t)(n * k));
+    float *x = malloc(sizeof(float) * (size_t)(m * k)), *y = malloc(sizeof(float) * (size_t)(m * n));
+    float *yr = malloc(sizeof(float) * (size_t)(m * n)), *bias = malloc(sizeof(float) * (size_t)n);
+    for (int64_t r = 0; r < n; r++) {
+        bias[r] = (float)(unif(seed) - 0.5);
+        for (int64_t c = 0; c < k; c++) {
+            bool keep = unif(seed) < density;
+            if (pattern == 1) keep = (c % 4) == (r % 4) || (c % 4) == ((r + 1) % 4); /* 2:4 */
+            if (pattern == 2) keep = r % 4 == 0 ? false : r % 4 == 1 ? true : r % 4 == 2 ? c == 0 : c == k - 1;
+            w[r * k + c] = keep ? pare_f32_to_f16((float)(unif(seed) * 2 - 1)) : (r % 2 ? 0x8000 : 0); /* -0 too */
+        }
+    }
+    for (int64_t i = 0; i < m * k; i++) x[i] = (float)(unif(seed) * 2 - 1);
+    pare_arena *a = pare_arena_create(1 << 20);
+    pare_sparse s;
+    pare_err err = {0};
+    tu_assert_ok(pare_sparse_build(PARE_Q_F16, w, n, k, a, &s, &err), &err);
+    assert_int_equal(s.nnz, n * k - pare_count_zeros(PARE_Q_F16, w, n, k));
+    pare_sparse_matmul_ref(&s, x, m, yr, bias);
+    for (int kernel = 0; kernel < 2; kernel++) { /* the CPU's best kernel, then AVX2 (or scalar) */
+        if (kernel == 1) s.vbmi2 = false;
+        tu_assert_ok(pare_sparse_matmul(pool, &s, x, m, y, bias, &err), &err);
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t r = 0; r < n; r++) {
+                double d = bias[r], l1 = fabs(bias[r]);
+                for (int64_t c = 0; c < k; c++) {
+                    const double p = (double)pare_f16_to_f32(w[r * k + c]) * x[i * k + c];
+                    d += p;
+                    l1 += fabs(p);
+                }
+                assert_true(fabs(yr[i * n + r] - d) <= 1e-6 * l1 + 1e-7);
+                if (!(fabs(y[i * n + r] - d) <= 1e-5 * l1 + 1e-6))
+                    fail_msg("kernel %d n %lld k %lld m %lld density %.2f pattern %d: y[%lld][%lld] = %g, want %g", kernel,
+                             (long long)n, (long long)k, (long long)m, density, pattern, (long long)i, (long long)r, y[i * n + r], d);
+            }
+    }
+    pare_arena_free(a);
+    free(w);
+    free(x);
+    free(y);
+    free(yr);
+    free(bias);
+}
+
+static void test_sparse(void **state) {
+    (void)state;
+    pare_err err = {0};
+    pare_pool *pool = pare_pool_create(2, &err);
+    assert_non_null(pool);
+    uint64_t seed = 5;
+    const double dens[] = {0.0, 0.05, 0.3, 0.5, 0.7, 1.0};
+    const int64_t ks[] = {8, 13, 32, 64, 77, 100, 576};
+    for (size_t d = 0; d < sizeof dens / sizeof dens[0]; d++)
+        for (size_t kk = 0; kk < sizeof ks / sizeof ks[0]; kk++)
+            for (int64_t m = 1; m <= 6; m++) check(37, ks[kk], m, dens[d], 0, m % 2 ? pool : NULL, &seed);
+    for (int64_t m = 1; m <= 5; m++) {
+        check(64, 576, m, 0, 1, pool, &seed); /* 2:4 */
+        check(40, 77, m, 0, 2, pool, &seed);  /* empty, dense, first-only, last-only rows */
+    }
+    check(300, 1536, 1, 0.3, 0, pool, &seed); /* threaded */
+    pare_pool_free(pool);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_sparse)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
