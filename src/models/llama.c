@@ -216,6 +216,7 @@ const struct pare_gguf *pare_llama_gguf(const pare_llama *m) { return m->gguf; }
 
 static size_t weight_bytes(const llama_weight *w) {
     size_t row = 0;
+    if (w->sparse.n) return pare_sparse_bytes(&w->sparse);
     if (!w->raw) return (size_t)(w->n_out * w->n_in) * sizeof(float);
     pare_qtype_row_size((pare_qtype)w->qtype, w->n_in, &row);
     return row * (size_t)w->n_out;
