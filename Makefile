@@ -53,6 +53,7 @@ references: build models
 	python3 tools/make_llama_gguf_references.py
 	python3 tools/make_bpe_golden.py
 	python3 tools/check_tokenizer_json.py
+	python3 tools/make_grad_golden.py
 
 FUZZ_SECONDS ?= 60
 fuzz-build: deps

@@ -17,6 +17,7 @@
 #include "pare/bpe.h"
 #include "pare/dataset.h"
 #include "pare/train.h"
+#include "pare/grad.h"
 #include "pare/prune.h"
 #include "pare/sparse.h"
 #include "pare/experiment.h"

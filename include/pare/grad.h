@@ -1,0 +1,72 @@
+/* Training ops (src/train): forward and backward of every op of the
+ * BERT-family encoder, the losses (BCE-with-logits, softmax cross-entropy,
+ * knowledge distillation) and AdamW. Written once over the real type
+ * (src/train/grad_body.h), used in f32; the tests instantiate them in
+ * double to check every backward against central finite differences, and
+ * compare the f32 ones with PyTorch autograd (tests/golden/grad_ops.bin).
+ *
+ * Activations are row-major [rows][channels]; every backward ADDS into its
+ * gradient buffers (zero them once per step); any gradient pointer a
+ * backward takes may be NULL when that gradient is not needed (dx of the
+ * first op, db of a bias-free linear). */
+#ifndef PARE_GRAD_H
+#define PARE_GRAD_H
+
+#include "pare/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* y[M][N] = x[M][K] W[N][K]^T + b (b may be NULL) */
+void pare_g_linear_fwd(float *y, const float *x, const float *w, const float *b, int64_t M, int64_t K, int64_t N);
+void pare_g_linear_bwd(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int64_t M,
+                       int64_t K, int64_t N);
+/* LayerNorm over C; mean, rstd [M] saved for the backward */
+void pare_g_layernorm_fwd(float *y, float *mean, float *rstd, const float *x, const float *g, const float *b, int64_t M,
+                          int64_t C, float eps);
+void pare_g_layernorm_bwd(float *dx, float *dg, float *db, const float *dy, const float *x, const float *g,
+                          const float *mean, const float *rstd, int64_t M, int64_t C);
+/* GELU (erf form) and tanh (the pooler) */
+void pare_g_gelu_fwd(float *y, const float *x, int64_t n);
+void pare_g_gelu_bwd(float *dx, const float *x, const float *dy, int64_t n);
+void pare_g_tanh_fwd(float *y, const float *x, int64_t n);
+void pare_g_tanh_bwd(float *dx, const float *y, const float *dy, int64_t n);
+/* self-attention on qkv [B][T][3C]; att [B][NH][T][T] (probabilities) saved;
+ * mask [B][T] of real tokens (NULL: all); causal for decoders */
+void pare_g_attention_fwd(float *out, float *att, const float *qkv, const int8_t *mask, int64_t B, int64_t T,
+                          int64_t C, int64_t NH, int causal);
+void pare_g_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t B, int64_t T,
+                          int64_t C, int64_t NH);
+/* y += table[ids] rows; the backward scatters into dtable */
+void pare_g_embed_fwd(float *y, const int32_t *ids, const float *table, int64_t n, int64_t C);
+void pare_g_embed_bwd(float *dtable, const int32_t *ids, const float *dy, int64_t n, int64_t C);
+
+/* Losses: the value; dlogits (may be NULL) is overwritten with its gradient. */
+float pare_g_bce_logits(float *dlogits, const float *logits, const float *targets, int64_t n);
+float pare_g_softmax_ce(float *dlogits, const float *logits, const int32_t *labels, int64_t B, int64_t L);
+/* a * hard + (1 - a) * T^2 * KL(teacher/T || student/T): per-label sigmoid
+ * form with targets [B][L] when multi_label, softmax (batchmean) with
+ * labels [B] otherwise. Defaults of the seed study: T = 2, a = 0.5. */
+float pare_g_distill_loss(float *ds, const float *s, const float *t, const float *targets, const int32_t *labels,
+                          int64_t B, int64_t L, int multi_label, float T, float a);
+
+/* ---- optimisation (src/train/adamw.c) */
+typedef struct pare_adamw_opts {
+    double lr, beta1, beta2, eps, weight_decay;
+} pare_adamw_opts;
+
+pare_adamw_opts pare_adamw_defaults(void); /* 5e-5, 0.9, 0.999, 1e-8, 0.01 */
+/* One AdamW step (step counts from 1) on n parameters with moments m, v;
+ * decay: apply weight decay (not for biases and norms, as HF does). */
+void pare_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, const pare_adamw_opts *o, int64_t step,
+                     double lr, bool decay);
+/* Global L2 norm of the gradients (returned), scaled to max_norm when above (<= 0: no clipping). */
+double pare_clip_grad_norm(float *const *grads, const int64_t *ns, int n_tensors, double max_norm);
+/* Linear warm-up over `warmup` steps, then linear decay to 0 at `total`. */
+double pare_lr_linear(double lr, int64_t step, int64_t warmup, int64_t total);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,403 @@
+/* Training ops (include/pare/grad.h):
+ *   1. every backward, instantiated in double, agrees with central finite
+ *      differences of its forward (loss = sum(out * R), R random), relative
+ *      error <= 1e-6 on sampled elements of every input;
+ *   2. the f32 ops (the library's) agree with the double ones (<= 2e-5 of
+ *      each tensor's largest magnitude);
+ *   3. the f32 ops agree with PyTorch autograd on the same inputs
+ *      (tests/golden/grad_ops.bin, tools/make_grad_golden.py): outputs,
+ *      losses and every gradient within 2e-5 of the largest magnitude;
+ *   4. AdamW, clipping and the schedule on hand-worked numbers.
+ * Ops: linear, LayerNorm, GELU, tanh, attention (padding mask, causal),
+ * embedding, BCE-with-logits, softmax CE, distillation (both forms). */
+#include "testutil.h"
+#include "pare/core.h"
+#include "pare/grad.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REAL double
+#define SUF _f64
+#define GEMM cblas_dgemm
+#define EXP exp
+#define ERF erf
+#define SQRT sqrt
+#define TANH tanh
+#define LOG log
+#define LOG1P log1p
+#include "train/grad_body.h"
+
+static uint64_t g_seed = 99;
+/* every buffer of a test, freed by its teardown */
+static void *g_bufs[256];
+static int g_nbufs;
+static void *keep(void *p) {
+    assert_non_null(p);
+    assert_true(g_nbufs < 256);
+    return g_bufs[g_nbufs++] = p;
+}
+static int release(void **state) {
+    (void)state;
+    while (g_nbufs) free(g_bufs[--g_nbufs]);
+    return 0;
+}
+static float *fz(int64_t n) { return keep(calloc((size_t)n, sizeof(float))); }
+static double unif(void) { return (double)(pare_splitmix64(&g_seed) >> 11) / 9007199254740992.0 * 2 - 1; }
+static double *rnd(int64_t n, double scale) {
+    double *p = keep(malloc(sizeof(double) * (size_t)n));
+    for (int64_t i = 0; i < n; i++) p[i] = unif() * scale;
+    return p;
+}
+static double *zeros(int64_t n) { return keep(calloc((size_t)n, sizeof(double))); }
+static float *tof(const double *d, int64_t n) {
+    float *f = keep(malloc(sizeof(float) * (size_t)n));
+    for (int64_t i = 0; i < n; i++) f[i] = (float)d[i];
+    return f;
+}
+static double dot(const double *a, const double *b, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* Central differences of loss() with respect to x[i] for sampled i, against g. */
+typedef double (*loss_fn)(void *ctx);
+static void fd_check(const char *what, loss_fn loss, void *ctx, double *x, const double *g, int64_t n) {
+    const double h = 1e-6;
+    double worst = 0;
+    for (int s = 0; s < 24; s++) {
+        const int64_t i = s < 4 ? (n - 1) * s / 3 : (int64_t)(pare_splitmix64(&g_seed) % (uint64_t)n);
+        const double keep = x[i];
+        x[i] = keep + h;
+        const double lp = loss(ctx);
+        x[i] = keep - h;
+        const double lm = loss(ctx);
+        x[i] = keep;
+        const double fd = (lp - lm) / (2 * h), err = fabs(fd - g[i]) / (fabs(g[i]) + 1e-3);
+        worst = err > worst ? err : worst;
+    }
+    print_message("  %-28s finite differences: worst relative error %.2e\n", what, worst);
+    assert_true(worst < 1e-5);
+}
+
+/* f32 result against the double one. */
+static void close_f32(const char *what, const float *f, const double *d, int64_t n) {
+    double mx = 0, err = 0;
+    for (int64_t i = 0; i < n; i++) {
+        mx = fabs(d[i]) > mx ? fabs(d[i]) : mx;
+        err = fabs(f[i] - d[i]) > err ? fabs(f[i] - d[i]) : err;
+    }
+    if (!(err <= 2e-5 * mx + 1e-7)) fail_msg("%s: f32 differs from double by %g (largest %g)", what, err, mx);
+}
+
+/* ---- linear */
+typedef struct { double *x, *w, *b, *r, *y; int64_t M, K, N; } lin_ctx;
+static double lin_loss(void *c_) {
+    lin_ctx *c = c_;
+    pare_g_linear_fwd_f64(c->y, c->x, c->w, c->b, c->M, c->K, c->N);
+    return dot(c->y, c->r, c->M * c->N);
+}
+static void test_linear(void **state) {
+    (void)state;
+    lin_ctx c = {.M = 5, .K = 7, .N = 4};
+    c.x = rnd(c.M * c.K, 1), c.w = rnd(c.N * c.K, 1), c.b = rnd(c.N, 1), c.r = rnd(c.M * c.N, 1), c.y = zeros(c.M * c.N);
+    double *dx = zeros(c.M * c.K), *dw = zeros(c.N * c.K), *db = zeros(c.N);
+    lin_loss(&c);
+    pare_g_linear_bwd_f64(dx, dw, db, c.r, c.x, c.w, c.M, c.K, c.N);
+    fd_check("linear dx", lin_loss, &c, c.x, dx, c.M * c.K);
+    fd_check("linear dw", lin_loss, &c, c.w, dw, c.N * c.K);
+    fd_check("linear db", lin_loss, &c, c.b, db, c.N);
+    float *fx = tof(c.x, c.M * c.K), *fw = tof(c.w, c.N * c.K), *fb = tof(c.b, c.N), *fr = tof(c.r, c.M * c.N);
+    float *fy = fz(c.M * c.N), *fdx = fz(c.M * c.K), *fdw = fz(c.N * c.K),
+          *fdb = fz(c.N);
+    pare_g_linear_fwd(fy, fx, fw, fb, c.M, c.K, c.N);
+    pare_g_linear_bwd(fdx, fdw, fdb, fr, fx, fw, c.M, c.K, c.N);
+    close_f32("linear y", fy, c.y, c.M * c.N);
+    close_f32("linear dx", fdx, dx, c.M * c.K);
+    close_f32("linear dw", fdw, dw, c.N * c.K);
+    close_f32("linear db", fdb, db, c.N);
+}
+
+/* ---- LayerNorm */
+typedef struct { double *x, *g, *b, *r, *y, *mean, *rstd; int64_t M, C; } ln_ctx;
+static double ln_loss(void *c_) {
+    ln_ctx *c = c_;
+    pare_g_layernorm_fwd_f64(c->y, c->mean, c->rstd, c->x, c->g, c->b, c->M, c->C, 1e-12);
+    return dot(c->y, c->r, c->M * c->C);
+}
+static void test_layernorm(void **state) {
+    (void)state;
+    ln_ctx c = {.M = 4, .C = 9};
+    c.x = rnd(c.M * c.C, 2), c.g = rnd(c.C, 1), c.b = rnd(c.C, 1), c.r = rnd(c.M * c.C, 1), c.y = zeros(c.M * c.C);
+    c.mean = zeros(c.M), c.rstd = zeros(c.M);
+    double *dx = zeros(c.M * c.C), *dg = zeros(c.C), *db = zeros(c.C);
+    ln_loss(&c);
+    pare_g_layernorm_bwd_f64(dx, dg, db, c.r, c.x, c.g, c.mean, c.rstd, c.M, c.C);
+    fd_check("layernorm dx", ln_loss, &c, c.x, dx, c.M * c.C);
+    fd_check("layernorm dgamma", ln_loss, &c, c.g, dg, c.C);
+    fd_check("layernorm dbeta", ln_loss, &c, c.b, db, c.C);
+    float *fx = tof(c.x, c.M * c.C), *fg = tof(c.g, c.C), *fb = tof(c.b, c.C), *fr = tof(c.r, c.M * c.C);
+    float *fy = fz(c.M * c.C), *fm = fz(c.M), *fs = fz(c.M);
+    float *fdx = fz(c.M * c.C), *fdg = fz(c.C), *fdb = fz(c.C);
+    pare_g_layernorm_fwd(fy, fm, fs, fx, fg, fb, c.M, c.C, 1e-12f);
+    pare_g_layernorm_bwd(fdx, fdg, fdb, fr, fx, fg, fm, fs, c.M, c.C);
+    close_f32("layernorm y", fy, c.y, c.M * c.C);
+    close_f32("layernorm dx", fdx, dx, c.M * c.C);
+    close_f32("layernorm dgamma", fdg, dg, c.C);
+}
+
+/* ---- element-wise */
+typedef struct { double *x, *r, *y; int64_t n; int op; } ew_ctx;
+static double ew_loss(void *c_) {
+    ew_ctx *c = c_;
+    if (c->op == 0) pare_g_gelu_fwd_f64(c->y, c->x, c->n);
+    else pare_g_tanh_fwd_f64(c->y, c->x, c->n);
+    return dot(c->y, c->r, c->n);
+}
+static void test_elementwise(void **state) {
+    (void)state;
+    for (int op = 0; op < 2; op++) {
+        ew_ctx c = {.n = 40, .op = op};
+        c.x = rnd(c.n, 4), c.r = rnd(c.n, 1), c.y = zeros(c.n);
+        double *dx = zeros(c.n);
+        ew_loss(&c);
+        if (op == 0) pare_g_gelu_bwd_f64(dx, c.x, c.r, c.n);
+        else pare_g_tanh_bwd_f64(dx, c.y, c.r, c.n);
+        fd_check(op ? "tanh dx" : "gelu dx", ew_loss, &c, c.x, dx, c.n);
+        float *fx = tof(c.x, c.n), *fr = tof(c.r, c.n), *fy = fz(c.n), *fdx = fz(c.n);
+        if (op == 0) {
+            pare_g_gelu_fwd(fy, fx, c.n);
+            pare_g_gelu_bwd(fdx, fx, fr, c.n);
+        } else {
+            pare_g_tanh_fwd(fy, fx, c.n);
+            pare_g_tanh_bwd(fdx, fy, fr, c.n);
+        }
+        close_f32(op ? "tanh" : "gelu", fy, c.y, c.n);
+        close_f32(op ? "tanh dx" : "gelu dx", fdx, dx, c.n);
+    }
+}
+
+/* ---- attention */
+typedef struct { double *qkv, *r, *out, *att; const int8_t *mask; int64_t B, T, C, NH; int causal; } at_ctx;
+static double at_loss(void *c_) {
+    at_ctx *c = c_;
+    pare_g_attention_fwd_f64(c->out, c->att, c->qkv, c->mask, c->B, c->T, c->C, c->NH, c->causal);
+    return dot(c->out, c->r, c->B * c->T * c->C);
+}
+static void test_attention(void **state) {
+    (void)state;
+    const int8_t mask[2 * 5] = {1, 1, 1, 1, 0, 1, 1, 0, 0, 0};
+    for (int v = 0; v < 3; v++) {
+        at_ctx c = {.B = 2, .T = 5, .C = 8, .NH = 2, .mask = v == 1 ? mask : NULL, .causal = v == 2};
+        const int64_t n = c.B * c.T * 3 * c.C;
+        c.qkv = rnd(n, 1.5), c.r = rnd(c.B * c.T * c.C, 1), c.out = zeros(c.B * c.T * c.C), c.att = zeros(c.B * c.NH * c.T * c.T);
+        double *d = zeros(n);
+        at_loss(&c);
+        pare_g_attention_bwd_f64(d, c.r, c.qkv, c.att, c.B, c.T, c.C, c.NH);
+        fd_check(v == 0 ? "attention dqkv" : v == 1 ? "attention dqkv (padding mask)" : "attention dqkv (causal)", at_loss,
+                 &c, c.qkv, d, n);
+        float *fq = tof(c.qkv, n), *fr = tof(c.r, c.B * c.T * c.C), *fo = fz(c.B * c.T * c.C);
+        float *fa = fz(c.B * c.NH * c.T * c.T), *fd = fz(n);
+        pare_g_attention_fwd(fo, fa, fq, c.mask, c.B, c.T, c.C, c.NH, c.causal);
+        pare_g_attention_bwd(fd, fr, fq, fa, c.B, c.T, c.C, c.NH);
+        close_f32("attention out", fo, c.out, c.B * c.T * c.C);
+        close_f32("attention dqkv", fd, d, n);
+    }
+}
+
+/* ---- embedding */
+typedef struct { double *tab, *r, *y; const int32_t *ids; int64_t n, C; } em_ctx;
+static double em_loss(void *c_) {
+    em_ctx *c = c_;
+    memset(c->y, 0, sizeof(double) * (size_t)(c->n * c->C));
+    pare_g_embed_fwd_f64(c->y, c->ids, c->tab, c->n, c->C);
+    return dot(c->y, c->r, c->n * c->C);
+}
+static void test_embed(void **state) {
+    (void)state;
+    const int32_t ids[6] = {3, 0, 3, 5, 1, 3};
+    em_ctx c = {.ids = ids, .n = 6, .C = 4};
+    c.tab = rnd(6 * c.C, 1), c.r = rnd(c.n * c.C, 1), c.y = zeros(c.n * c.C);
+    double *d = zeros(6 * c.C);
+    em_loss(&c);
+    pare_g_embed_bwd_f64(d, ids, c.r, c.n, c.C);
+    fd_check("embedding dtable", em_loss, &c, c.tab, d, 6 * c.C);
+}
+
+/* ---- losses */
+typedef struct { double *s, *t, *y; const int32_t *labels; int64_t B, L; int kind; } ls_ctx;
+static double ls_loss(void *c_) {
+    ls_ctx *c = c_;
+    if (c->kind == 0) return pare_g_bce_logits_f64(NULL, c->s, c->y, c->B * c->L);
+    if (c->kind == 1) return pare_g_softmax_ce_f64(NULL, c->s, c->labels, c->B, c->L);
+    return pare_g_distill_loss_f64(NULL, c->s, c->t, c->y, c->labels, c->B, c->L, c->kind == 2, 2.0, 0.5);
+}
+static void test_losses(void **state) {
+    (void)state;
+    const int32_t labels[3] = {2, 0, 4};
+    const char *names[] = {"bce-with-logits", "softmax cross-entropy", "distillation (sigmoid)", "distillation (softmax)"};
+    for (int kind = 0; kind < 4; kind++) {
+        ls_ctx c = {.B = 3, .L = 5, .labels = labels, .kind = kind};
+        const int64_t n = c.B * c.L;
+        c.s = rnd(n, 4), c.t = rnd(n, 4), c.y = zeros(n);
+        for (int64_t i = 0; i < n; i++) c.y[i] = unif() > 0 ? 1 : 0;
+        double *d = zeros(n);
+        double l = kind == 0 ? pare_g_bce_logits_f64(d, c.s, c.y, n)
+                 : kind == 1 ? pare_g_softmax_ce_f64(d, c.s, labels, c.B, c.L)
+                             : pare_g_distill_loss_f64(d, c.s, c.t, c.y, labels, c.B, c.L, kind == 2, 2.0, 0.5);
+        fd_check(names[kind], ls_loss, &c, c.s, d, n);
+        float *fs = tof(c.s, n), *ft = tof(c.t, n), *fy = tof(c.y, n), *fd = fz(n);
+        float fl = kind == 0 ? pare_g_bce_logits(fd, fs, fy, n)
+                 : kind == 1 ? pare_g_softmax_ce(fd, fs, labels, c.B, c.L)
+                             : pare_g_distill_loss(fd, fs, ft, fy, labels, c.B, c.L, kind == 2, 2.0f, 0.5f);
+        assert_true(fabs(fl - l) <= 1e-5 * fabs(l) + 1e-6);
+        close_f32(names[kind], fd, d, n);
+    }
+    /* a student equal to its teacher has no soft loss */
+    double s[4] = {0.3, -1, 2, 0.5}, y[4] = {1, 0, 1, 1};
+    const int32_t lab[1] = {2};
+    assert_true(fabs(pare_g_distill_loss_f64(NULL, s, s, y, lab, 1, 4, 1, 2.0, 0.0)) < 1e-12);
+    assert_true(fabs(pare_g_distill_loss_f64(NULL, s, s, y, lab, 1, 4, 0, 2.0, 0.0)) < 1e-12);
+}
+
+/* ---- PyTorch autograd (tests/golden/grad_ops.bin) */
+typedef struct golden { char *data; size_t len; } golden;
+/* The array `name` (count n), or NULL. */
+static const float *gfind(const golden *g, const char *name, int64_t *n) {
+    size_t o = 0;
+    while (o + 8 <= g->len) {
+        uint32_t nl, cnt;
+        memcpy(&nl, g->data + o, 4);
+        if (o + 4 + nl + 4 > g->len) break;
+        memcpy(&cnt, g->data + o + 4 + nl, 4);
+        const size_t body = o + 8 + nl;
+        if (body + 4ull * cnt > g->len) break;
+        if (nl == strlen(name) && !memcmp(g->data + o + 4, name, nl)) {
+            *n = cnt;
+            return (const float *)(g->data + body);
+        }
+        o = body + 4ull * cnt;
+    }
+    fail_msg("golden array %s missing", name);
+    return NULL;
+}
+static float *gget(const golden *g, const char *name, int64_t want) {
+    int64_t n;
+    const float *p = gfind(g, name, &n);
+    assert_int_equal(n, want);
+    float *c = fz(n);
+    memcpy(c, p, sizeof(float) * (size_t)n);
+    return c;
+}
+static void near_torch(const char *what, const float *got, const float *want, int64_t n) {
+    double mx = 0, err = 0;
+    for (int64_t i = 0; i < n; i++) {
+        mx = fabs(want[i]) > mx ? fabs(want[i]) : mx;
+        err = fabs(got[i] - want[i]) > err ? fabs(got[i] - want[i]) : err;
+    }
+    print_message("  %-28s vs torch autograd: max error %.2e of %.2e\n", what, err, mx);
+    if (!(err <= 2e-5 * mx + 1e-7)) fail_msg("%s: differs from torch by %g (largest %g)", what, err, mx);
+}
+
+static void test_torch(void **state) {
+    (void)state;
+    char path[4096];
+    golden g;
+    g.data = keep(tu_slurp(tu_path(path, sizeof path, "tests/golden/grad_ops.bin"), &g.len));
+    {   /* linear */
+        const int64_t M = 6, K = 10, N = 7;
+        float *x = gget(&g, "lin.x", M * K), *w = gget(&g, "lin.w", N * K), *b = gget(&g, "lin.b", N), *r = gget(&g, "lin.r", M * N);
+        float *y = fz(M * N), *dx = fz(M * K), *dw = fz(N * K), *db = fz(N);
+        pare_g_linear_fwd(y, x, w, b, M, K, N);
+        pare_g_linear_bwd(dx, dw, db, r, x, w, M, K, N);
+        near_torch("linear y", y, gget(&g, "lin.y", M * N), M * N);
+        near_torch("linear dx", dx, gget(&g, "lin.dx", M * K), M * K);
+        near_torch("linear dw", dw, gget(&g, "lin.dw", N * K), N * K);
+        near_torch("linear db", db, gget(&g, "lin.db", N), N);
+    }
+    {   /* layernorm */
+        const int64_t M = 5, C = 12;
+        float *x = gget(&g, "ln.x", M * C), *ga = gget(&g, "ln.g", C), *b = gget(&g, "ln.b", C), *r = gget(&g, "ln.r", M * C);
+        float *y = fz(M * C), *mean = fz(M), *rstd = fz(M), *dx = fz(M * C), *dg = fz(C), *db = fz(C);
+        pare_g_layernorm_fwd(y, mean, rstd, x, ga, b, M, C, 1e-12f);
+        pare_g_layernorm_bwd(dx, dg, db, r, x, ga, mean, rstd, M, C);
+        near_torch("layernorm y", y, gget(&g, "ln.y", M * C), M * C);
+        near_torch("layernorm dx", dx, gget(&g, "ln.dx", M * C), M * C);
+        near_torch("layernorm dgamma", dg, gget(&g, "ln.dg", C), C);
+        near_torch("layernorm dbeta", db, gget(&g, "ln.db", C), C);
+    }
+    {   /* gelu */
+        float *x = gget(&g, "gelu.x", 50), *r = gget(&g, "gelu.r", 50), *y = fz(50), *dx = fz(50);
+        pare_g_gelu_fwd(y, x, 50);
+        pare_g_gelu_bwd(dx, x, r, 50);
+        near_torch("gelu y", y, gget(&g, "gelu.y", 50), 50);
+        near_torch("gelu dx", dx, gget(&g, "gelu.dx", 50), 50);
+    }
+    for (int causal = 0; causal < 2; causal++) { /* attention */
+        const int64_t B = 2, T = 6, C = 8, NH = 2, n = B * T * 3 * C;
+        const char *p = causal ? "attc." : "att.";
+        char nm[32];
+        float *m = gget(&g, "att.mask", B * T);
+        int8_t mask[12];
+        for (int i = 0; i < 12; i++) mask[i] = m[i] != 0;
+        snprintf(nm, sizeof nm, "%sqkv", p);
+        float *qkv = gget(&g, nm, n);
+        snprintf(nm, sizeof nm, "%sr", p);
+        float *r = gget(&g, nm, B * T * C), *o = fz(B * T * C), *att = fz(B * NH * T * T), *d = fz(n);
+        pare_g_attention_fwd(o, att, qkv, causal ? NULL : mask, B, T, C, NH, causal);
+        pare_g_attention_bwd(d, r, qkv, att, B, T, C, NH);
+        snprintf(nm, sizeof nm, "%sout", p);
+        near_torch(causal ? "attention out (causal)" : "attention out (mask)", o, gget(&g, nm, B * T * C), B * T * C);
+        snprintf(nm, sizeof nm, "%sdqkv", p);
+        near_torch(causal ? "attention dqkv (causal)" : "attention dqkv (mask)", d, gget(&g, nm, n), n);
+    }
+    {   /* losses */
+        const int64_t B = 4, L = 5;
+        float *s = gget(&g, "loss.s", B * L), *t = gget(&g, "loss.t", B * L), *y = gget(&g, "loss.y", B * L);
+        float *lf = gget(&g, "loss.labels", B), *ds = fz(B * L);
+        int32_t labels[4];
+        for (int i = 0; i < 4; i++) labels[i] = (int32_t)lf[i];
+        float l = pare_g_bce_logits(ds, s, y, B * L);
+        near_torch("bce loss", &l, gget(&g, "bce.loss", 1), 1);
+        near_torch("bce dlogits", ds, gget(&g, "bce.ds", B * L), B * L);
+        l = pare_g_softmax_ce(ds, s, labels, B, L);
+        near_torch("cross-entropy loss", &l, gget(&g, "ce.loss", 1), 1);
+        near_torch("cross-entropy dlogits", ds, gget(&g, "ce.ds", B * L), B * L);
+        l = pare_g_distill_loss(ds, s, t, y, labels, B, L, 1, 2.0f, 0.5f);
+        near_torch("distill (sigmoid) loss", &l, gget(&g, "kds.loss", 1), 1);
+        near_torch("distill (sigmoid) dlogits", ds, gget(&g, "kds.ds", B * L), B * L);
+        l = pare_g_distill_loss(ds, s, t, y, labels, B, L, 0, 2.0f, 0.5f);
+        near_torch("distill (softmax) loss", &l, gget(&g, "kdm.loss", 1), 1);
+        near_torch("distill (softmax) dlogits", ds, gget(&g, "kdm.ds", B * L), B * L);
+    }
+}
+
+static void test_adamw(void **state) {
+    (void)state;
+    pare_adamw_opts o = pare_adamw_defaults();
+    float p[2] = {1.0f, -2.0f}, g[2] = {0.5f, -0.25f}, m[2] = {0}, v[2] = {0};
+    pare_adamw_step(p, g, m, v, 2, &o, 1, 0.1, true);
+    /* step 1: m/(1-b1) = g, v/(1-b2) = g^2, so the update is lr * (sign(g) + wd * p) */
+    assert_float_equal(p[0], 1.0f - 0.1f * (1.0f + 0.01f * 1.0f), 1e-6);
+    assert_float_equal(p[1], -2.0f - 0.1f * (-1.0f + 0.01f * -2.0f), 1e-6);
+    float a[2] = {3, 4}, b[1] = {12};
+    float *gs[2] = {a, b};
+    const int64_t ns[2] = {2, 1};
+    assert_float_equal(pare_clip_grad_norm(gs, ns, 2, 6.5), 13.0, 1e-9);
+    assert_float_equal(a[0], 3 * 6.5 / 13.0, 1e-5);
+    assert_float_equal(b[0], 12 * 6.5 / 13.0, 1e-5);
+    assert_float_equal(pare_lr_linear(1.0, 5, 10, 110), 0.5, 1e-12);
+    assert_float_equal(pare_lr_linear(1.0, 60, 10, 110), 0.5, 1e-12);
+    assert_float_equal(pare_lr_linear(1.0, 110, 10, 110), 0.0, 1e-12);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_linear, release),      cmocka_unit_test_teardown(test_layernorm, release),
+        cmocka_unit_test_teardown(test_elementwise, release), cmocka_unit_test_teardown(test_attention, release),
+        cmocka_unit_test_teardown(test_embed, release),       cmocka_unit_test_teardown(test_losses, release),
+        cmocka_unit_test_teardown(test_torch, release),       cmocka_unit_test(test_adamw)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
