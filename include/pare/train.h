@@ -32,6 +32,55 @@ void pare_linear_head_predict(const float *X, int64_t n, int64_t d, int64_t L, c
                               const float *b, bool multi_label, float threshold, float *probs,
                               uint8_t *pred);
 
+/* ---- fine-tuning a BERT-family encoder with a classification head
+ * (src/train/bert_train.c): HF's BertForSequenceClassification (pooler on
+ * the [CLS] row, then a linear classifier; pooler and classifier start as
+ * HF initialises them when the folder lacks them), every parameter
+ * trained with AdamW (no decay on biases and LayerNorm), gradients clipped
+ * to a global norm. No dropout. */
+#include "pare/grad.h"
+struct pare_bert_config;
+
+typedef struct pare_trainer_opts {
+    int64_t n_labels;
+    bool multi_label;           /* BCE per label; else softmax cross-entropy */
+    int64_t max_batch, max_len; /* activations are sized for these */
+    pare_adamw_opts adamw;
+    double clip;                /* global gradient norm (1.0 if 0; < 0: no clipping) */
+    uint64_t seed;              /* head initialisation (42 if 0) */
+} pare_trainer_opts;
+
+typedef struct pare_train_batch {
+    const int32_t *ids;         /* [B][T] */
+    const int8_t *mask;         /* [B][T] 1 for real tokens (NULL: all) */
+    int64_t B, T;
+    const float *targets;       /* [B][L] 0/1 (multi-label) */
+    const int32_t *labels;      /* [B] (multi-class) */
+    const float *teacher;       /* [B][L] teacher logits: distillation loss, else NULL */
+    float kd_temperature, kd_alpha; /* 2 and the given alpha (0.5 recommended) */
+} pare_train_batch;
+
+typedef struct pare_bert_trainer pare_bert_trainer;
+pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o, pare_bert_trainer **out,
+                                     pare_err *err);
+void pare_bert_trainer_free(pare_bert_trainer *t);
+int64_t pare_bert_trainer_n_params(const pare_bert_trainer *t);
+const struct pare_bert_config *pare_bert_trainer_config(const pare_bert_trainer *t);
+/* forward only: logits [B][n_labels] */
+pare_status pare_bert_trainer_logits(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask, int64_t B,
+                                     int64_t T, float *logits, pare_err *err);
+/* The batch's loss without a step (no gradient). */
+pare_status pare_bert_trainer_loss(pare_bert_trainer *t, const pare_train_batch *b, float *loss, pare_err *err);
+/* The parameter and gradient buffers (n floats each, layout internal): for tests. */
+void pare_bert_trainer_buffers(pare_bert_trainer *t, float **w, float **g, int64_t *n);
+/* forward, loss, backward, clipping, one AdamW step at learning rate lr */
+pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch *b, double lr, float *loss,
+                                   pare_err *err);
+/* out_dir: model.safetensors (HF names, loadable by transformers'
+ * BertForSequenceClassification and by pare), config.json, tokenizer files */
+pare_status pare_bert_trainer_save(const pare_bert_trainer *t, const char *out_dir, const char *const *label_names,
+                                   pare_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,501 @@
+/* Fine-tuning a BERT-family encoder with a classification head
+ * (include/pare/train.h, pare_bert_trainer): HF's BertForSequenceClassification
+ * (pooler tanh(W h_CLS + b), then the classifier) trained with the ops of
+ * grad.h and AdamW, no dropout.
+ *
+ * Every parameter lives in one f32 buffer (and its gradient and the two
+ * Adam moments in three more of the same layout), described by a table of
+ * HF names, shapes and whether weight decay applies (not to biases and
+ * LayerNorm, as HF's Trainer). Query, key and value are adjacent, weights
+ * then biases, so one GEMM makes the stacked q|k|v. Activations of every
+ * layer are kept for the backward pass in one buffer sized for the largest
+ * batch; the backward runs layer by layer with shared gradient scratch. */
+#include "models/model_files.h"
+#include "pare/bert.h"
+#include "pare/grad.h"
+#include "pare/io.h"
+#include "pare/train.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct tparam {
+    char name[96];
+    int64_t shape[2], n, off;
+    bool decay;
+} tparam;
+
+typedef struct layer_p { /* offsets into the parameter buffer */
+    int64_t qkv_w, qkv_b, o_w, o_b, ln1_g, ln1_b, f1_w, f1_b, f2_w, f2_b, ln2_g, ln2_b;
+} layer_p;
+
+typedef struct layer_a { /* activations of one layer, [BT][..] */
+    float *x, *qkv, *att, *ctx, *res1, *y1, *m1, *r1, *h1, *g1, *res2, *y2, *m2, *r2;
+} layer_a;
+
+struct pare_bert_trainer {
+    pare_bert_config cfg;
+    pare_trainer_opts o;
+    char src_dir[4096];
+    tparam *p;
+    int n_p;
+    int64_t n_params;
+    float *w, *g, *m, *v;
+    int64_t step;
+    int64_t word, pos, type, lne_g, lne_b, pool_w, pool_b, cls_w, cls_b;
+    layer_p *L;
+    /* activations */
+    float *act;
+    layer_a *A;
+    float *emb, *emb_m, *emb_r, *cls_in, *pooled, *logits;
+    /* gradient scratch */
+    float *d_a, *d_b, *d_i1, *d_i2, *d_qkv, *d_ctx, *d_pool, *d_logits, *d_cls;
+    int32_t *pos_ids, *type_ids;
+};
+
+static int64_t add_param(pare_bert_trainer *t, const char *name, int64_t r, int64_t c, bool decay) {
+    tparam *p = &t->p[t->n_p++];
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->shape[0] = r;
+    p->shape[1] = c;
+    p->n = r * (c ? c : 1);
+    p->off = t->n_params;
+    p->decay = decay;
+    t->n_params += (p->n + 15) & ~(int64_t)15; /* 64-byte aligned tensors */
+    return p->off;
+}
+
+static void build_table(pare_bert_trainer *t) {
+    const pare_bert_config *c = &t->cfg;
+    const int64_t H = c->hidden_size, I = c->intermediate_size;
+    char n[96];
+    t->word = add_param(t, "embeddings.word_embeddings.weight", c->vocab_size, H, true);
+    t->pos = add_param(t, "embeddings.position_embeddings.weight", c->max_position, H, true);
+    t->type = add_param(t, "embeddings.token_type_embeddings.weight", c->type_vocab_size, H, true);
+    t->lne_g = add_param(t, "embeddings.LayerNorm.weight", H, 0, false);
+    t->lne_b = add_param(t, "embeddings.LayerNorm.bias", H, 0, false);
+    for (int64_t l = 0; l < c->n_layers; l++) {
+        layer_p *L = &t->L[l];
+#define P(field, suffix, r, cc, dec)                                                   \
+    snprintf(n, sizeof n, "encoder.layer.%lld.%s", (long long)l, suffix);              \
+    field = add_param(t, n, r, cc, dec)
+        P(L->qkv_w, "attention.self.query.weight", H, H, true);
+        add_param(t, (snprintf(n, sizeof n, "encoder.layer.%lld.attention.self.key.weight", (long long)l), n), H, H, true);
+        add_param(t, (snprintf(n, sizeof n, "encoder.layer.%lld.attention.self.value.weight", (long long)l), n), H, H, true);
+        P(L->qkv_b, "attention.self.query.bias", H, 0, false);
+        t->n_params -= ((H + 15) & ~(int64_t)15) - H; /* biases packed: q|k|v contiguous */
+        add_param(t, (snprintf(n, sizeof n, "encoder.layer.%lld.attention.self.key.bias", (long long)l), n), H, 0, false);
+        t->n_params -= ((H + 15) & ~(int64_t)15) - H;
+        add_param(t, (snprintf(n, sizeof n, "encoder.layer.%lld.attention.self.value.bias", (long long)l), n), H, 0, false);
+        P(L->o_w, "attention.output.dense.weight", H, H, true);
+        P(L->o_b, "attention.output.dense.bias", H, 0, false);
+        P(L->ln1_g, "attention.output.LayerNorm.weight", H, 0, false);
+        P(L->ln1_b, "attention.output.LayerNorm.bias", H, 0, false);
+        P(L->f1_w, "intermediate.dense.weight", I, H, true);
+        P(L->f1_b, "intermediate.dense.bias", I, 0, false);
+        P(L->f2_w, "output.dense.weight", H, I, true);
+        P(L->f2_b, "output.dense.bias", H, 0, false);
+        P(L->ln2_g, "output.LayerNorm.weight", H, 0, false);
+        P(L->ln2_b, "output.LayerNorm.bias", H, 0, false);
+#undef P
+    }
+    t->pool_w = add_param(t, "pooler.dense.weight", H, H, true);
+    t->pool_b = add_param(t, "pooler.dense.bias", H, 0, false);
+    t->cls_w = add_param(t, "classifier.weight", t->o.n_labels, H, true);
+    t->cls_b = add_param(t, "classifier.bias", t->o.n_labels, 0, false);
+}
+
+static float randn(uint64_t *s) {
+    double u1 = ((double)(pare_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
+    double u2 = ((double)(pare_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
+    return (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+/* Parameters from the folder's weights; pooler and classifier initialised
+ * as HF does (N(0, 0.02), zero biases) when absent or of another shape. */
+static pare_status load_params(pare_bert_trainer *t, pare_err *err) {
+    pare_tensor_file *f;
+    pare_status s = pare_model_open_weights(t->src_dir, &f, err);
+    if (s) return s;
+    uint64_t seed = t->o.seed ? t->o.seed : 42;
+    for (int i = 0; i < t->n_p && !s; i++) {
+        tparam *p = &t->p[i];
+        char alt[128];
+        snprintf(alt, sizeof alt, "bert.%s", p->name);
+        const pare_tensor *x = pare_tensor_file_find(f, p->name);
+        if (!x) x = pare_tensor_file_find(f, alt);
+        const bool head = !strncmp(p->name, "pooler.", 7) || !strncmp(p->name, "classifier.", 11);
+        if (x && pare_tensor_nelem(x) == p->n &&
+            (x->n_dims == 1 ? p->shape[1] == 0 && x->shape[0] == p->shape[0]
+                            : x->shape[0] == p->shape[0] && x->shape[1] == p->shape[1])) {
+            s = pare_convert_to_f32(x->dtype, x->data, t->w + p->off, p->n, err);
+            if (s) pare_err_wrap(err, "%s: tensor %s", t->src_dir, x->name);
+        } else if (head) {
+            for (int64_t k = 0; k < p->n; k++) t->w[p->off + k] = p->shape[1] ? 0.02f * randn(&seed) : 0.0f;
+        } else {
+            s = pare_err_set(err, PARE_ERR_FORMAT, "%s: tensor %s missing or not [%lld, %lld]", t->src_dir, p->name,
+                             (long long)p->shape[0], (long long)p->shape[1]);
+        }
+    }
+    pare_tensor_file_close(f);
+    return s;
+}
+
+static pare_status alloc_acts(pare_bert_trainer *t, pare_err *err) {
+    const pare_bert_config *c = &t->cfg;
+    const int64_t H = c->hidden_size, I = c->intermediate_size, NH = c->n_heads, L = t->o.n_labels;
+    const int64_t B = t->o.max_batch, T = t->o.max_len, BT = B * T;
+    const int64_t per_layer = BT * (H + 3 * H + H + H + H + 2 + I + I + H + H + 2) + B * NH * T * T;
+    const int64_t total = c->n_layers * per_layer + BT * (H + 2) + 3 * B * H + B * L;
+    const int64_t scratch = BT * (2 * H + 2 * I + 3 * H + H) + 2 * B * H + 2 * B * L;
+    t->act = malloc(sizeof(float) * (size_t)(total + scratch));
+    t->A = calloc((size_t)c->n_layers, sizeof *t->A);
+    t->pos_ids = malloc(sizeof(int32_t) * (size_t)BT);
+    t->type_ids = calloc((size_t)BT, sizeof(int32_t));
+    if (!t->act || !t->A || !t->pos_ids || !t->type_ids)
+        return pare_err_set(err, PARE_ERR_OOM, "training: out of memory for activations of %lld x %lld tokens",
+                            (long long)B, (long long)T);
+    float *p = t->act;
+#define TAKE(ptr, n) (ptr = p, p += (n))
+    for (int64_t l = 0; l < c->n_layers; l++) {
+        layer_a *a = &t->A[l];
+        TAKE(a->qkv, BT * 3 * H);
+        TAKE(a->ctx, BT * H);
+        TAKE(a->res1, BT * H);
+        TAKE(a->y1, BT * H);
+        TAKE(a->m1, BT);
+        TAKE(a->r1, BT);
+        TAKE(a->h1, BT * I);
+        TAKE(a->g1, BT * I);
+        TAKE(a->res2, BT * H);
+        TAKE(a->y2, BT * H);
+        TAKE(a->m2, BT);
+        TAKE(a->r2, BT);
+        TAKE(a->att, B * NH * T * T);
+    }
+    TAKE(t->emb, BT * H);
+    TAKE(t->emb_m, BT);
+    TAKE(t->emb_r, BT);
+    TAKE(t->cls_in, B * H);
+    TAKE(t->pooled, B * H);
+    TAKE(t->d_cls, B * H);
+    TAKE(t->logits, B * L);
+    TAKE(t->d_a, BT * H);
+    TAKE(t->d_b, BT * H);
+    TAKE(t->d_i1, BT * I);
+    TAKE(t->d_i2, BT * I);
+    TAKE(t->d_qkv, BT * 3 * H);
+    TAKE(t->d_ctx, BT * H);
+    TAKE(t->d_pool, 2 * B * H);
+    TAKE(t->d_logits, 2 * B * L);
+#undef TAKE
+    for (int64_t l = 0; l < c->n_layers; l++) t->A[l].x = l ? t->A[l - 1].y2 : t->emb;
+    return PARE_OK;
+}
+
+pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o, pare_bert_trainer **out,
+                                     pare_err *err) {
+    *out = NULL;
+    if (o->n_labels <= 0 || o->n_labels > PARE_MAX_LABELS || o->max_batch <= 0 || o->max_len <= 1)
+        return pare_err_set(err, PARE_ERR_INVALID, "training: %lld labels, batch %lld, length %lld is not a training setup",
+                            (long long)o->n_labels, (long long)o->max_batch, (long long)o->max_len);
+    pare_bert_trainer *t = calloc(1, sizeof *t);
+    if (!t) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    t->o = *o;
+    snprintf(t->src_dir, sizeof t->src_dir, "%s", dir);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    pare_status s = pare_bert_config_load(path, &t->cfg, err);
+    const pare_bert_config *c = &t->cfg;
+    if (!s && (c->hidden_size % c->n_heads || c->hidden_act != PARE_ACT_GELU_ERF))
+        s = pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: training needs hidden_size divisible by the heads and hidden_act gelu", path);
+    if (!s && o->max_len > c->max_position)
+        s = pare_err_set(err, PARE_ERR_INVALID, "training: length %lld exceeds max_position_embeddings %lld",
+                         (long long)o->max_len, (long long)c->max_position);
+    if (!s) {
+        t->p = calloc((size_t)(16 * c->n_layers + 16), sizeof *t->p);
+        t->L = calloc((size_t)c->n_layers, sizeof *t->L);
+        if (!t->p || !t->L) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    }
+    if (!s) {
+        build_table(t);
+        const size_t bytes = sizeof(float) * (size_t)t->n_params;
+        t->w = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        t->g = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        t->m = calloc(1, bytes);
+        t->v = calloc(1, bytes);
+        if (!t->w || !t->g || !t->m || !t->v) s = pare_err_set(err, PARE_ERR_OOM, "training: out of memory for %lld parameters", (long long)t->n_params);
+        else memset(t->w, 0, bytes);
+    }
+    if (!s) s = load_params(t, err);
+    if (!s) s = alloc_acts(t, err);
+    if (s) {
+        pare_bert_trainer_free(t);
+        return s;
+    }
+    *out = t;
+    return PARE_OK;
+}
+
+void pare_bert_trainer_free(pare_bert_trainer *t) {
+    if (!t) return;
+    free(t->p);
+    free(t->L);
+    free(t->w);
+    free(t->g);
+    free(t->m);
+    free(t->v);
+    free(t->act);
+    free(t->A);
+    free(t->pos_ids);
+    free(t->type_ids);
+    free(t);
+}
+
+int64_t pare_bert_trainer_n_params(const pare_bert_trainer *t) {
+    int64_t n = 0;
+    for (int i = 0; i < t->n_p; i++) n += t->p[i].n;
+    return n;
+}
+const pare_bert_config *pare_bert_trainer_config(const pare_bert_trainer *t) { return &t->cfg; }
+
+static pare_status check_batch(const pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_t T, pare_err *err) {
+    if (B <= 0 || T <= 0 || B > t->o.max_batch || T > t->o.max_len)
+        return pare_err_set(err, PARE_ERR_INVALID, "training: batch %lld x %lld is outside %lld x %lld", (long long)B,
+                            (long long)T, (long long)t->o.max_batch, (long long)t->o.max_len);
+    for (int64_t i = 0; i < B * T; i++)
+        if (ids[i] < 0 || ids[i] >= t->cfg.vocab_size)
+            return pare_err_set(err, PARE_ERR_INVALID, "training: token id %d outside the vocabulary", ids[i]);
+    return PARE_OK;
+}
+
+/* The forward pass, keeping every activation; logits into t->logits. */
+static void forward(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask, int64_t B, int64_t T) {
+    const pare_bert_config *c = &t->cfg;
+    const int64_t H = c->hidden_size, I = c->intermediate_size, NH = c->n_heads, BT = B * T, L = t->o.n_labels;
+    const float eps = (float)c->layer_norm_eps, *w = t->w;
+    for (int64_t i = 0; i < BT; i++) t->pos_ids[i] = (int32_t)(i % T);
+    float *e = t->d_a; /* the summed embeddings (recomputed by the backward) */
+    memset(e, 0, sizeof(float) * (size_t)(BT * H));
+    pare_g_embed_fwd(e, ids, w + t->word, BT, H);
+    pare_g_embed_fwd(e, t->pos_ids, w + t->pos, BT, H);
+    pare_g_embed_fwd(e, t->type_ids, w + t->type, BT, H);
+    pare_g_layernorm_fwd(t->emb, t->emb_m, t->emb_r, e, w + t->lne_g, w + t->lne_b, BT, H, eps);
+    for (int64_t l = 0; l < c->n_layers; l++) {
+        const layer_p *P = &t->L[l];
+        layer_a *a = &t->A[l];
+        pare_g_linear_fwd(a->qkv, a->x, w + P->qkv_w, w + P->qkv_b, BT, H, 3 * H);
+        pare_g_attention_fwd(a->ctx, a->att, a->qkv, mask, B, T, H, NH, 0);
+        pare_g_linear_fwd(a->res1, a->ctx, w + P->o_w, w + P->o_b, BT, H, H);
+        for (int64_t i = 0; i < BT * H; i++) a->res1[i] += a->x[i];
+        pare_g_layernorm_fwd(a->y1, a->m1, a->r1, a->res1, w + P->ln1_g, w + P->ln1_b, BT, H, eps);
+        pare_g_linear_fwd(a->h1, a->y1, w + P->f1_w, w + P->f1_b, BT, H, I);
+        pare_g_gelu_fwd(a->g1, a->h1, BT * I);
+        pare_g_linear_fwd(a->res2, a->g1, w + P->f2_w, w + P->f2_b, BT, I, H);
+        for (int64_t i = 0; i < BT * H; i++) a->res2[i] += a->y1[i];
+        pare_g_layernorm_fwd(a->y2, a->m2, a->r2, a->res2, w + P->ln2_g, w + P->ln2_b, BT, H, eps);
+    }
+    const float *last = t->A[c->n_layers - 1].y2;
+    for (int64_t b = 0; b < B; b++) memcpy(t->cls_in + b * H, last + b * T * H, sizeof(float) * (size_t)H);
+    float *pre = t->d_pool + B * H; /* the pooler's pre-activation is not needed: tanh's backward uses its output */
+    pare_g_linear_fwd(pre, t->cls_in, w + t->pool_w, w + t->pool_b, B, H, H);
+    pare_g_tanh_fwd(t->pooled, pre, B * H);
+    pare_g_linear_fwd(t->logits, t->pooled, w + t->cls_w, w + t->cls_b, B, H, L);
+}
+
+pare_status pare_bert_trainer_logits(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask, int64_t B, int64_t T,
+                                     float *logits, pare_err *err) {
+    pare_status s = check_batch(t, ids, B, T, err);
+    if (s) return s;
+    forward(t, ids, mask, B, T);
+    memcpy(logits, t->logits, sizeof(float) * (size_t)(B * t->o.n_labels));
+    return PARE_OK;
+}
+
+static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_t T) {
+    const pare_bert_config *c = &t->cfg;
+    const int64_t H = c->hidden_size, I = c->intermediate_size, NH = c->n_heads, BT = B * T, L = t->o.n_labels;
+    const float *w = t->w;
+    float *g = t->g;
+    memset(g, 0, sizeof(float) * (size_t)t->n_params);
+    /* head */
+    float *d_pooled = t->d_pool, *d_pre = t->d_pool + B * H;
+    memset(d_pooled, 0, sizeof(float) * (size_t)(2 * B * H));
+    pare_g_linear_bwd(d_pooled, g + t->cls_w, g + t->cls_b, t->d_logits, t->pooled, w + t->cls_w, B, H, L);
+    pare_g_tanh_bwd(d_pre, t->pooled, d_pooled, B * H);
+    memset(t->d_cls, 0, sizeof(float) * (size_t)(B * H));
+    pare_g_linear_bwd(t->d_cls, g + t->pool_w, g + t->pool_b, d_pre, t->cls_in, w + t->pool_w, B, H, H);
+    /* d of the last layer's output: only the CLS rows */
+    float *dy = t->d_a;
+    memset(dy, 0, sizeof(float) * (size_t)(BT * H));
+    for (int64_t b = 0; b < B; b++) memcpy(dy + b * T * H, t->d_cls + b * H, sizeof(float) * (size_t)H);
+    float *dres = t->d_b;
+    for (int64_t l = c->n_layers - 1; l >= 0; l--) {
+        const layer_p *P = &t->L[l];
+        const layer_a *a = &t->A[l];
+        /* dy: gradient of y2. LN2 -> res2 = y1 + f2 */
+        memset(dres, 0, sizeof(float) * (size_t)(BT * H));
+        pare_g_layernorm_bwd(dres, g + P->ln2_g, g + P->ln2_b, dy, a->res2, w + P->ln2_g, a->m2, a->r2, BT, H);
+        /* dy1 starts as dres (residual); ffn2 and ffn1 add to it */
+        memcpy(dy, dres, sizeof(float) * (size_t)(BT * H));
+        memset(t->d_i1, 0, sizeof(float) * (size_t)(BT * I));
+        pare_g_linear_bwd(t->d_i1, g + P->f2_w, g + P->f2_b, dres, a->g1, w + P->f2_w, BT, I, H);
+        memset(t->d_i2, 0, sizeof(float) * (size_t)(BT * I));
+        pare_g_gelu_bwd(t->d_i2, a->h1, t->d_i1, BT * I);
+        pare_g_linear_bwd(dy, g + P->f1_w, g + P->f1_b, t->d_i2, a->y1, w + P->f1_w, BT, H, I);
+        /* LN1 -> res1 = x + o(ctx) */
+        memset(dres, 0, sizeof(float) * (size_t)(BT * H));
+        pare_g_layernorm_bwd(dres, g + P->ln1_g, g + P->ln1_b, dy, a->res1, w + P->ln1_g, a->m1, a->r1, BT, H);
+        memcpy(dy, dres, sizeof(float) * (size_t)(BT * H)); /* dx starts as the residual */
+        memset(t->d_ctx, 0, sizeof(float) * (size_t)(BT * H));
+        pare_g_linear_bwd(t->d_ctx, g + P->o_w, g + P->o_b, dres, a->ctx, w + P->o_w, BT, H, H);
+        memset(t->d_qkv, 0, sizeof(float) * (size_t)(BT * 3 * H));
+        pare_g_attention_bwd(t->d_qkv, t->d_ctx, a->qkv, a->att, B, T, H, NH);
+        pare_g_linear_bwd(dy, g + P->qkv_w, g + P->qkv_b, t->d_qkv, a->x, w + P->qkv_w, BT, H, 3 * H);
+    }
+    /* embeddings: recompute their sum (the forward's copy was overwritten) */
+    float *e = dres;
+    memset(e, 0, sizeof(float) * (size_t)(BT * H));
+    pare_g_embed_fwd(e, ids, w + t->word, BT, H);
+    pare_g_embed_fwd(e, t->pos_ids, w + t->pos, BT, H);
+    pare_g_embed_fwd(e, t->type_ids, w + t->type, BT, H);
+    memset(t->d_ctx, 0, sizeof(float) * (size_t)(BT * H));
+    pare_g_layernorm_bwd(t->d_ctx, g + t->lne_g, g + t->lne_b, dy, e, w + t->lne_g, t->emb_m, t->emb_r, BT, H);
+    pare_g_embed_bwd(g + t->word, ids, t->d_ctx, BT, H);
+    pare_g_embed_bwd(g + t->pos, t->pos_ids, t->d_ctx, BT, H);
+    pare_g_embed_bwd(g + t->type, t->type_ids, t->d_ctx, BT, H);
+}
+
+void pare_bert_trainer_buffers(pare_bert_trainer *t, float **w, float **g, int64_t *n) {
+    *w = t->w;
+    *g = t->g;
+    *n = t->n_params;
+}
+
+/* Forward and loss; the loss gradient into t->d_logits. */
+static pare_status forward_loss(pare_bert_trainer *t, const pare_train_batch *bt, float *loss, pare_err *err) {
+    const int64_t B = bt->B, T = bt->T, L = t->o.n_labels;
+    pare_status s = check_batch(t, bt->ids, B, T, err);
+    if (s) return s;
+    if (t->o.multi_label ? !bt->targets : !bt->labels)
+        return pare_err_set(err, PARE_ERR_INVALID, "training: the batch has no %s", t->o.multi_label ? "targets" : "labels");
+    forward(t, bt->ids, bt->mask, B, T);
+    float l;
+    if (bt->teacher)
+        l = pare_g_distill_loss(t->d_logits, t->logits, bt->teacher, bt->targets, bt->labels, B, L, t->o.multi_label,
+                                bt->kd_temperature > 0 ? bt->kd_temperature : 2.0f, bt->kd_alpha);
+    else if (t->o.multi_label)
+        l = pare_g_bce_logits(t->d_logits, t->logits, bt->targets, B * L);
+    else
+        l = pare_g_softmax_ce(t->d_logits, t->logits, bt->labels, B, L);
+    if (!isfinite(l)) return pare_err_set(err, PARE_ERR_INVALID, "training: the loss is %g (diverged); lower the learning rate", (double)l);
+    *loss = l;
+    return PARE_OK;
+}
+
+pare_status pare_bert_trainer_loss(pare_bert_trainer *t, const pare_train_batch *bt, float *loss, pare_err *err) {
+    return forward_loss(t, bt, loss, err);
+}
+
+pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch *bt, double lr, float *loss,
+                                   pare_err *err) {
+    float l = 0;
+    pare_status s = forward_loss(t, bt, &l, err);
+    if (s) return s;
+    backward(t, bt->ids, bt->B, bt->T);
+    float *gp = t->g;
+    const int64_t n_all = t->n_params;
+    if (t->o.clip >= 0) pare_clip_grad_norm(&gp, &n_all, 1, t->o.clip > 0 ? t->o.clip : 1.0);
+    t->step++;
+    for (int i = 0; i < t->n_p; i++) {
+        const tparam *p = &t->p[i];
+        pare_adamw_step(t->w + p->off, t->g + p->off, t->m + p->off, t->v + p->off, p->n, &t->o.adamw, t->step, lr, p->decay);
+    }
+    if (loss) *loss = l;
+    return PARE_OK;
+}
+
+/* ---- saving: model.safetensors with HF names (encoder under "bert.") and
+ * a config.json for BertForSequenceClassification, tokenizer files copied. */
+static pare_status write_text(const char *path, const char *text, pare_err *err) {
+    FILE *f = fopen(path, "wb");
+    const size_t n = strlen(text);
+    pare_status s = PARE_OK;
+    if (!f || fwrite(text, 1, n, f) != n || fputc('\n', f) == EOF) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    if (f && fclose(f) != 0 && !s) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    return s;
+}
+
+pare_status pare_bert_trainer_save(const pare_bert_trainer *t, const char *out_dir, const char *const *label_names,
+                                   pare_err *err) {
+    if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
+        return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", out_dir, strerror(errno));
+    pare_tensor *ts = calloc((size_t)t->n_p, sizeof *ts);
+    char (*names)[112] = calloc((size_t)t->n_p, sizeof *names);
+    if (!ts || !names) {
+        free(ts);
+        free(names);
+        return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    }
+    for (int i = 0; i < t->n_p; i++) {
+        const tparam *p = &t->p[i];
+        snprintf(names[i], sizeof names[i], "%s%s", strncmp(p->name, "classifier.", 11) ? "bert." : "", p->name);
+        ts[i] = (pare_tensor){.name = names[i], .dtype = PARE_DTYPE_F32, .n_dims = p->shape[1] ? 2 : 1,
+                              .shape = {p->shape[0], p->shape[1]}, .data = t->w + p->off,
+                              .nbytes = sizeof(float) * (size_t)p->n};
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
+    pare_status s = pare_safetensors_write(path, ts, t->n_p, err);
+    free(ts);
+    free(names);
+    /* config: the source's, as a sequence classifier */
+    char *text = NULL;
+    size_t len;
+    snprintf(path, sizeof path, "%s/config.json", t->src_dir);
+    if (!s) s = pare_read_file(path, (size_t)16 << 20, &text, &len, err);
+    cJSON *root = s ? NULL : cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!s && !cJSON_IsObject(root)) s = pare_err_set(err, PARE_ERR_FORMAT, "%s: not a JSON object", path);
+    if (!s) {
+        const char *const drop[] = {"architectures", "id2label", "label2id", "num_labels", "problem_type", "_name_or_path"};
+        for (size_t i = 0; i < sizeof drop / sizeof *drop; i++) cJSON_DeleteItemFromObjectCaseSensitive(root, drop[i]);
+        cJSON *arch = cJSON_AddArrayToObject(root, "architectures");
+        cJSON_AddItemToArray(arch, cJSON_CreateString("BertForSequenceClassification"));
+        cJSON_AddStringToObject(root, "problem_type", t->o.multi_label ? "multi_label_classification" : "single_label_classification");
+        cJSON *i2l = cJSON_AddObjectToObject(root, "id2label"), *l2i = cJSON_AddObjectToObject(root, "label2id");
+        for (int64_t l = 0; l < t->o.n_labels; l++) {
+            char k[24], nm[64];
+            snprintf(k, sizeof k, "%lld", (long long)l);
+            if (label_names && label_names[l]) snprintf(nm, sizeof nm, "%s", label_names[l]);
+            else snprintf(nm, sizeof nm, "LABEL_%lld", (long long)l);
+            cJSON_AddStringToObject(i2l, k, nm);
+            cJSON_AddNumberToObject(l2i, nm, (double)l);
+        }
+        char *out = cJSON_Print(root);
+        snprintf(path, sizeof path, "%s/config.json", out_dir);
+        s = out ? write_text(path, out, err) : pare_err_set(err, PARE_ERR_OOM, "out of memory");
+        cJSON_free(out);
+    }
+    cJSON_Delete(root);
+    static const char *const tok_files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"};
+    for (size_t i = 0; i < sizeof tok_files / sizeof *tok_files && !s; i++) {
+        char src[4200];
+        struct stat st;
+        snprintf(src, sizeof src, "%s/%s", t->src_dir, tok_files[i]);
+        snprintf(path, sizeof path, "%s/%s", out_dir, tok_files[i]);
+        if (stat(src, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        char *buf;
+        if ((s = pare_read_file(src, (size_t)1 << 30, &buf, &len, err))) break;
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(buf, 1, len, f) != len) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        if (f) fclose(f);
+        free(buf);
+    }
+    return s;
+}

@@ -1,0 +1,133 @@
+/* Fine-tuning (include/pare/train.h, pare_bert_trainer) on a small
+ * random-weight BERT (2 layers, hidden 32, 4 heads, 3 labels):
+ *   - the whole backward pass: for random directions d over every
+ *     parameter, (L(w + h d) - L(w - h d)) / 2h matches g . d (relative
+ *     1e-2 in f32), for BCE, cross-entropy and the distillation loss, with
+ *     padding in the batch;
+ *   - training drives the loss of a small batch down (overfitting);
+ *   - a saved checkpoint loads in pare as BertForSequenceClassification and
+ *     gives the trainer's logits (1e-4), padding included. */
+#include "testutil.h"
+#include "pare/bert.h"
+#include "pare/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { B = 3, T = 7, L = 3 };
+static const int32_t IDS[B * T] = {101, 2023, 2003, 1037, 3231, 102, 0, 101, 7592, 2088, 102, 0, 0, 0,
+                                   101, 1045, 2293, 2009, 2172, 999, 102};
+static const int8_t MASK[B * T] = {1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1};
+
+static void make_model(char *dir, size_t cap) {
+    snprintf(dir, cap, "/tmp/pare-test-train-%d", (int)getpid());
+    char src[4096];
+    pare_bert_random_opts o = {.n_layers = 2, .hidden_size = 32, .n_heads = 4, .intermediate_size = 64, .seed = 3,
+                               .vocab_from = tu_model_dir(src, sizeof src, "minilm-l6")};
+    pare_err err = {0};
+    tu_assert_ok(pare_bert_write_random(dir, &o, &err), &err);
+}
+
+static void remove_dir(const char *dir) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_directional(void **state) {
+    (void)state;
+    char dir[256];
+    make_model(dir, sizeof dir);
+    pare_err err = {0};
+    float targets[B * L] = {1, 0, 1, 0, 0, 1, 1, 1, 0}, teacher[B * L] = {2, -1, 0.5f, -2, 0, 1, 1, 3, -1};
+    const int32_t labels[B] = {2, 0, 1};
+    for (int kind = 0; kind < 3; kind++) {
+        pare_trainer_opts o = {.n_labels = L, .multi_label = kind != 1, .max_batch = B, .max_len = T,
+                               .adamw = pare_adamw_defaults(), .clip = -1};
+        o.adamw.weight_decay = 0;
+        pare_bert_trainer *t;
+        tu_assert_ok(pare_bert_trainer_create(dir, &o, &t, &err), &err);
+        pare_train_batch bt = {.ids = IDS, .mask = MASK, .B = B, .T = T, .targets = targets, .labels = labels,
+                               .teacher = kind == 2 ? teacher : NULL, .kd_temperature = 2, .kd_alpha = 0.5f};
+        /* lr 0: the step computes the gradient and leaves the weights */
+        float loss;
+        tu_assert_ok(pare_bert_trainer_step(t, &bt, 0.0, &loss, &err), &err);
+        float *w, *g;
+        int64_t n;
+        pare_bert_trainer_buffers(t, &w, &g, &n);
+        float *g0 = malloc(sizeof(float) * (size_t)n), *w0 = malloc(sizeof(float) * (size_t)n), *d = malloc(sizeof(float) * (size_t)n);
+        memcpy(g0, g, sizeof(float) * (size_t)n);
+        memcpy(w0, w, sizeof(float) * (size_t)n);
+        uint64_t seed = 17 + (uint64_t)kind;
+        for (int trial = 0; trial < 3; trial++) {
+            double gd = 0, dd = 0;
+            for (int64_t i = 0; i < n; i++) {
+                d[i] = tu_randf(&seed, -1, 1);
+                gd += (double)g0[i] * d[i];
+                dd += (double)d[i] * d[i];
+            }
+            const double h = 1e-2 / sqrt(dd / (double)n) * 0.05;
+            double lp = 0, lm = 0;
+            for (int sgn = 0; sgn < 2; sgn++) {
+                for (int64_t i = 0; i < n; i++) w[i] = w0[i] + (float)((sgn ? -h : h) * d[i]);
+                float l2;
+                tu_assert_ok(pare_bert_trainer_loss(t, &bt, &l2, &err), &err);
+                if (sgn) lm = l2;
+                else lp = l2;
+            }
+            memcpy(w, w0, sizeof(float) * (size_t)n);
+            const double fd = (lp - lm) / (2 * h);
+            print_message("  loss %d trial %d: directional derivative %.6g, gradient . d %.6g\n", kind, trial, fd, gd);
+            assert_true(fabs(fd - gd) <= 1e-2 * fabs(gd) + 1e-4);
+        }
+        free(g0);
+        free(w0);
+        free(d);
+        pare_bert_trainer_free(t);
+    }
+    remove_dir(dir);
+}
+
+static void test_overfit_and_save(void **state) {
+    (void)state;
+    char dir[256], out[300];
+    make_model(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s-ft", dir);
+    pare_err err = {0};
+    pare_trainer_opts o = {.n_labels = L, .multi_label = true, .max_batch = B, .max_len = T, .adamw = pare_adamw_defaults()};
+    pare_bert_trainer *t;
+    tu_assert_ok(pare_bert_trainer_create(dir, &o, &t, &err), &err);
+    float targets[B * L] = {1, 0, 1, 0, 0, 1, 1, 1, 0};
+    pare_train_batch bt = {.ids = IDS, .mask = MASK, .B = B, .T = T, .targets = targets};
+    float first = 0, loss = 0;
+    for (int s = 0; s < 60; s++) {
+        tu_assert_ok(pare_bert_trainer_step(t, &bt, 3e-3, &loss, &err), &err);
+        if (s == 0) first = loss;
+    }
+    print_message("  overfitting 3 rows: loss %.4f -> %.4f\n", first, loss);
+    assert_true(loss < 0.25 * first);
+    const char *names[L] = {"anger", "joy", "fear"};
+    tu_assert_ok(pare_bert_trainer_save(t, out, names, &err), &err);
+    float lt[B * L];
+    tu_assert_ok(pare_bert_trainer_logits(t, IDS, MASK, B, T, lt, &err), &err);
+    pare_bert *m;
+    tu_assert_ok(pare_bert_load(out, NULL, &m, &err), &err);
+    assert_int_equal(pare_bert_get_config(m)->n_labels, L);
+    int32_t mask32[B * T];
+    for (int i = 0; i < B * T; i++) mask32[i] = MASK[i];
+    float lm[B * L];
+    pare_bert_outputs bo = {.logits = lm};
+    tu_assert_ok(pare_bert_forward(m, IDS, mask32, NULL, B, T, &bo, &err), &err);
+    for (int i = 0; i < B * L; i++) assert_float_equal(lm[i], lt[i], 1e-4 * (1 + fabsf(lt[i])));
+    pare_bert_free(m);
+    pare_bert_trainer_free(t);
+    remove_dir(dir);
+    remove_dir(out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_directional), cmocka_unit_test(test_overfit_and_save)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
