@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# pare finetune: a short run on SemEval tweets writes a folder that pare
+# classify loads; distillation from it runs; bad options fail with exit 2.
+set -u
+. "$(dirname "$0")/lib/cli.sh"
+
+model=$(model_dir minilm-l6)
+data=$(data_path semeval2018-ec/2018-E-c-En-train.txt)
+
+expect_exit 0 "finetune --help" "$PARE" finetune --help
+expect_error "no data" "--data FILE" "$PARE" finetune "$model" -o "$TMP/ft"
+expect_error "bad split" "--split wants three fractions" "$PARE" finetune "$model" --data "$data" --split 0.5,0.5 -o "$TMP/ft"
+expect_error "bad lr" "--lr in (0, 1)" "$PARE" finetune "$model" --data "$data" --lr 5 -o "$TMP/ft"
+expect_error "missing data" "nope.tsv" "$PARE" finetune "$model" --data "$TMP/nope.tsv" -o "$TMP/ft"
+expect_error "bad label column" "Nope" "$PARE" finetune "$model" --data "$data" --labels joy,Nope -o "$TMP/ft"
+
+n=64; [ -n "${PARE_TEST_QUICK:-}" ] && n=24
+expect_exit 0 "finetune" "$PARE" finetune "$model" --data "$data" --limit $n --epochs 1 --batch 8 --max-len 32 \
+    --labels anger,joy,sadness --threads 2 -o "$TMP/ft"
+expect_match "metrics printed" "$(cat "$TMP/err")" "test +n [0-9]+ +exact match"
+out=$("$PARE" classify "$TMP/ft" --text "what a wonderful day" 2>&1)
+expect_match "classify loads it" "$out" '"joy"'
+expect_exit 0 "distil from it" "$PARE" finetune "$model" --data "$data" --limit $n --epochs 1 --batch 8 --max-len 32 \
+    --labels anger,joy,sadness --teacher "$TMP/ft" --threads 2 -o "$TMP/kd"
+expect_error "teacher of other labels" "the teacher has 3 labels" "$PARE" finetune "$model" --data "$data" --limit $n \
+    --labels anger,joy --teacher "$TMP/ft" -o "$TMP/kd2"
+finish

@@ -1,0 +1,342 @@
+/* pare finetune: fine-tune a BERT-family encoder with a classification head
+ * on a labelled TSV (optionally distilling from a teacher), report the
+ * split metrics, save a Hugging Face folder. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *HELP =
+    "usage: pare finetune MODEL --data FILE.tsv -o OUT [--text-column Tweet] [--labels a,b,...]\n"
+    "                     [--single-label] [--split 0.6,0.3,0.1] [--seed 42] [--epochs 3] [--batch 16]\n"
+    "                     [--lr 5e-5] [--warmup 0.1] [--weight-decay 0.01] [--max-len 128] [--limit N]\n"
+    "                     [--teacher DIR [--kd-alpha 0.5] [--kd-temperature 2]] [--threads N]\n"
+    "\n"
+    "Trains every weight of MODEL (a BERT-family Hugging Face folder) with a\n"
+    "classification head, the way transformers' BertForSequenceClassification does\n"
+    "(pooler on [CLS], then a linear layer; created when MODEL has none): AdamW,\n"
+    "linear warm-up (--warmup: fraction of the steps) then linear decay, gradient\n"
+    "norm clipped at 1, no dropout. Multi-label (every label column 0/1, BCE per\n"
+    "label) unless --single-label (one column of class names, cross-entropy).\n"
+    "\n"
+    "The data is split deterministically (--split train,validation,test with\n"
+    "--seed, 60/30/10 as in the seed study); batches are drawn shuffled and grouped\n"
+    "by length so little padding is computed. After each epoch the validation\n"
+    "split is scored; at the end the test split: exact match, micro/macro F1 and\n"
+    "Jaccard (multi-label) or accuracy and macro F1, with train time and examples/s.\n"
+    "OUT is a Hugging Face folder (model.safetensors, config.json, tokenizer) that\n"
+    "transformers and pare load (pare classify OUT --text ...).\n"
+    "\n"
+    "--teacher DIR: knowledge distillation from a fine-tuned classifier with the\n"
+    "same labels: loss = a * hard + (1 - a) * T^2 * KL(teacher/T || student/T)\n"
+    "(per-label sigmoid form for multi-label).\n"
+    "\n"
+    "example:\n"
+    "  pare finetune .cache/models/minilm-l6 --data ../shared/data/semeval2018-ec/2018-E-c-En-train.txt \\\n"
+    "      --epochs 3 -o /tmp/minilm-semeval\n";
+
+typedef struct ft_args {
+    const char *model, *data, *out, *text_col, *labels, *teacher;
+    bool single;
+    double split[3], lr, warmup, wd, kd_alpha, kd_temp;
+    int64_t seed, epochs, batch, max_len, limit;
+} ft_args;
+
+typedef struct encoded {
+    int32_t *ids;  /* [n][max_len] */
+    int32_t *len;  /* [n] */
+} encoded;
+
+static int cmp_len(const void *a, const void *b, void *ctx) {
+    const int32_t *len = ctx;
+    return len[*(const int64_t *)a] - len[*(const int64_t *)b];
+}
+
+/* insertion sort by length (chunks are small) */
+static void sort_by_len(int64_t *idx, int64_t n, const int32_t *len) {
+    for (int64_t i = 1; i < n; i++) {
+        int64_t v = idx[i], j = i;
+        for (; j > 0 && cmp_len(&idx[j - 1], &v, (void *)len) > 0; j--) idx[j] = idx[j - 1];
+        idx[j] = v;
+    }
+}
+
+/* Gather a batch of examples idx[0..B) into ids/mask [B][T], T = longest. */
+static int64_t gather(const encoded *e, const int64_t *idx, int64_t B, int64_t max_len, int32_t pad, int32_t *ids,
+                      int8_t *mask) {
+    int64_t T = 0;
+    for (int64_t b = 0; b < B; b++) T = e->len[idx[b]] > T ? e->len[idx[b]] : T;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++) {
+            const bool on = t < e->len[idx[b]];
+            ids[b * T + t] = on ? e->ids[idx[b] * max_len + t] : pad;
+            mask[b * T + t] = on;
+        }
+    return T;
+}
+
+/* Scores split `which` (indices idx[0..n)) with the trainer; metrics out. */
+static int evaluate(pare_bert_trainer *tr, const pare_dataset *d, const encoded *e, const int64_t *idx, int64_t n,
+                    const ft_args *a, int32_t pad, pare_cls_metrics *mt, pare_err *err) {
+    const int64_t L = d->n_labels, B = a->batch;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * a->max_len));
+    int8_t *mask = malloc((size_t)(B * a->max_len));
+    float *lg = malloc(sizeof(float) * (size_t)(B * L));
+    uint8_t *pred = calloc((size_t)(n * L), 1), *gold = malloc((size_t)(n * L));
+    int rc = ids && mask && lg && pred && gold ? 0 : -1;
+    for (int64_t s = 0; s < n && !rc; s += B) {
+        const int64_t nb = n - s < B ? n - s : B, T = gather(e, idx + s, nb, a->max_len, pad, ids, mask);
+        if (pare_bert_trainer_logits(tr, ids, mask, nb, T, lg, err)) rc = -1;
+        for (int64_t b = 0; b < nb && !rc; b++) {
+            const int64_t ex = idx[s + b];
+            memcpy(gold + (s + b) * L, d->labels + ex * L, (size_t)L);
+            if (d->multi_label) {
+                for (int64_t l = 0; l < L; l++) pred[(s + b) * L + l] = lg[b * L + l] > 0;
+            } else {
+                int64_t best = 0;
+                for (int64_t l = 1; l < L; l++) best = lg[b * L + l] > lg[b * L + best] ? l : best;
+                pred[(s + b) * L + best] = 1;
+            }
+        }
+    }
+    if (!rc) pare_cls_metrics_compute(pred, gold, n, L, mt);
+    free(ids);
+    free(mask);
+    free(lg);
+    free(pred);
+    free(gold);
+    return rc;
+}
+
+static void print_metrics(const char *what, const pare_cls_metrics *m, bool multi) {
+    if (multi)
+        fprintf(stderr, "  %-10s n %lld  exact match %.2f%%  micro-F1 %.4f  macro-F1 %.4f  jaccard %.4f\n", what,
+                (long long)m->n, 100 * m->exact_match, m->micro_f1, m->macro_f1, m->jaccard);
+    else
+        fprintf(stderr, "  %-10s n %lld  accuracy %.2f%%  macro-F1 %.4f\n", what, (long long)m->n, 100 * m->accuracy,
+                m->macro_f1);
+}
+
+static int run(const ft_args *a, const cli_common *c) {
+    pare_err err = {0};
+    pare_dataset d = {0};
+    pare_wordpiece *tok = NULL;
+    pare_bert_trainer *tr = NULL;
+    pare_bert *teacher = NULL;
+    encoded e = {0};
+    int64_t *idx[3] = {0}, nsplit[3] = {0};
+    uint8_t *part = NULL;
+    int rc = CLI_FAIL;
+    char *labels_buf = NULL;
+    const char *cols[PARE_DATASET_MAX_LABELS];
+    int64_t n_cols = 0;
+    if (a->labels) { /* comma list */
+        labels_buf = strdup(a->labels);
+        for (char *p = strtok(labels_buf, ","); p && n_cols < PARE_DATASET_MAX_LABELS; p = strtok(NULL, ",")) cols[n_cols++] = p;
+    }
+    pare_dataset_opts dopt = {.text_column = a->text_col, .label_columns = a->labels ? cols : NULL,
+                              .n_label_columns = n_cols, .single_label = a->single, .limit = a->limit};
+    if (pare_dataset_load_tsv(a->data, &dopt, &d, &err) || pare_wordpiece_load(a->model, &tok, &err)) goto fail;
+    fprintf(stderr, "pare finetune: %s: %lld examples, %lld %s\n", a->data, (long long)d.n, (long long)d.n_labels,
+            d.multi_label ? "labels (multi-label)" : "classes");
+    part = malloc((size_t)d.n);
+    e.ids = malloc(sizeof(int32_t) * (size_t)(d.n * a->max_len));
+    e.len = malloc(sizeof(int32_t) * (size_t)d.n);
+    for (int k = 0; k < 3; k++) idx[k] = malloc(sizeof(int64_t) * (size_t)(d.n ? d.n : 1));
+    if (!part || !e.ids || !e.len || !idx[0] || !idx[1] || !idx[2]) {
+        pare_err_set(&err, PARE_ERR_OOM, "out of memory");
+        goto fail;
+    }
+    pare_dataset_split(d.n, (uint64_t)a->seed, a->split, part);
+    for (int64_t i = 0; i < d.n; i++) {
+        idx[part[i]][nsplit[part[i]]++] = i;
+        if (pare_wordpiece_encode(tok, d.texts[i], strlen(d.texts[i]), (int32_t)a->max_len, e.ids + i * a->max_len,
+                                  &e.len[i], &err))
+            goto fail;
+    }
+    if (nsplit[0] == 0) {
+        pare_err_set(&err, PARE_ERR_INVALID, "the training split is empty (%lld examples, --split %g,%g,%g)", (long long)d.n,
+                     a->split[0], a->split[1], a->split[2]);
+        goto fail;
+    }
+    if (a->teacher) {
+        pare_bert_params tp = pare_bert_default_params();
+        tp.n_threads = c->n_threads;
+        if (pare_bert_load(a->teacher, &tp, &teacher, &err)) goto fail;
+        if (pare_bert_get_config(teacher)->n_labels != d.n_labels) {
+            pare_err_set(&err, PARE_ERR_INVALID, "%s: the teacher has %lld labels, the data %lld", a->teacher,
+                         (long long)pare_bert_get_config(teacher)->n_labels, (long long)d.n_labels);
+            goto fail;
+        }
+    }
+    pare_trainer_opts to = {.n_labels = d.n_labels, .multi_label = d.multi_label, .max_batch = a->batch,
+                            .max_len = a->max_len, .adamw = pare_adamw_defaults(), .seed = (uint64_t)a->seed};
+    to.adamw.weight_decay = a->wd;
+    if (pare_bert_trainer_create(a->model, &to, &tr, &err)) goto fail;
+    fprintf(stderr, "pare finetune: %s: %.2fM parameters; split %lld / %lld / %lld; %lld epochs of %lld steps\n", a->model,
+            (double)pare_bert_trainer_n_params(tr) / 1e6, (long long)nsplit[0], (long long)nsplit[1], (long long)nsplit[2],
+            (long long)a->epochs, (long long)((nsplit[0] + a->batch - 1) / a->batch));
+    const int64_t B = a->batch, L = d.n_labels, steps_per = (nsplit[0] + B - 1) / B, total = steps_per * a->epochs;
+    const int64_t warm = (int64_t)(a->warmup * (double)total);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * a->max_len)), *lab = malloc(sizeof(int32_t) * (size_t)B),
+            *mask32 = malloc(sizeof(int32_t) * (size_t)(B * a->max_len));
+    int8_t *mask = malloc((size_t)(B * a->max_len));
+    float *tgt = malloc(sizeof(float) * (size_t)(B * L)), *tlog = malloc(sizeof(float) * (size_t)(B * L));
+    int64_t *order = malloc(sizeof(int64_t) * (size_t)nsplit[0]), *starts = malloc(sizeof(int64_t) * (size_t)steps_per);
+    if (!ids || !lab || !mask32 || !mask || !tgt || !tlog || !order || !starts) {
+        pare_err_set(&err, PARE_ERR_OOM, "out of memory");
+        free(ids), free(lab), free(mask32), free(mask), free(tgt), free(tlog), free(order), free(starts);
+        goto fail;
+    }
+    uint64_t rng = (uint64_t)a->seed * 7919 + 1;
+    int64_t step = 0;
+    const double t0 = pare_time_now();
+    bool failed = false;
+    for (int64_t ep = 0; ep < a->epochs && !failed; ep++) {
+        /* shuffle, sort chunks of 50 batches by length, shuffle the batches */
+        memcpy(order, idx[0], sizeof(int64_t) * (size_t)nsplit[0]);
+        for (int64_t i = nsplit[0] - 1; i > 0; i--) {
+            int64_t j = (int64_t)(pare_splitmix64(&rng) % (uint64_t)(i + 1)), tmp = order[i];
+            order[i] = order[j];
+            order[j] = tmp;
+        }
+        for (int64_t s = 0; s < nsplit[0]; s += 50 * B)
+            sort_by_len(order + s, nsplit[0] - s < 50 * B ? nsplit[0] - s : 50 * B, e.len);
+        for (int64_t k = 0; k < steps_per; k++) starts[k] = k * B;
+        for (int64_t k = steps_per - 1; k > 0; k--) {
+            int64_t j = (int64_t)(pare_splitmix64(&rng) % (uint64_t)(k + 1)), tmp = starts[k];
+            starts[k] = starts[j];
+            starts[j] = tmp;
+        }
+        pare_progress prog;
+        char label[48];
+        snprintf(label, sizeof label, "epoch %lld/%lld", (long long)ep + 1, (long long)a->epochs);
+        pare_progress_init(&prog, label, steps_per);
+        double loss_sum = 0;
+        for (int64_t k = 0; k < steps_per && !failed; k++) {
+            const int64_t s = starts[k], nb = nsplit[0] - s < B ? nsplit[0] - s : B;
+            const int64_t T = gather(&e, order + s, nb, a->max_len, pare_wordpiece_pad_id(tok), ids, mask);
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *y = d.labels + order[s + b] * L;
+                lab[b] = 0;
+                for (int64_t l = 0; l < L; l++) {
+                    tgt[b * L + l] = y[l];
+                    if (y[l]) lab[b] = (int32_t)l;
+                }
+            }
+            if (teacher) {
+                for (int64_t i = 0; i < nb * T; i++) mask32[i] = mask[i];
+                pare_bert_outputs bo = {.logits = tlog};
+                if (pare_bert_forward(teacher, ids, mask32, NULL, nb, T, &bo, &err)) {
+                    failed = true;
+                    break;
+                }
+            }
+            pare_train_batch bt = {.ids = ids, .mask = mask, .B = nb, .T = T, .targets = tgt, .labels = lab,
+                                   .teacher = teacher ? tlog : NULL, .kd_temperature = (float)a->kd_temp,
+                                   .kd_alpha = (float)a->kd_alpha};
+            float loss;
+            step++;
+            if (pare_bert_trainer_step(tr, &bt, pare_lr_linear(a->lr, step, warm, total), &loss, &err)) {
+                failed = true;
+                break;
+            }
+            loss_sum += loss;
+            pare_progress_update(&prog, k + 1);
+        }
+        pare_progress_finish(&prog);
+        if (failed) break;
+        pare_cls_metrics mv;
+        fprintf(stderr, "epoch %lld: mean training loss %.4f, %.1f s so far\n", (long long)ep + 1, loss_sum / (double)steps_per,
+                pare_time_now() - t0);
+        if (nsplit[1] && !evaluate(tr, &d, &e, idx[1], nsplit[1], a, pare_wordpiece_pad_id(tok), &mv, &err))
+            print_metrics("validation", &mv, d.multi_label);
+    }
+    const double train_s = pare_time_now() - t0;
+    free(ids), free(lab), free(mask32), free(mask), free(tgt), free(tlog), free(order), free(starts);
+    if (failed) goto fail;
+    fprintf(stderr, "pare finetune: trained %lld steps in %.1f s (%.1f examples/s)\n", (long long)step, train_s,
+            (double)(nsplit[0] * a->epochs) / train_s);
+    pare_cls_metrics mt;
+    if (nsplit[2]) {
+        if (evaluate(tr, &d, &e, idx[2], nsplit[2], a, pare_wordpiece_pad_id(tok), &mt, &err)) goto fail;
+        print_metrics("test", &mt, d.multi_label);
+    }
+    const char *names[PARE_DATASET_MAX_LABELS];
+    for (int64_t l = 0; l < d.n_labels; l++) names[l] = d.label_names[l];
+    if (pare_bert_trainer_save(tr, a->out, names, &err)) goto fail;
+    if (c->json && nsplit[2])
+        printf("{\"train_seconds\": %.3f, \"examples_per_second\": %.2f, \"test\": {\"n\": %lld, \"exact_match\": %.6f, "
+               "\"micro_f1\": %.6f, \"macro_f1\": %.6f, \"jaccard\": %.6f, \"accuracy\": %.6f}}\n",
+               train_s, (double)(nsplit[0] * a->epochs) / train_s, (long long)mt.n, mt.exact_match, mt.micro_f1,
+               mt.macro_f1, mt.jaccard, mt.accuracy);
+    fprintf(stderr, "pare finetune: wrote %s\n", a->out);
+    rc = CLI_OK;
+fail:
+    if (rc != CLI_OK) rc = cli_fail("finetune", &err);
+    pare_bert_trainer_free(tr);
+    pare_bert_free(teacher);
+    pare_wordpiece_free(tok);
+    pare_dataset_free(&d);
+    free(e.ids);
+    free(e.len);
+    free(part);
+    for (int k = 0; k < 3; k++) free(idx[k]);
+    free(labels_buf);
+    return rc;
+}
+
+int cmd_finetune(int argc, char **argv) {
+    ft_args a = {.split = {0.6, 0.3, 0.1}, .lr = 5e-5, .warmup = 0.1, .wd = 0.01, .kd_alpha = 0.5, .kd_temp = 2,
+                 .seed = 42, .epochs = 3, .batch = 16, .max_len = 128};
+    cli_common common = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v;
+        int r = cli_common_option(&common, argc, argv, &i);
+        if (r < 0) return CLI_USAGE;
+        if (r > 0) continue;
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+            fputs(HELP, stdout);
+            return CLI_OK;
+        }
+#define STR(opt, field) else if (!strcmp(o, opt)) { if (!(a.field = cli_value(argc, argv, &i))) return CLI_USAGE; }
+#define INT(opt, field, lo, hi) else if (!strcmp(o, opt)) { if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(o, v, lo, hi, &a.field)) return CLI_USAGE; }
+#define NUM(opt, field) else if (!strcmp(o, opt)) { if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(o, v, &a.field)) return CLI_USAGE; }
+        STR("-o", out) STR("--output", out) STR("--data", data) STR("--text-column", text_col) STR("--labels", labels)
+        STR("--teacher", teacher)
+        INT("--seed", seed, 0, INT64_MAX) INT("--epochs", epochs, 1, 10000) INT("--batch", batch, 1, 4096)
+        INT("--max-len", max_len, 2, 4096) INT("--limit", limit, 1, INT64_MAX)
+        NUM("--lr", lr) NUM("--warmup", warmup) NUM("--weight-decay", wd) NUM("--kd-alpha", kd_alpha)
+        NUM("--kd-temperature", kd_temp)
+#undef STR
+#undef INT
+#undef NUM
+        else if (!strcmp(o, "--single-label")) a.single = true;
+        else if (!strcmp(o, "--split")) {
+            if (!(v = cli_value(argc, argv, &i))) return CLI_USAGE;
+            if (sscanf(v, "%lf,%lf,%lf", &a.split[0], &a.split[1], &a.split[2]) != 3 || a.split[0] <= 0 || a.split[1] < 0 ||
+                a.split[2] < 0 || fabs(a.split[0] + a.split[1] + a.split[2] - 1) > 1e-6) {
+                fprintf(stderr, "pare finetune: --split wants three fractions summing to 1, e.g. 0.6,0.3,0.1, not '%s'\n", v);
+                return CLI_USAGE;
+            }
+        } else if (o[0] == '-') {
+            fprintf(stderr, "pare finetune: unknown option '%s' (pare finetune --help)\n", o);
+            return CLI_USAGE;
+        } else if (!a.model) {
+            a.model = o;
+        } else {
+            fprintf(stderr, "pare finetune: unexpected argument '%s'\n", o);
+            return CLI_USAGE;
+        }
+    }
+    if (!a.model || !a.data || !a.out) {
+        fprintf(stderr, "pare finetune: need MODEL, --data FILE and -o OUT (pare finetune --help)\n");
+        return CLI_USAGE;
+    }
+    if (!(a.lr > 0 && a.lr < 1) || !(a.warmup >= 0 && a.warmup < 1) || !(a.kd_alpha >= 0 && a.kd_alpha <= 1) || !(a.kd_temp > 0)) {
+        fprintf(stderr, "pare finetune: --lr in (0, 1), --warmup in [0, 1), --kd-alpha in [0, 1], --kd-temperature > 0\n");
+        return CLI_USAGE;
+    }
+    return run(&a, &common);
+}
