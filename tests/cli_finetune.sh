@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # pare finetune: a short run on SemEval tweets writes a folder that pare
-# classify loads; distillation from it runs; bad options fail with exit 2.
+# classify loads; distillation from it (pare finetune --teacher, and pare
+# distill into every other layer) runs; bad options fail with exit 2.
 set -u
 . "$(dirname "$0")/lib/cli.sh"
 
@@ -22,6 +23,10 @@ out=$("$PARE" classify "$TMP/ft" --text "what a wonderful day" 2>&1)
 expect_match "classify loads it" "$out" '"joy"'
 expect_exit 0 "distil from it" "$PARE" finetune "$model" --data "$data" --limit $n --epochs 1 --batch 8 --max-len 32 \
     --labels anger,joy,sadness --teacher "$TMP/ft" --threads 2 -o "$TMP/kd"
+expect_exit 0 "distill every other layer" "$PARE" distill "$TMP/ft" --data "$data" --limit $n --epochs 1 --batch 8 \
+    --max-len 32 --labels anger,joy,sadness --threads 2 -o "$TMP/st"
+expect_match "student has 3 layers" "$(cat "$TMP/st/config.json")" '"num_hidden_layers": *3'
+expect_match "student classifies" "$("$PARE" classify "$TMP/st" --text "so angry" 2>&1)" '"anger"'
 expect_error "teacher of other labels" "the teacher has 3 labels" "$PARE" finetune "$model" --data "$data" --limit $n \
     --labels anger,joy --teacher "$TMP/ft" -o "$TMP/kd2"
 finish

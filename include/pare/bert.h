@@ -116,6 +116,13 @@ typedef struct pare_bert_random_opts {
 
 pare_status pare_bert_write_random(const char *dir, const pare_bert_random_opts *o, pare_err *err);
 
+/* A student for distillation (src/models/bert_student.c): out_dir gets the
+ * teacher's embeddings, pooler, classifier and layers 0, stride, 2 stride,
+ * ... renumbered (DistilBERT's initialisation), config.json with the new
+ * layer count (*n_layers), the tokenizer files. */
+pare_status pare_bert_make_student(const char *teacher, const char *out_dir, int stride, int64_t *n_layers,
+                                   pare_err *err);
+
 /* ---- int8 quantization (src/models/bert_quant.c)
  *
  * Quantized: the four Linear layers of every encoder layer (Q/K/V fused,

@@ -1,0 +1,103 @@
+/* A smaller student from a BERT-family teacher, DistilBERT style
+ * (include/pare/bert.h, pare_bert_make_student): the embeddings, pooler and
+ * classifier, and every stride-th encoder layer (0, stride, 2 stride, ...)
+ * renumbered 0, 1, 2, ...; config.json with the new layer count; the
+ * tokenizer files copied. The student is then trained with the teacher's
+ * logits (pare finetune --teacher, pare distill). */
+#include "models/model_files.h"
+#include "pare/bert.h"
+#include "pare/io.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static pare_status copy_to(const char *src, const char *dst, pare_err *err) {
+    char *buf;
+    size_t len;
+    pare_status s = pare_read_file(src, (size_t)1 << 30, &buf, &len, err);
+    if (s) return s;
+    FILE *f = fopen(dst, "wb");
+    if (!f || fwrite(buf, 1, len, f) != len) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", dst, strerror(errno));
+    if (f && fclose(f) != 0 && !s) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", dst, strerror(errno));
+    free(buf);
+    return s;
+}
+
+pare_status pare_bert_make_student(const char *teacher, const char *out_dir, int stride, int64_t *n_layers_out,
+                                   pare_err *err) {
+    char path[4200];
+    pare_bert_config cfg;
+    snprintf(path, sizeof path, "%s/config.json", teacher);
+    pare_status s = pare_bert_config_load(path, &cfg, err);
+    if (s) return s;
+    if (stride < 2 || stride > cfg.n_layers)
+        return pare_err_set(err, PARE_ERR_INVALID, "student: keeping every %d-th of %lld layers is not a smaller model", stride,
+                            (long long)cfg.n_layers);
+    const int64_t n_keep = (cfg.n_layers + stride - 1) / stride;
+    if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
+        return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", out_dir, strerror(errno));
+    pare_tensor_file *f;
+    if ((s = pare_model_open_weights(teacher, &f, err))) return s;
+    const int64_t n = pare_tensor_file_count(f);
+    pare_tensor *ts = calloc((size_t)(n ? n : 1), sizeof *ts);
+    char (*names)[160] = calloc((size_t)(n ? n : 1), sizeof *names);
+    int64_t k = 0;
+    if (!ts || !names) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    for (int64_t i = 0; i < n && !s; i++) {
+        const pare_tensor *t = pare_tensor_file_get(f, i);
+        const char *p = strstr(t->name, "encoder.layer.");
+        if (!strcmp(t->name, "embeddings.position_ids") || !strcmp(t->name, "bert.embeddings.position_ids")) continue;
+        if (!p) {
+            snprintf(names[k], sizeof names[k], "%s", t->name);
+        } else {
+            char *end;
+            long layer = strtol(p + 14, &end, 10);
+            if (end == p + 14 || *end != '.') {
+                s = pare_err_set(err, PARE_ERR_FORMAT, "%s: tensor name %s", teacher, t->name);
+                break;
+            }
+            if (layer % stride) continue;
+            snprintf(names[k], sizeof names[k], "%.*sencoder.layer.%ld%s", (int)(p - t->name), t->name, layer / stride, end);
+        }
+        ts[k] = *t;
+        ts[k].name = names[k];
+        k++;
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
+    if (!s) s = pare_safetensors_write(path, ts, k, err);
+    free(ts);
+    free(names);
+    pare_tensor_file_close(f);
+    char *text = NULL;
+    size_t len;
+    snprintf(path, sizeof path, "%s/config.json", teacher);
+    if (!s) s = pare_read_file(path, (size_t)16 << 20, &text, &len, err);
+    cJSON *root = s ? NULL : cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!s && !cJSON_IsObject(root)) s = pare_err_set(err, PARE_ERR_FORMAT, "%s: not a JSON object", path);
+    if (!s) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "num_hidden_layers");
+        cJSON_AddNumberToObject(root, "num_hidden_layers", (double)n_keep);
+        char *out = cJSON_Print(root);
+        snprintf(path, sizeof path, "%s/config.json", out_dir);
+        FILE *fo = out ? fopen(path, "wb") : NULL;
+        if (!fo || fputs(out, fo) == EOF) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write", path);
+        if (fo) fclose(fo);
+        cJSON_free(out);
+    }
+    cJSON_Delete(root);
+    static const char *const tok_files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"};
+    for (size_t i = 0; i < sizeof tok_files / sizeof *tok_files && !s; i++) {
+        char src[4200];
+        struct stat st;
+        snprintf(src, sizeof src, "%s/%s", teacher, tok_files[i]);
+        snprintf(path, sizeof path, "%s/%s", out_dir, tok_files[i]);
+        if (stat(src, &st) == 0 && S_ISREG(st.st_mode)) s = copy_to(src, path, err);
+    }
+    if (!s && n_layers_out) *n_layers_out = n_keep;
+    return s;
+}
