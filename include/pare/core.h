@@ -205,6 +205,8 @@ uint64_t pare_splitmix64(uint64_t *state);
 
 pare_status pare_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len,
                            pare_err *err);
+/* mkdir -p: dir and the folders above it (an existing folder is fine). */
+pare_status pare_mkdir_p(const char *dir, pare_err *err);
 
 #ifdef __cplusplus
 }

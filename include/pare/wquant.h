@@ -127,6 +127,9 @@ pare_status pare_llama_wquantize(const char *in, const char *out, const pare_lla
 struct pare_bpe;
 pare_status pare_calib_text_tokens(const struct pare_bpe *tok, const char *path, int64_t n_seq, int64_t seq_len,
                                    int32_t **out, int64_t *n_got, pare_err *err);
+/* The same with the tokenizer of the GGUF file `model`. */
+pare_status pare_calib_gguf_tokens(const char *model, const char *path, int64_t n_seq, int64_t seq_len, int32_t **out,
+                                   int64_t *n_got, pare_err *err);
 
 #ifdef __cplusplus
 }

@@ -49,3 +49,17 @@ void pare_hessian_mirror(double *h, int64_t k) {
     for (int64_t i = 0; i < k; i++)
         for (int64_t j = 0; j < i; j++) h[i * k + j] = h[j * k + i];
 }
+
+void pare_obs_spread(float *wt, const float *e, const float *u, int64_t C, int64_t R, int64_t i, int64_t i2) {
+    for (int64_t j = i + 1; j < i2; j++) {
+        const float uij = u[i * C + j];
+        float *wj = wt + j * R;
+        for (int64_t r = 0; r < R; r++) wj[r] -= e[r] * uij;
+    }
+}
+
+void pare_obs_lazy(float *wt, const float *e, const float *u, int64_t C, int64_t R, int64_t i1, int64_t i2) {
+    if (i2 < C)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(C - i2), (int)R, (int)(i2 - i1), -1.0f, u + i1 * C + i2,
+                    (int)C, e, (int)R, 1.0f, wt + i2 * R, (int)R);
+}

@@ -16,4 +16,12 @@ void pare_hessian_add(double *h, float *tmp, const float *x, int64_t n, int64_t 
 /* Copy the upper triangle of h [k][k] into the lower one. */
 void pare_hessian_mirror(double *h, int64_t k);
 
+/* Error feedback on W's transpose wt [C][R] with U [C][C] (upper): after
+ * column i of the block [i1, i2) left error e [R] (already divided by
+ * U_ii), the block's later columns take wt[j] -= e U_ij (spread); after the
+ * block, every later column takes wt[i2:] -= U[i1:i2, i2:]^T E with E the
+ * block's errors [i2 - i1][R] (lazy). */
+void pare_obs_spread(float *wt, const float *e, const float *u, int64_t C, int64_t R, int64_t i, int64_t i2);
+void pare_obs_lazy(float *wt, const float *e, const float *u, int64_t C, int64_t R, int64_t i1, int64_t i2);
+
 #endif

@@ -55,3 +55,19 @@ char *pare_next_line(char **p) {
     if (n && s[n - 1] == '\r') s[n - 1] = 0;
     return s;
 }
+
+pare_status pare_mkdir_p(const char *dir, pare_err *err) {
+    char d[4096];
+    if (snprintf(d, sizeof d, "%s", dir) >= (int)sizeof d) return pare_err_set(err, PARE_ERR_INVALID, "%s: path too long", dir);
+    for (char *p = d + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(d, 0755) != 0 && errno != EEXIST)
+                return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", d, strerror(errno));
+            *p = '/';
+        }
+    if (mkdir(d, 0755) != 0 && errno != EEXIST) return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", d, strerror(errno));
+    struct stat st;
+    if (stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) return pare_err_set(err, PARE_ERR_IO, "%s: exists and is not a folder", d);
+    return PARE_OK;
+}

@@ -65,21 +65,15 @@ static pare_status grid_quantize(const char *src, const char *dst, const pare_ex
     pare_llama_wq_opts o = {.method = !strcmp(sp->method, "gptq") ? PARE_WQ_GPTQ : !strcmp(sp->method, "awq") ? PARE_WQ_AWQ : PARE_WQ_RTN,
                             .grid = {pare_qtype_by_name(sp->type), sp->group},
                             .gptq = {.damp = 0.01, .block = 128}};
-    pare_gguf *g = NULL;
-    pare_bpe *tok = NULL;
     int32_t *ids = NULL;
     pare_status s = PARE_OK;
     if (o.method != PARE_WQ_RTN) {
-        s = pare_gguf_open(src, &g, err);
-        if (!s) s = pare_bpe_from_gguf(g, &tok, err);
-        if (!s) s = pare_calib_text_tokens(tok, sp->calib_file, sp->calib_n, sp->calib_len, &ids, &o.n_seq, err);
+        s = pare_calib_gguf_tokens(src, sp->calib_file, sp->calib_n, sp->calib_len, &ids, &o.n_seq, err);
         o.tokens = ids;
         o.seq_len = sp->calib_len;
     }
     if (!s) s = pare_llama_wquantize(src, dst, &o, prog, err);
     free(ids);
-    pare_bpe_free(tok);
-    pare_gguf_close(g);
     return s;
 }
 
@@ -89,21 +83,15 @@ static pare_status prune_file(const char *src, const char *dst, const pare_exp_s
     pare_llama_prune_opts o = {.method = !strcmp(sp->method, "wanda") ? PARE_PRUNE_WANDA
                                          : !strcmp(sp->method, "sparsegpt") ? PARE_PRUNE_SPARSEGPT : PARE_PRUNE_MAGNITUDE,
                                .sparsity = sp->sparsity, .n = sp->nm_n, .m = sp->nm_m, .damp = 0.01};
-    pare_gguf *g = NULL;
-    pare_bpe *tok = NULL;
     int32_t *ids = NULL;
     pare_status s = PARE_OK;
     if (o.method != PARE_PRUNE_MAGNITUDE) {
-        s = pare_gguf_open(src, &g, err);
-        if (!s) s = pare_bpe_from_gguf(g, &tok, err);
-        if (!s) s = pare_calib_text_tokens(tok, sp->calib_file, sp->calib_n, sp->calib_len, &ids, &o.n_seq, err);
+        s = pare_calib_gguf_tokens(src, sp->calib_file, sp->calib_n, sp->calib_len, &ids, &o.n_seq, err);
         o.tokens = ids;
         o.seq_len = sp->calib_len;
     }
     if (!s) s = pare_llama_prune(src, dst, &o, prog, err);
     free(ids);
-    pare_bpe_free(tok);
-    pare_gguf_close(g);
     return s;
 }
 

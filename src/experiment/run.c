@@ -82,13 +82,7 @@ static void make_parent(const char *path) {
     char *slash = strrchr(d, '/');
     if (!slash || slash == d) return;
     *slash = 0;
-    for (char *p = d + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(d, 0755);
-            *p = '/';
-        }
-    mkdir(d, 0755);
+    pare_mkdir_p(d, NULL);
 }
 
 pare_status pare_exp_run(const pare_exp_config *cfg, const pare_exp_run_opts *o, int *n_failed, pare_err *err) {

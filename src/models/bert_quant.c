@@ -2,6 +2,7 @@
  * with calibration of static input scales), the quantized checkpoint
  * format (pare_bert_save_quantized) and its config.json marker. */
 #include "models/bert_internal.h"
+#include "models/model_files.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -156,18 +157,6 @@ static bool quant_target(const pare_bert *m, const char *name, int64_t *il, int 
     return false;
 }
 
-static pare_status copy_file(const char *src, const char *dst, pare_err *err) {
-    char *buf;
-    size_t len;
-    pare_status s = pare_read_file(src, (size_t)1 << 30, &buf, &len, err);
-    if (s) return s;
-    FILE *f = fopen(dst, "wb");
-    if (!f || fwrite(buf, 1, len, f) != len) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", dst, strerror(errno));
-    if (f && fclose(f) != 0 && !s) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", dst, strerror(errno));
-    free(buf);
-    return s;
-}
-
 static pare_status write_config(const pare_bert *m, const char *src_dir, const char *out_dir, pare_err *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", src_dir);
@@ -268,15 +257,7 @@ pare_status pare_bert_save_quantized(const pare_bert *m, const char *src_dir, co
     snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
     if (!s) s = pare_safetensors_write(path, ts, n, err);
     if (!s) s = write_config(m, src_dir, out_dir, err);
-    static const char *const tok_files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json",
-                                            "special_tokens_map.json"};
-    for (size_t i = 0; i < sizeof tok_files / sizeof *tok_files && !s; i++) {
-        char src[4096];
-        struct stat st;
-        snprintf(src, sizeof src, "%s/%s", src_dir, tok_files[i]);
-        snprintf(path, sizeof path, "%s/%s", out_dir, tok_files[i]);
-        if (stat(src, &st) == 0 && S_ISREG(st.st_mode)) s = copy_file(src, path, err);
-    }
+    if (!s) s = pare_model_copy_tokenizer(src_dir, out_dir, err);
     pare_arena_free(ar);
     free(ts);
     return s;

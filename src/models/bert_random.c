@@ -1,5 +1,6 @@
 /* Seeded random-weight BERT folders for tests and benchmarks. */
 #include "pare/bert.h"
+#include "models/model_files.h"
 #include "models/random_weights.h"
 
 #include <cjson/cJSON.h>
@@ -101,13 +102,7 @@ pare_status pare_bert_write_random(const char *dir, const pare_bert_random_opts 
     pare_status s = pare_bert_config_load(src, &vc, err);
     if (s) return pare_err_wrap(err, "random BERT: vocabulary source");
     if ((s = pare_make_dir(dir, err))) return s;
-    static const char *const tok_files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"};
-    for (size_t i = 0; i < sizeof tok_files / sizeof *tok_files; i++) {
-        struct stat st;
-        snprintf(src, sizeof src, "%s/%s", o->vocab_from, tok_files[i]);
-        snprintf(path, sizeof path, "%s/%s", dir, tok_files[i]);
-        if (stat(src, &st) == 0 && (s = pare_copy_file(src, path, err))) return s;
-    }
+    if ((s = pare_model_copy_tokenizer(o->vocab_from, dir, err))) return s;
     if ((s = write_config(dir, o, vc.vocab_size, err))) return s;
     pare_tensor_builder b;
     if ((s = pare_tensor_builder_init(&b, o->seed, err))) return s;

@@ -15,18 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static pare_status copy_to(const char *src, const char *dst, pare_err *err) {
-    char *buf;
-    size_t len;
-    pare_status s = pare_read_file(src, (size_t)1 << 30, &buf, &len, err);
-    if (s) return s;
-    FILE *f = fopen(dst, "wb");
-    if (!f || fwrite(buf, 1, len, f) != len) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", dst, strerror(errno));
-    if (f && fclose(f) != 0 && !s) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", dst, strerror(errno));
-    free(buf);
-    return s;
-}
-
 pare_status pare_bert_make_student(const char *teacher, const char *out_dir, int stride, int64_t *n_layers_out,
                                    pare_err *err) {
     char path[4200];
@@ -38,8 +26,7 @@ pare_status pare_bert_make_student(const char *teacher, const char *out_dir, int
         return pare_err_set(err, PARE_ERR_INVALID, "student: keeping every %d-th of %lld layers is not a smaller model", stride,
                             (long long)cfg.n_layers);
     const int64_t n_keep = (cfg.n_layers + stride - 1) / stride;
-    if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
-        return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", out_dir, strerror(errno));
+    if ((s = pare_mkdir_p(out_dir, err))) return s;
     pare_tensor_file *f;
     if ((s = pare_model_open_weights(teacher, &f, err))) return s;
     const int64_t n = pare_tensor_file_count(f);
@@ -90,14 +77,7 @@ pare_status pare_bert_make_student(const char *teacher, const char *out_dir, int
         cJSON_free(out);
     }
     cJSON_Delete(root);
-    static const char *const tok_files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"};
-    for (size_t i = 0; i < sizeof tok_files / sizeof *tok_files && !s; i++) {
-        char src[4200];
-        struct stat st;
-        snprintf(src, sizeof src, "%s/%s", teacher, tok_files[i]);
-        snprintf(path, sizeof path, "%s/%s", out_dir, tok_files[i]);
-        if (stat(src, &st) == 0 && S_ISREG(st.st_mode)) s = copy_to(src, path, err);
-    }
+    if (!s) s = pare_model_copy_tokenizer(teacher, out_dir, err);
     if (!s && n_layers_out) *n_layers_out = n_keep;
     return s;
 }

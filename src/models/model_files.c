@@ -1,7 +1,11 @@
 /* Files of a Hugging Face model folder. */
 #include "models/model_files.h"
+#include "models/random_weights.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 bool pare_model_file_exists(const char *path) {
@@ -20,4 +24,16 @@ pare_status pare_model_open_weights(const char *dir, pare_tensor_file **out, par
     if (pare_model_file_exists(path))
         return pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: sharded checkpoints are not supported yet", path);
     return pare_err_set(err, PARE_ERR_IO, "%s: no model.safetensors or pytorch_model.bin", dir);
+}
+
+pare_status pare_model_copy_tokenizer(const char *src_dir, const char *out_dir, pare_err *err) {
+    static const char *const files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"};
+    pare_status s = PARE_OK;
+    for (size_t i = 0; i < sizeof files / sizeof *files && !s; i++) {
+        char src[4200], dst[4200];
+        snprintf(src, sizeof src, "%s/%s", src_dir, files[i]);
+        snprintf(dst, sizeof dst, "%s/%s", out_dir, files[i]);
+        if (pare_model_file_exists(src)) s = pare_copy_file(src, dst, err);
+    }
+    return s;
 }

@@ -9,4 +9,8 @@ bool pare_model_file_exists(const char *path);
  * (model.safetensors.index.json) is reported as unsupported. */
 pare_status pare_model_open_weights(const char *dir, pare_tensor_file **out, pare_err *err);
 
+/* Copy the tokenizer files present in src_dir (tokenizer.json, vocab.txt,
+ * tokenizer_config.json, special_tokens_map.json) into out_dir. */
+pare_status pare_model_copy_tokenizer(const char *src_dir, const char *out_dir, pare_err *err);
+
 #endif

@@ -433,8 +433,8 @@ static pare_status write_text(const char *path, const char *text, pare_err *err)
 
 pare_status pare_bert_trainer_save(const pare_bert_trainer *t, const char *out_dir, const char *const *label_names,
                                    pare_err *err) {
-    if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
-        return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", out_dir, strerror(errno));
+    pare_status s = pare_mkdir_p(out_dir, err);
+    if (s) return s;
     pare_tensor *ts = calloc((size_t)t->n_p, sizeof *ts);
     char (*names)[112] = calloc((size_t)t->n_p, sizeof *names);
     if (!ts || !names) {
@@ -451,7 +451,7 @@ pare_status pare_bert_trainer_save(const pare_bert_trainer *t, const char *out_d
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
-    pare_status s = pare_safetensors_write(path, ts, t->n_p, err);
+    s = pare_safetensors_write(path, ts, t->n_p, err);
     free(ts);
     free(names);
     /* config: the source's, as a sequence classifier */
@@ -483,19 +483,6 @@ pare_status pare_bert_trainer_save(const pare_bert_trainer *t, const char *out_d
         cJSON_free(out);
     }
     cJSON_Delete(root);
-    static const char *const tok_files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"};
-    for (size_t i = 0; i < sizeof tok_files / sizeof *tok_files && !s; i++) {
-        char src[4200];
-        struct stat st;
-        snprintf(src, sizeof src, "%s/%s", t->src_dir, tok_files[i]);
-        snprintf(path, sizeof path, "%s/%s", out_dir, tok_files[i]);
-        if (stat(src, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        char *buf;
-        if ((s = pare_read_file(src, (size_t)1 << 30, &buf, &len, err))) break;
-        FILE *f = fopen(path, "wb");
-        if (!f || fwrite(buf, 1, len, f) != len) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-        if (f) fclose(f);
-        free(buf);
-    }
+    if (!s) s = pare_model_copy_tokenizer(t->src_dir, out_dir, err);
     return s;
 }

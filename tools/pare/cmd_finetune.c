@@ -137,7 +137,10 @@ static int run(const ft_args *a, const cli_common *c) {
     }
     pare_dataset_opts dopt = {.text_column = a->text_col, .label_columns = a->labels ? cols : NULL,
                               .n_label_columns = n_cols, .single_label = a->single, .limit = a->limit};
-    if (pare_dataset_load_tsv(a->data, &dopt, &d, &err) || pare_wordpiece_load(a->model, &tok, &err)) goto fail;
+    /* the output folder first: a long run must not end unable to save */
+    if (pare_mkdir_p(a->out, &err) || pare_dataset_load_tsv(a->data, &dopt, &d, &err) ||
+        pare_wordpiece_load(a->model, &tok, &err))
+        goto fail;
     fprintf(stderr, "pare finetune: %s: %lld examples, %lld %s\n", a->data, (long long)d.n, (long long)d.n_labels,
             d.multi_label ? "labels (multi-label)" : "classes");
     part = malloc((size_t)d.n);

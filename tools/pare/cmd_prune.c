@@ -100,14 +100,11 @@ int cmd_prune(int argc, char **argv) {
     }
     o.n_threads = common.n_threads;
     pare_err err = {0};
-    pare_gguf *g = NULL;
-    pare_bpe *tok = NULL;
     int32_t *ids = NULL;
     int rc = CLI_OK;
     double t0 = pare_time_now();
-    if (pare_gguf_open(model, &g, &err)) return cli_fail("prune", &err);
     if (calib) {
-        if (pare_bpe_from_gguf(g, &tok, &err) || pare_calib_text_tokens(tok, calib, n_seq, seq_len, &ids, &o.n_seq, &err)) {
+        if (pare_calib_gguf_tokens(model, calib, n_seq, seq_len, &ids, &o.n_seq, &err)) {
             rc = cli_fail("prune", &err);
             goto done;
         }
@@ -123,7 +120,5 @@ int cmd_prune(int argc, char **argv) {
     else fprintf(stderr, "pare prune: wrote %s (%s, %.0f%%) in %.1f s\n", out, method, o.sparsity * 100, pare_time_now() - t0);
 done:
     free(ids);
-    pare_bpe_free(tok);
-    pare_gguf_close(g);
     return rc;
 }

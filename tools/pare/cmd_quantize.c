@@ -117,11 +117,8 @@ static int quantize_gguf_grid(const char *model, const char *out, const gguf_wq_
         return CLI_USAGE;
     }
     pare_err err = {0};
-    pare_gguf *g = NULL;
-    pare_bpe *tok = NULL;
     int32_t *ids = NULL;
     int rc = CLI_OK;
-    if (pare_gguf_open(model, &g, &err)) return cli_fail("quantize", &err);
     if (a->plan) {
         pare_llama *m;
         pare_llama_params p = pare_llama_default_params();
@@ -132,13 +129,11 @@ static int quantize_gguf_grid(const char *model, const char *out, const gguf_wq_
             print_plan(model, pare_llama_get_config(m), a);
             pare_llama_free(m);
         }
-        pare_gguf_close(g);
         return rc;
     }
     double t0 = pare_time_now();
     if (a->calib) {
-        if (pare_bpe_from_gguf(g, &tok, &err) ||
-            pare_calib_text_tokens(tok, a->calib, a->n_seq, a->seq_len, &ids, &o.n_seq, &err)) {
+        if (pare_calib_gguf_tokens(model, a->calib, a->n_seq, a->seq_len, &ids, &o.n_seq, &err)) {
             rc = cli_fail("quantize", &err);
             goto done;
         }
@@ -156,8 +151,6 @@ static int quantize_gguf_grid(const char *model, const char *out, const gguf_wq_
             pare_qtype_get((uint32_t)o.grid.type)->name, (long long)o.grid.group, pare_time_now() - t0);
 done:
     free(ids);
-    pare_bpe_free(tok);
-    pare_gguf_close(g);
     return rc;
 }
 

@@ -1,12 +1,13 @@
 /* Unstructured magnitude pruning: find the k-th smallest |w| with a
  * quickselect over a copy of the magnitudes, zero everything below it and
  * as many values equal to it (first by position) as makes exactly k. */
+#include "compress/prune/prune_internal.h"
 #include "pare/prune.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-static float kth_smallest(float *a, int64_t n, int64_t k) {
+float prune_kth_smallest(float *a, int64_t n, int64_t k) {
     int64_t lo = 0, hi = n - 1;
     uint64_t st = 0x9e3779b97f4a7c15ull;
     while (lo < hi) {
@@ -55,7 +56,7 @@ static int64_t prune_group(float *const *ws, const int64_t *ns, int n, double sp
     int64_t o = 0;
     for (int t = 0; t < n; t++)
         for (int64_t i = 0; i < ns[t]; i++) mag[o++] = fabsf(ws[t][i]);
-    float thr = kth_smallest(mag, total, k - 1);
+    float thr = prune_kth_smallest(mag, total, k - 1);
     int64_t below = 0;
     for (int64_t i = 0; i < total; i++) below += mag[i] < thr;
     free(mag);

@@ -1,32 +1,11 @@
 /* Pruning by scores (include/pare/prune.h): zero the weights with the
  * lowest scores, per matrix, per output row, or n of every m consecutive
  * inputs of a row. Exact counts: ties at the threshold go by position. */
+#include "compress/prune/prune_internal.h"
 #include "pare/prune.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* The k-th smallest (0-based) of a[0..n), a reordered. */
-static float select_kth(float *a, int64_t n, int64_t k) {
-    int64_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        const float p = a[lo + (hi - lo) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < p) i++;
-            while (a[j] > p) j--;
-            if (i <= j) {
-                float t = a[i];
-                a[i++] = a[j];
-                a[j--] = t;
-            }
-        }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else return a[k];
-    }
-    return a[k];
-}
 
 /* Zero the k lowest-scored of n weights w[i * stride] (scores s[i * stride]). */
 static int64_t zero_lowest(float *w, const float *s, int64_t n, int64_t stride, int64_t k, float *tmp) {
@@ -36,7 +15,7 @@ static int64_t zero_lowest(float *w, const float *s, int64_t n, int64_t stride, 
         return n;
     }
     for (int64_t i = 0; i < n; i++) tmp[i] = s[i * stride];
-    const float thr = select_kth(tmp, n, k - 1);
+    const float thr = prune_kth_smallest(tmp, n, k - 1);
     int64_t below = 0;
     for (int64_t i = 0; i < n; i++) below += s[i * stride] < thr;
     int64_t ties = k - below, z = 0;

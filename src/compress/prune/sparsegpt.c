@@ -10,7 +10,6 @@
 #include "compress/hessian.h"
 #include "pare/prune.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,15 +71,9 @@ pare_status pare_sparsegpt(float *w, int64_t R, int64_t C, double *h, double spa
                 ei[r] = (wi[r] - q) / uii;
                 wi[r] = q;
             }
-            for (int64_t j = i + 1; j < i2; j++) {
-                const float uij = u[i * C + j];
-                float *wj = wt + j * R;
-                for (int64_t r = 0; r < R; r++) wj[r] -= ei[r] * uij;
-            }
+            pare_obs_spread(wt, ei, u, C, R, i, i2);
         }
-        if (i2 < C)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(C - i2), (int)R, (int)cnt, -1.0f, u + i1 * C + i2,
-                        (int)C, e, (int)R, 1.0f, wt + i2 * R, (int)R);
+        pare_obs_lazy(wt, e, u, C, R, i1, i2);
     }
     for (int64_t j = 0; j < C; j++)
         for (int64_t r = 0; r < R; r++) w[r * C + j] = wt[j * R + r];

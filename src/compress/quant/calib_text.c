@@ -1,5 +1,6 @@
 /* Calibration sequences from a text file (include/pare/wquant.h). */
 #include "pare/bpe.h"
+#include "pare/gguf.h"
 #include "pare/wquant.h"
 
 #include <stdlib.h>
@@ -73,4 +74,18 @@ pare_status pare_calib_text_tokens(const pare_bpe *tok, const char *path, int64_
     *out = dst;
     *n_got = k;
     return PARE_OK;
+}
+
+pare_status pare_calib_gguf_tokens(const char *model, const char *path, int64_t n_seq, int64_t seq_len, int32_t **out,
+                                   int64_t *n_got, pare_err *err) {
+    *out = NULL;
+    *n_got = 0;
+    pare_gguf *g = NULL;
+    pare_bpe *tok = NULL;
+    pare_status s = pare_gguf_open(model, &g, err);
+    if (!s) s = pare_bpe_from_gguf(g, &tok, err);
+    if (!s) s = pare_calib_text_tokens(tok, path, n_seq, seq_len, out, n_got, err);
+    pare_bpe_free(tok);
+    pare_gguf_close(g);
+    return s;
 }

@@ -107,15 +107,9 @@ pare_status pare_gptq(pare_qmat *q, float *w, double *h, const pare_gptq_opts *o
                 ei[r] = (wi[r] - v) / uii;
                 wi[r] = v;
             }
-            for (int64_t j = i + 1; j < i2; j++) {
-                const float uij = u[i * C + j];
-                float *wj = wt + j * R;
-                for (int64_t r = 0; r < R; r++) wj[r] -= ei[r] * uij;
-            }
+            pare_obs_spread(wt, ei, u, C, R, i, i2);
         }
-        if (i2 < C) /* W[i2:] -= U[i1:i2, i2:]^T E */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(C - i2), (int)R, (int)(i2 - i1), -1.0f,
-                        u + i1 * C + i2, (int)C, e, (int)R, 1.0f, wt + i2 * R, (int)R);
+        pare_obs_lazy(wt, e, u, C, R, i1, i2);
     }
     for (int64_t j = 0; j < C; j++)
         for (int64_t r = 0; r < R; r++) w[r * C + perm[j]] = wt[j * R + r];

@@ -74,22 +74,4 @@ INLINE void rows2_m1(const sparse_job *j, int64_t r) {
     j->y[r + 1] = hsum(_mm256_add_ps(c0, c1)) + (j->bias ? j->bias[r + 1] : 0.0f);
 }
 
-void pare_sparse_rows_avx2(const sparse_job *j, int64_t r0, int64_t r1) {
-    if (j->m == 1) {
-        int64_t r = r0;
-        for (; r + 2 <= r1; r += 2) rows2_m1(j, r);
-        if (r < r1) row_r(j, r, 0, 1);
-        return;
-    }
-    for (int64_t i0 = 0; i0 < j->m; i0 += 4) {
-        const int64_t R = j->m - i0 < 4 ? j->m - i0 : 4;
-        for (int64_t r = r0; r < r1; r++) {
-            switch (R) {
-            case 1: row_r(j, r, i0, 1); break;
-            case 2: row_r(j, r, i0, 2); break;
-            case 3: row_r(j, r, i0, 3); break;
-            default: row_r(j, r, i0, 4); break;
-            }
-        }
-    }
-}
+PARE_SPARSE_ROWS(pare_sparse_rows_avx2)
