@@ -27,6 +27,13 @@ expect_exit 0 "distill every other layer" "$PARE" distill "$TMP/ft" --data "$dat
     --max-len 32 --labels anger,joy,sadness --threads 2 -o "$TMP/st"
 expect_match "student has 3 layers" "$(cat "$TMP/st/config.json")" '"num_hidden_layers":[[:space:]]*3'
 expect_match "student classifies" "$("$PARE" classify "$TMP/st" --text "so angry" 2>&1)" '"anger"'
+out=$("$PARE" eval "$TMP/ft" --data "$data" --limit $n --labels anger,joy,sadness --max-len 32 2>&1)
+expect_match "eval scores the test split" "$out" "test +n [0-9]+ +exact match"
+expect_exit 0 "prune + recovery" "$PARE" finetune "$TMP/ft" --data "$data" --limit $n --epochs 1 --batch 8 --max-len 32 \
+    --labels anger,joy,sadness --prune 0.5 --keep-zeros --threads 2 -o "$TMP/rec"
+expect_match "recovery keeps the zeros" "$("$PARE" info "$TMP/rec" 2>&1)" "sparsity: +0\.5000 of the encoder Linear"
+expect_exit 0 "prune a classifier folder" "$PARE" prune "$TMP/ft" --sparsity 0.2 -o "$TMP/p20"
+expect_match "pruned folder sparsity" "$("$PARE" info "$TMP/p20" 2>&1)" "sparsity: +0\.2000 of the encoder Linear"
 expect_error "teacher of other labels" "the teacher has 3 labels" "$PARE" finetune "$model" --data "$data" --limit $n \
     --labels anger,joy --teacher "$TMP/ft" -o "$TMP/kd2"
 finish

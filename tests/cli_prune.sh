@@ -19,7 +19,8 @@ expect_error "bad nm" "0 < N < M" "$PARE" prune "$m" --nm 4:2 -o "$TMP/x.gguf"
 expect_error "wanda without calib" "need --calib" "$PARE" prune "$m" --method wanda -o "$TMP/x.gguf"
 printf 'x\0y\n' > "$TMP/bin.txt"
 expect_error "binary calib" "not a text file" "$PARE" prune "$m" --method sparsegpt --calib "$TMP/bin.txt" -o "$TMP/x.gguf"
-expect_error "folder model" "not a GGUF file" "$PARE" prune "$(model_dir minilm-l6)" -o "$TMP/x.gguf"
+expect_error "encoder without a head" "no classification head" "$PARE" prune "$(model_dir minilm-l6)" -o "$TMP/x"
+expect_error "wanda on a folder" "BERT folders take --method magnitude" "$PARE" prune "$(model_dir minilm-l6)" --method wanda --calib "$valid" -o "$TMP/x"
 
 sparsity() { "$PARE" info "$1" 2>&1 | sed -n 's/^linear sparsity: *\([0-9.]*\).*/\1/p'; }
 expect_exit 0 "magnitude 2:4" "$PARE" prune "$m" --nm 2:4 -o "$TMP/nm.gguf"

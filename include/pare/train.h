@@ -48,6 +48,8 @@ typedef struct pare_trainer_opts {
     pare_adamw_opts adamw;
     double clip;                /* global gradient norm (1.0 if 0; < 0: no clipping) */
     uint64_t seed;              /* head initialisation (42 if 0) */
+    bool keep_zeros;            /* encoder Linear weights that are 0 at the start stay 0
+                                   (recovery fine-tuning of a pruned model) */
 } pare_trainer_opts;
 
 typedef struct pare_train_batch {
@@ -69,6 +71,13 @@ const struct pare_bert_config *pare_bert_trainer_config(const pare_bert_trainer 
 /* forward only: logits [B][n_labels] */
 pare_status pare_bert_trainer_logits(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask, int64_t B,
                                      int64_t T, float *logits, pare_err *err);
+/* Magnitude pruning of the encoder's Linear weights (q, k, v, attention
+ * output, FFN in and out of every layer; pare_prune_magnitude), one
+ * threshold over all of them (global, the seed study's recipe) or per
+ * tensor; *zeroed (may be NULL) gets the count. */
+pare_status pare_bert_trainer_prune(pare_bert_trainer *t, double sparsity, bool global, int64_t *zeroed, pare_err *err);
+/* From now on keep the encoder Linear weights that are 0 at 0. */
+pare_status pare_bert_trainer_freeze_zeros(pare_bert_trainer *t, pare_err *err);
 /* The batch's loss without a step (no gradient). */
 pare_status pare_bert_trainer_loss(pare_bert_trainer *t, const pare_train_batch *b, float *loss, pare_err *err);
 /* The parameter and gradient buffers (n floats each, layout internal): for tests. */

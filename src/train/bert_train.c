@@ -14,6 +14,7 @@
 #include "pare/bert.h"
 #include "pare/grad.h"
 #include "pare/io.h"
+#include "pare/prune.h"
 #include "pare/train.h"
 
 #include <cjson/cJSON.h>
@@ -23,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#define PARE_MAX_LAYERS_PRUNE 1024
 
 typedef struct tparam {
     char name[96];
@@ -47,6 +50,7 @@ struct pare_bert_trainer {
     int64_t n_params;
     float *w, *g, *m, *v;
     int64_t step;
+    uint8_t *frozen; /* keep_zeros: bit set where a weight stays 0, or NULL */
     int64_t word, pos, type, lne_g, lne_b, pool_w, pool_b, cls_w, cls_b;
     layer_p *L;
     /* activations */
@@ -234,6 +238,7 @@ pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o
     }
     if (!s) s = load_params(t, err);
     if (!s) s = alloc_acts(t, err);
+    if (!s && o->keep_zeros) s = pare_bert_trainer_freeze_zeros(t, err);
     if (s) {
         pare_bert_trainer_free(t);
         return s;
@@ -254,7 +259,42 @@ void pare_bert_trainer_free(pare_bert_trainer *t) {
     free(t->A);
     free(t->pos_ids);
     free(t->type_ids);
+    free(t->frozen);
     free(t);
+}
+
+/* The encoder's Linear weights (q, k, v, attention output, FFN in and out
+ * of every layer): the set the seed study prunes, as pare_bert_prune_magnitude. */
+static bool is_encoder_linear(const tparam *p) {
+    return !strncmp(p->name, "encoder.layer.", 14) && p->shape[1] && !strstr(p->name, "LayerNorm");
+}
+
+pare_status pare_bert_trainer_freeze_zeros(pare_bert_trainer *t, pare_err *err) {
+    free(t->frozen);
+    t->frozen = calloc((size_t)(t->n_params / 8 + 1), 1);
+    if (!t->frozen) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    for (int i = 0; i < t->n_p; i++)
+        if (is_encoder_linear(&t->p[i]))
+            for (int64_t k = t->p[i].off; k < t->p[i].off + t->p[i].n; k++)
+                if (t->w[k] == 0) t->frozen[k / 8] |= (uint8_t)(1u << (k % 8));
+    return PARE_OK;
+}
+
+pare_status pare_bert_trainer_prune(pare_bert_trainer *t, double sparsity, bool global, int64_t *zeroed, pare_err *err) {
+    if (!(sparsity >= 0 && sparsity < 1)) return pare_err_set(err, PARE_ERR_INVALID, "sparsity %g is not in [0, 1)", sparsity);
+    float *ws[PARE_MAX_LAYERS_PRUNE];
+    int64_t ns[PARE_MAX_LAYERS_PRUNE];
+    int n = 0;
+    for (int i = 0; i < t->n_p; i++)
+        if (is_encoder_linear(&t->p[i])) {
+            if (n == PARE_MAX_LAYERS_PRUNE) return pare_err_set(err, PARE_ERR_UNSUPPORTED, "too many layers to prune");
+            ws[n] = t->w + t->p[i].off;
+            ns[n++] = t->p[i].n;
+        }
+    const int64_t z = pare_prune_magnitude(ws, ns, n, sparsity, global);
+    if (z < 0) return pare_err_set(err, PARE_ERR_OOM, "out of memory while pruning");
+    if (zeroed) *zeroed = z;
+    return PARE_OK;
 }
 
 int64_t pare_bert_trainer_n_params(const pare_bert_trainer *t) {
@@ -416,6 +456,11 @@ pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch 
         const tparam *p = &t->p[i];
         pare_adamw_step(t->w + p->off, t->g + p->off, t->m + p->off, t->v + p->off, p->n, &t->o.adamw, t->step, lr, p->decay);
     }
+    if (t->frozen) /* pruned weights stay pruned (recovery fine-tuning) */
+        for (int64_t k = 0; k < t->n_params; k += 8)
+            if (t->frozen[k / 8])
+                for (int b = 0; b < 8 && k + b < t->n_params; b++)
+                    if (t->frozen[k / 8] >> b & 1) t->w[k + b] = 0;
     if (loss) *loss = l;
     return PARE_OK;
 }

@@ -61,6 +61,7 @@ int cmd_quantize(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Decoders (cmd_llama.c). */
 struct pare_llama;

@@ -12,6 +12,7 @@ static const char *HELP =
     "                     [--single-label] [--split 0.6,0.3,0.1] [--seed 42] [--epochs 3] [--batch 16]\n"
     "                     [--lr 5e-5] [--warmup 0.1] [--weight-decay 0.01] [--max-len 128] [--limit N]\n"
     "                     [--teacher DIR [--kd-alpha 0.5] [--kd-temperature 2]] [--threads N]\n"
+    "                     [--prune S [--keep-zeros]] [--json]\n"
     "\n"
     "Trains every weight of MODEL (a BERT-family Hugging Face folder) with a\n"
     "classification head, the way transformers' BertForSequenceClassification does\n"
@@ -28,6 +29,11 @@ static const char *HELP =
     "OUT is a Hugging Face folder (model.safetensors, config.json, tokenizer) that\n"
     "transformers and pare load (pare classify OUT --text ...).\n"
     "\n"
+    "--prune S: first zero the fraction S of the encoder's Linear weights with the\n"
+    "smallest magnitude, one threshold over all of them (the seed study's global L1\n"
+    "recipe); --keep-zeros keeps zero weights at zero while training (recovery\n"
+    "fine-tuning of a pruned model). --epochs 0: evaluate only (pare eval).\n"
+    "\n"
     "--teacher DIR: knowledge distillation from a fine-tuned classifier with the\n"
     "same labels: loss = a * hard + (1 - a) * T^2 * KL(teacher/T || student/T)\n"
     "(per-label sigmoid form for multi-label).\n"
@@ -38,8 +44,8 @@ static const char *HELP =
 
 typedef struct ft_args {
     const char *model, *data, *out, *text_col, *labels, *teacher;
-    bool single;
-    double split[3], lr, warmup, wd, kd_alpha, kd_temp;
+    bool single, keep_zeros;
+    double split[3], lr, warmup, wd, kd_alpha, kd_temp, prune;
     int64_t seed, epochs, batch, max_len, limit;
 } ft_args;
 
@@ -138,7 +144,7 @@ static int run(const ft_args *a, const cli_common *c) {
     pare_dataset_opts dopt = {.text_column = a->text_col, .label_columns = a->labels ? cols : NULL,
                               .n_label_columns = n_cols, .single_label = a->single, .limit = a->limit};
     /* the output folder first: a long run must not end unable to save */
-    if (pare_mkdir_p(a->out, &err) || pare_dataset_load_tsv(a->data, &dopt, &d, &err) ||
+    if ((a->out && pare_mkdir_p(a->out, &err)) || pare_dataset_load_tsv(a->data, &dopt, &d, &err) ||
         pare_wordpiece_load(a->model, &tok, &err))
         goto fail;
     fprintf(stderr, "pare finetune: %s: %lld examples, %lld %s\n", a->data, (long long)d.n, (long long)d.n_labels,
@@ -176,7 +182,14 @@ static int run(const ft_args *a, const cli_common *c) {
     pare_trainer_opts to = {.n_labels = d.n_labels, .multi_label = d.multi_label, .max_batch = a->batch,
                             .max_len = a->max_len, .adamw = pare_adamw_defaults(), .seed = (uint64_t)a->seed};
     to.adamw.weight_decay = a->wd;
+    to.keep_zeros = a->keep_zeros;
     if (pare_bert_trainer_create(a->model, &to, &tr, &err)) goto fail;
+    if (a->prune > 0) {
+        int64_t z;
+        if (pare_bert_trainer_prune(tr, a->prune, true, &z, &err) || (a->keep_zeros && pare_bert_trainer_freeze_zeros(tr, &err)))
+            goto fail;
+        fprintf(stderr, "pare finetune: pruned %lld encoder Linear weights (global magnitude, %.0f%%)\n", (long long)z, 100 * a->prune);
+    }
     fprintf(stderr, "pare finetune: %s: %.2fM parameters; split %lld / %lld / %lld; %lld epochs of %lld steps\n", a->model,
             (double)pare_bert_trainer_n_params(tr) / 1e6, (long long)nsplit[0], (long long)nsplit[1], (long long)nsplit[2],
             (long long)a->epochs, (long long)((nsplit[0] + a->batch - 1) / a->batch));
@@ -259,8 +272,8 @@ static int run(const ft_args *a, const cli_common *c) {
     const double train_s = pare_time_now() - t0;
     free(ids), free(lab), free(mask32), free(mask), free(tgt), free(tlog), free(order), free(starts);
     if (failed) goto fail;
-    fprintf(stderr, "pare finetune: trained %lld steps in %.1f s (%.1f examples/s)\n", (long long)step, train_s,
-            (double)(nsplit[0] * a->epochs) / train_s);
+    if (step) fprintf(stderr, "pare finetune: trained %lld steps in %.1f s (%.1f examples/s)\n", (long long)step, train_s,
+                      (double)(nsplit[0] * a->epochs) / train_s);
     pare_cls_metrics mt;
     if (nsplit[2]) {
         if (evaluate(tr, &d, &e, idx[2], nsplit[2], a, pare_wordpiece_pad_id(tok), &mt, &err)) goto fail;
@@ -268,13 +281,13 @@ static int run(const ft_args *a, const cli_common *c) {
     }
     const char *names[PARE_DATASET_MAX_LABELS];
     for (int64_t l = 0; l < d.n_labels; l++) names[l] = d.label_names[l];
-    if (pare_bert_trainer_save(tr, a->out, names, &err)) goto fail;
+    if (a->out && pare_bert_trainer_save(tr, a->out, names, &err)) goto fail;
     if (c->json && nsplit[2])
         printf("{\"train_seconds\": %.3f, \"examples_per_second\": %.2f, \"test\": {\"n\": %lld, \"exact_match\": %.6f, "
                "\"micro_f1\": %.6f, \"macro_f1\": %.6f, \"jaccard\": %.6f, \"accuracy\": %.6f}}\n",
-               train_s, (double)(nsplit[0] * a->epochs) / train_s, (long long)mt.n, mt.exact_match, mt.micro_f1,
+               train_s, step ? (double)(nsplit[0] * a->epochs) / train_s : 0.0, (long long)mt.n, mt.exact_match, mt.micro_f1,
                mt.macro_f1, mt.jaccard, mt.accuracy);
-    fprintf(stderr, "pare finetune: wrote %s\n", a->out);
+    if (a->out) fprintf(stderr, "pare finetune: wrote %s\n", a->out);
     rc = CLI_OK;
 fail:
     if (rc != CLI_OK) rc = cli_fail("finetune", &err);
@@ -308,14 +321,15 @@ int cmd_finetune(int argc, char **argv) {
 #define NUM(opt, field) else if (!strcmp(o, opt)) { if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(o, v, &a.field)) return CLI_USAGE; }
         STR("-o", out) STR("--output", out) STR("--data", data) STR("--text-column", text_col) STR("--labels", labels)
         STR("--teacher", teacher)
-        INT("--seed", seed, 0, INT64_MAX) INT("--epochs", epochs, 1, 10000) INT("--batch", batch, 1, 4096)
+        INT("--seed", seed, 0, INT64_MAX) INT("--epochs", epochs, 0, 10000) INT("--batch", batch, 1, 4096)
         INT("--max-len", max_len, 2, 4096) INT("--limit", limit, 1, INT64_MAX)
         NUM("--lr", lr) NUM("--warmup", warmup) NUM("--weight-decay", wd) NUM("--kd-alpha", kd_alpha)
-        NUM("--kd-temperature", kd_temp)
+        NUM("--kd-temperature", kd_temp) NUM("--prune", prune)
 #undef STR
 #undef INT
 #undef NUM
         else if (!strcmp(o, "--single-label")) a.single = true;
+        else if (!strcmp(o, "--keep-zeros")) a.keep_zeros = true;
         else if (!strcmp(o, "--split")) {
             if (!(v = cli_value(argc, argv, &i))) return CLI_USAGE;
             if (sscanf(v, "%lf,%lf,%lf", &a.split[0], &a.split[1], &a.split[2]) != 3 || a.split[0] <= 0 || a.split[1] < 0 ||
@@ -333,8 +347,12 @@ int cmd_finetune(int argc, char **argv) {
             return CLI_USAGE;
         }
     }
-    if (!a.model || !a.data || !a.out) {
+    if (!a.model || !a.data || (!a.out && a.epochs > 0)) {
         fprintf(stderr, "pare finetune: need MODEL, --data FILE and -o OUT (pare finetune --help)\n");
+        return CLI_USAGE;
+    }
+    if (!(a.prune >= 0 && a.prune < 1)) {
+        fprintf(stderr, "pare finetune: --prune wants a fraction in [0, 1)\n");
         return CLI_USAGE;
     }
     if (!(a.lr > 0 && a.lr < 1) || !(a.warmup >= 0 && a.warmup < 1) || !(a.kd_alpha >= 0 && a.kd_alpha <= 1) || !(a.kd_temp > 0)) {
@@ -342,4 +360,28 @@ int cmd_finetune(int argc, char **argv) {
         return CLI_USAGE;
     }
     return run(&a, &common);
+}
+
+int cmd_eval(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs("usage: pare eval MODEL --data FILE.tsv [--text-column Tweet] [--labels a,b,...] [--single-label]\n"
+                  "                 [--split 0.6,0.3,0.1] [--seed 42] [--max-len 128] [--prune S] [--json]\n"
+                  "\n"
+                  "Scores a classifier folder on the test split of FILE (the split pare\n"
+                  "finetune uses): exact match, micro/macro F1 and Jaccard for\n"
+                  "multi-label data, accuracy and macro F1 for single-label. --prune S scores it\n"
+                  "after global magnitude pruning of S of its encoder Linear weights.\n",
+                  stdout);
+            return CLI_OK;
+        }
+    char **v = calloc((size_t)argc + 3, sizeof *v);
+    if (!v) return CLI_FAIL;
+    v[0] = "finetune";
+    for (int i = 1; i < argc; i++) v[i] = argv[i];
+    v[argc] = "--epochs";
+    v[argc + 1] = "0";
+    int rc = cmd_finetune(argc + 2, v);
+    free(v);
+    return rc;
 }

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <dirent.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -87,6 +88,36 @@ static void print_mix(const dtype_mix *mix, bool json) {
 }
 
 /* The closing part of both JSON objects: dtype mix and optional tensor list. */
+/* Exact zeros of the encoder Linear weights (f32 tensors named
+ * ...encoder.layer.N.*.weight, 2-D, not LayerNorm), overall and per layer. */
+static void print_bert_sparsity(const pare_tensor_file *f, int64_t n_layers) {
+    int64_t *z = calloc((size_t)(n_layers + 1), sizeof *z), *n = calloc((size_t)(n_layers + 1), sizeof *n), zt = 0, nt = 0;
+    for (int64_t i = 0; z && n && i < pare_tensor_file_count(f); i++) {
+        const pare_tensor *t = pare_tensor_file_get(f, i);
+        const char *p = strstr(t->name, "encoder.layer.");
+        if (!p || t->dtype != PARE_DTYPE_F32 || t->n_dims != 2 || strstr(t->name, "LayerNorm")) continue;
+        const long layer = strtol(p + 14, NULL, 10);
+        const int64_t cnt = pare_tensor_nelem(t);
+        int64_t zz = 0;
+        for (int64_t k = 0; k < cnt; k++) {
+            float v;
+            memcpy(&v, (const char *)t->data + 4 * k, 4);
+            zz += v == 0;
+        }
+        zt += zz;
+        nt += cnt;
+        if (layer >= 0 && layer < n_layers) z[layer] += zz, n[layer] += cnt;
+    }
+    if (nt && zt) {
+        printf("sparsity:     %.4f of the encoder Linear weights are zero; per layer:", (double)zt / (double)nt);
+        for (int64_t l = 0; l < n_layers; l++)
+            if (n[l]) printf(" %.2f", (double)z[l] / (double)n[l]);
+        printf("\n");
+    }
+    free(z);
+    free(n);
+}
+
 static void print_json_tail(const pare_tensor_file *f, const dtype_mix *mix, bool tensors) {
     print_mix(mix, true);
     printf("}");
@@ -182,6 +213,7 @@ static int info_model(const char *dir, const cli_common *c, bool tensors) {
             printf("in memory:    %.2f MB of weights as loaded by pare (%sf32, packed for %s)\n",
                    (double)pare_bert_weight_bytes(m) / 1e6, qm == PARE_BERT_W8_ONLY ? "int8 on disk, dequantized to " : "",
                    pare_kernel_impl_name(pare_kernel_resolve(c->kernel)));
+        print_bert_sparsity(f, cfg->n_layers);
         if (tok) printf("tokenizer:    WordPiece, %d tokens, lowercase %s\n", pare_wordpiece_vocab_size(tok),
                         pare_wordpiece_options(tok)->lowercase ? "yes" : "no");
         if (tensors) print_tensors(f, false);

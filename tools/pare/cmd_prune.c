@@ -26,15 +26,51 @@ static const char *HELP =
     "outputs of the already pruned layers before it, and memory holds one layer in\n"
     "f32 plus the calibration activations.\n"
     "\n"
+    "BERT classifier folders: pare prune FOLDER --sparsity 0.2 [--scope global|local] -o OUT\n"
+    "zeroes the encoder's Linear weights (q, k, v, attention output, FFN) with the\n"
+    "smallest magnitude, one threshold over all of them by default (the seed\n"
+    "study's recipe); recover with pare finetune OUT --keep-zeros.\n"
+    "\n"
     "example:\n"
     "  pare prune $M --method sparsegpt --sparsity 0.5 --calib ../shared/data/wikitext-2/wiki.valid.tokens -o /tmp/sgpt.gguf\n"
     "  pare perplexity /tmp/sgpt.gguf ../shared/data/wikitext-2/wiki.test.tokens --chunks 20\n";
+
+/* A BERT classifier folder: magnitude pruning of its encoder Linear weights,
+ * written as a folder of the same kind (f32, zeros exact). */
+static int prune_folder(const char *model, const char *out, double sparsity, bool global, const cli_common *c) {
+    (void)c;
+    pare_err err = {0};
+    pare_bert_config cfg;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", model);
+    if (pare_bert_config_load(path, &cfg, &err)) return cli_fail("prune", &err);
+    if (cfg.n_labels <= 0) {
+        fprintf(stderr, "pare prune: %s has no classification head (num_labels); prune encoders in an experiment\n", model);
+        return CLI_USAGE;
+    }
+    pare_trainer_opts to = {.n_labels = cfg.n_labels, .multi_label = cfg.problem_type == PARE_PROBLEM_MULTI_LABEL,
+                            .max_batch = 1, .max_len = 2, .adamw = pare_adamw_defaults()};
+    pare_bert_trainer *t = NULL;
+    int64_t z = 0;
+    const char *names[PARE_MAX_LABELS];
+    for (int64_t l = 0; l < cfg.n_labels; l++) names[l] = cfg.labels[l];
+    if (pare_bert_trainer_create(model, &to, &t, &err) || pare_bert_trainer_prune(t, sparsity, global, &z, &err) ||
+        pare_bert_trainer_save(t, out, names, &err)) {
+        pare_bert_trainer_free(t);
+        return cli_fail("prune", &err);
+    }
+    pare_bert_trainer_free(t);
+    fprintf(stderr, "pare prune: wrote %s (%lld encoder Linear weights zeroed, magnitude %s, %.0f%%)\n", out, (long long)z,
+            global ? "global" : "local", sparsity * 100);
+    return CLI_OK;
+}
 
 int cmd_prune(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *calib = NULL, *method = "magnitude";
     int64_t n_seq = 32, seq_len = 512;
     cli_common common = {0};
     pare_llama_prune_opts o = {.sparsity = 0.5, .damp = 0.01};
+    bool global = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         int r = cli_common_option(&common, argc, argv, &i);
@@ -67,6 +103,13 @@ int cmd_prune(int argc, char **argv) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 2, 1 << 16, &seq_len)) return CLI_USAGE;
         } else if (!strcmp(a, "--damp")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &o.damp)) return CLI_USAGE;
+        } else if (!strcmp(a, "--scope")) {
+            if (!(v = cli_value(argc, argv, &i))) return CLI_USAGE;
+            if (strcmp(v, "global") && strcmp(v, "local")) {
+                fprintf(stderr, "pare prune: --scope is global or local, not '%s'\n", v);
+                return CLI_USAGE;
+            }
+            global = !strcmp(v, "global");
         } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
             o.verbose = true;
         } else if (a[0] == '-') {
@@ -95,8 +138,11 @@ int cmd_prune(int argc, char **argv) {
         return CLI_USAGE;
     }
     if (!pare_is_gguf_file(model)) {
-        fprintf(stderr, "pare prune: %s is not a GGUF file (decoders so far; BERT folders are pruned in experiments)\n", model);
-        return CLI_USAGE;
+        if (o.method != PARE_PRUNE_MAGNITUDE || o.m) {
+            fprintf(stderr, "pare prune: %s: BERT folders take --method magnitude with --sparsity (wanda, sparsegpt, --nm: GGUF decoders)\n", model);
+            return CLI_USAGE;
+        }
+        return prune_folder(model, out, o.sparsity, global, &common);
     }
     o.n_threads = common.n_threads;
     pare_err err = {0};

@@ -17,6 +17,7 @@ static const char *HELP =
     "  prune MODEL.gguf -o OUT magnitude, Wanda or SparseGPT pruning of a decoder (unstructured or n:m)\n"
     "  finetune MODEL --data F fine-tune an encoder classifier (or distil one with --teacher)\n"
     "  distill TEACHER --data F  distil a classifier into every other layer of itself\n"
+    "  eval MODEL --data F     score a classifier on the test split (exact match, F1)\n"
     "  generate MODEL ...      stream text from a Llama-family GGUF (--prompt, --chat, sampling)\n"
     "  perplexity MODEL FILE   perplexity on a text file, llama.cpp's windowing (--ctx, --stride)\n"
     "  tokenize MODEL ...      BPE ids of texts as JSON lines (GGUF tokenizer; --text / --file)\n"
@@ -49,7 +50,7 @@ int main(int argc, char **argv) {
     } cmds[] = {
         {"info", cmd_info},   {"embed", cmd_embed}, {"classify", cmd_classify},
         {"bench", cmd_bench}, {"peak", cmd_peak},   {"dev", cmd_dev},
-        {"quantize", cmd_quantize}, {"prune", cmd_prune}, {"finetune", cmd_finetune}, {"distill", cmd_distill}, {"generate", cmd_generate}, {"perplexity", cmd_perplexity}, {"tokenize", cmd_tokenize},
+        {"quantize", cmd_quantize}, {"prune", cmd_prune}, {"finetune", cmd_finetune}, {"distill", cmd_distill}, {"eval", cmd_eval}, {"generate", cmd_generate}, {"perplexity", cmd_perplexity}, {"tokenize", cmd_tokenize},
         {"experiment", cmd_experiment},
     };
     if (argc < 2) {
