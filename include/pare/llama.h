@@ -97,8 +97,9 @@ typedef struct pare_llama_params {
     bool no_sparse;          /* GGUF: run F16 weights dense even when pruned */
     double sparse_min;       /* GGUF F16 weights with at least this fraction of
                                 exact zeros also get the bitmap-sparse form
-                                (include/pare/sparse.h), which the forward pass
-                                then uses; 0: the default, 0.3 (bench/llama.sh
+                                (include/pare/sparse.h), which decode steps
+                                (up to 4 tokens a pass) then use; prefill stays
+                                dense; 0: the default, 0.3 (bench/sparse.sh
                                 measures the crossover) */
 } pare_llama_params;
 

@@ -353,7 +353,7 @@ static pare_status assign_positions(const pare_llama_cache *kc, const pare_llama
 
 static pare_status weight_forward(const llama_weight *w, const float *x, int64_t m, float *y, pare_pool *pool,
                                   pare_err *err) {
-    if (w->sparse.n) /* pruned: bitmap-sparse f16 */
+    if (w->sparse.n && m <= 4) /* pruned, decode: bitmap-sparse f16 (prefill is faster dense, bench/sparse.sh) */
         return pare_sparse_matmul(pool, &w->sparse, x, m, y, w->bias, err);
     if (w->packed.groups) /* row-interleaved Q4_0 / Q4_1 */
         return pare_qmatmul_packed(pool, &w->packed, x, m, y, w->bias, err);
