@@ -309,17 +309,17 @@ int cmd_finetune(int argc, char **argv) {
     cli_common common = {0};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v;
-        int r = cli_common_option(&common, argc, argv, &i);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            fputs(HELP, stdout);
-            return CLI_OK;
+        const int r = cli_take_arg(&common, argc, argv, &i, HELP);
+        if (r == CLI_ARG_BAD) return CLI_USAGE;
+        if (r == CLI_ARG_HELP) return CLI_OK;
+        if (r == CLI_ARG_NEXT) continue;
+        if (!strcmp(o, "--data")) {
+            if (!(a.data = cli_value(argc, argv, &i))) return CLI_USAGE;
         }
 #define STR(opt, field) else if (!strcmp(o, opt)) { if (!(a.field = cli_value(argc, argv, &i))) return CLI_USAGE; }
 #define INT(opt, field, lo, hi) else if (!strcmp(o, opt)) { if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(o, v, lo, hi, &a.field)) return CLI_USAGE; }
 #define NUM(opt, field) else if (!strcmp(o, opt)) { if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(o, v, &a.field)) return CLI_USAGE; }
-        STR("-o", out) STR("--output", out) STR("--data", data) STR("--text-column", text_col) STR("--labels", labels)
+        STR("-o", out) STR("--output", out) STR("--text-column", text_col) STR("--labels", labels)
         STR("--teacher", teacher)
         INT("--seed", seed, 0, INT64_MAX) INT("--epochs", epochs, 0, 10000) INT("--batch", batch, 1, 4096)
         INT("--max-len", max_len, 2, 4096) INT("--limit", limit, 1, INT64_MAX)

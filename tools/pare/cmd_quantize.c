@@ -165,13 +165,11 @@ int cmd_quantize(int argc, char **argv) {
     pare_bert_quant_opts o = {.mode = PARE_BERT_W8A8_DYNAMIC, .calib = PARE_CALIB_MINMAX};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
-        int r = cli_common_option(&common, argc, argv, &i);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(HELP, stdout);
-            return CLI_OK;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+        const int r = cli_take_arg(&common, argc, argv, &i, HELP);
+        if (r == CLI_ARG_BAD) return CLI_USAGE;
+        if (r == CLI_ARG_HELP) return CLI_OK;
+        if (r == CLI_ARG_NEXT) continue;
+        if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             if (!(out = cli_value(argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--type")) {
             if (!(type = cli_value(argc, argv, &i))) return CLI_USAGE;
