@@ -14,17 +14,13 @@
  * rows with FMA. */
 #include "kernels/cpu/qmatmul_internal.h"
 
+#include "kernels/cpu/avx2_hsum.h"
+
 #include <immintrin.h>
 #include <string.h>
 
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 INLINE float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -87,7 +83,7 @@ INLINE __m256 udot(__m256i u, const int8_t *x) {
         }                                                                                       \
         if (b < nb) QBLOCK_STEP(BLK, CODES, OFFSET_TERM, b, acc0, corr0);                       \
         for (int r = 0; r < R; r++)                                                             \
-            out[r] = hsum(_mm256_add_ps(acc0[r], acc1[r])) + (corr0[r] + corr1[r]);             \
+            out[r] = pare_hsum256(_mm256_add_ps(acc0[r], acc1[r])) + (corr0[r] + corr1[r]);             \
     }
 
 /* Q4_0: codes - 8 are signed in [-8, 7], so the sign trick applies and no
@@ -117,7 +113,7 @@ INLINE void dot_q4_0_r(const void *w, const pare_qx *x, const int R, int64_t k, 
         Q4_0_STEP(b + 1, acc1);
     }
     if (b < nb) Q4_0_STEP(b, acc0);
-    for (int r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc0[r], acc1[r]));
+    for (int r = 0; r < R; r++) out[r] = pare_hsum256(_mm256_add_ps(acc0[r], acc1[r]));
 }
 QBLOCK_KERNEL(dot_q4_1, pare_block_q4_1, nibbles(blk->qs), h2f(blk->m))
 QBLOCK_KERNEL(dot_q5_0, pare_block_q5_0,
@@ -145,7 +141,7 @@ INLINE void dot_q8_0_r(const void *w, const pare_qx *x, const int R, int64_t k, 
             acc[r] = _mm256_fmadd_ps(s, _mm256_set1_ps(dw * x[r].d[b]), acc[r]);
         }
     }
-    for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
+    for (int r = 0; r < R; r++) out[r] = pare_hsum256(acc[r]);
 }
 
 /* ---- Q4_K: 8 sub-blocks of 32 with 6-bit scales and mins */
@@ -186,7 +182,7 @@ INLINE void dot_q4_k_r(const void *w, const pare_qx *x, const int R, int64_t k, 
             }
         }
     }
-    for (int r = 0; r < R; r++) out[r] = hsum(acc[r]) - corr[r];
+    for (int r = 0; r < R; r++) out[r] = pare_hsum256(acc[r]) - corr[r];
 }
 
 /* ---- Q6_K: 16 sub-blocks of 16 with int8 scales; codes 0..63, offset 32 */
@@ -233,7 +229,7 @@ INLINE void dot_q6_k_r(const void *w, const pare_qx *x, const int R, int64_t k, 
             }
         }
     }
-    for (int r = 0; r < R; r++) out[r] = hsum(acc[r]) - corr[r];
+    for (int r = 0; r < R; r++) out[r] = pare_hsum256(acc[r]) - corr[r];
 }
 
 /* ---- float weights: 8 lanes per load, U independent accumulators per row */
@@ -253,7 +249,7 @@ INLINE void dot_q6_k_r(const void *w, const pare_qx *x, const int R, int64_t k, 
                                                 acc[r][u]);                                     \
             }                                                                                   \
         for (int r = 0; r < R; r++) {                                                           \
-            float s = hsum(_mm256_add_ps(acc[r][0], acc[r][1]));                                \
+            float s = pare_hsum256(_mm256_add_ps(acc[r][0], acc[r][1]));                                \
             for (int64_t t = i; t < k; t++) s += SCALAR(wp[t]) * x[r].x[t];                     \
             out[r] = s;                                                                         \
         }                                                                                       \

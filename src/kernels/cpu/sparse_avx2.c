@@ -6,17 +6,13 @@
  * bitmap's unused bits are zero, x is read only for k % 8 lanes). */
 #include "kernels/cpu/sparse_internal.h"
 
+#include "kernels/cpu/avx2_hsum.h"
+
 #include <immintrin.h>
 #include <string.h>
 
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 INLINE __m256 load_x(const float *x, int64_t c, int64_t k) {
     if (c + 8 <= k) return _mm256_loadu_ps(x + c);
@@ -46,7 +42,7 @@ INLINE void row_r(const sparse_job *j, int64_t r, int64_t i0, const int R) {
         const __m256 e = expand(j, &v, mask);
         for (int i = 0; i < R; i++) acc[i] = _mm256_fmadd_ps(e, load_x(j->x + (i0 + i) * k, b * 8, k), acc[i]);
     }
-    for (int i = 0; i < R; i++) j->y[(i0 + i) * s->n + r] = hsum(acc[i]) + (j->bias ? j->bias[r] : 0.0f);
+    for (int i = 0; i < R; i++) j->y[(i0 + i) * s->n + r] = pare_hsum256(acc[i]) + (j->bias ? j->bias[r] : 0.0f);
 }
 
 /* One x row (decode): two weight rows interleaved, two accumulators each,
@@ -70,8 +66,8 @@ INLINE void rows2_m1(const sparse_job *j, int64_t r) {
         a0 = _mm256_fmadd_ps(expand(j, &v0, b0[b]), x0, a0);
         c0 = _mm256_fmadd_ps(expand(j, &v1, b1[b]), x0, c0);
     }
-    j->y[r] = hsum(_mm256_add_ps(a0, a1)) + (j->bias ? j->bias[r] : 0.0f);
-    j->y[r + 1] = hsum(_mm256_add_ps(c0, c1)) + (j->bias ? j->bias[r + 1] : 0.0f);
+    j->y[r] = pare_hsum256(_mm256_add_ps(a0, a1)) + (j->bias ? j->bias[r] : 0.0f);
+    j->y[r + 1] = pare_hsum256(_mm256_add_ps(c0, c1)) + (j->bias ? j->bias[r + 1] : 0.0f);
 }
 
 PARE_SPARSE_ROWS(pare_sparse_rows_avx2)
