@@ -60,6 +60,8 @@ typedef struct pare_llama_prune_opts {
 } pare_llama_prune_opts;
 
 const char *pare_prune_method_name(pare_prune_method m);
+/* The method called name ("magnitude", "wanda", "sparsegpt"); false if none is. */
+bool pare_prune_method_parse(const char *name, pare_prune_method *out);
 pare_status pare_llama_prune(const char *in, const char *out, const pare_llama_prune_opts *o, pare_progress *prog,
                              pare_err *err);
 

@@ -115,6 +115,8 @@ typedef struct pare_llama_wq_opts {
 } pare_llama_wq_opts;
 
 const char *pare_wq_method_name(pare_wq_method m);
+/* The method called name ("rtn", "gptq", "awq"); false if none is. */
+bool pare_wq_method_parse(const char *name, pare_wq_method *out);
 pare_status pare_llama_wquantize(const char *in, const char *out, const pare_llama_wq_opts *o, pare_progress *prog,
                                  pare_err *err);
 

@@ -62,9 +62,8 @@ static pare_status ref_and_model_logits(void *ctx, const int32_t *tokens, int64_
  * calibrated on sp->calib_file tokenized by the source's tokenizer. */
 static pare_status grid_quantize(const char *src, const char *dst, const pare_exp_step *sp, pare_progress *prog,
                                  pare_err *err) {
-    pare_llama_wq_opts o = {.method = !strcmp(sp->method, "gptq") ? PARE_WQ_GPTQ : !strcmp(sp->method, "awq") ? PARE_WQ_AWQ : PARE_WQ_RTN,
-                            .grid = {pare_qtype_by_name(sp->type), sp->group},
-                            .gptq = {.damp = 0.01, .block = 128}};
+    pare_llama_wq_opts o = {.grid = {pare_qtype_by_name(sp->type), sp->group}, .gptq = {.damp = 0.01, .block = 128}};
+    pare_wq_method_parse(sp->method, &o.method); /* the config allowed only these names */
     int32_t *ids = NULL;
     pare_status s = PARE_OK;
     if (o.method != PARE_WQ_RTN) {
@@ -80,9 +79,8 @@ static pare_status grid_quantize(const char *src, const char *dst, const pare_ex
 /* Magnitude, Wanda or SparseGPT pruning (pare_llama_prune). */
 static pare_status prune_file(const char *src, const char *dst, const pare_exp_step *sp, pare_progress *prog,
                               pare_err *err) {
-    pare_llama_prune_opts o = {.method = !strcmp(sp->method, "wanda") ? PARE_PRUNE_WANDA
-                                         : !strcmp(sp->method, "sparsegpt") ? PARE_PRUNE_SPARSEGPT : PARE_PRUNE_MAGNITUDE,
-                               .sparsity = sp->sparsity, .n = sp->nm_n, .m = sp->nm_m, .damp = 0.01};
+    pare_llama_prune_opts o = {.sparsity = sp->sparsity, .n = sp->nm_n, .m = sp->nm_m, .damp = 0.01};
+    pare_prune_method_parse(sp->method, &o.method); /* the config allowed only these names */
     int32_t *ids = NULL;
     pare_status s = PARE_OK;
     if (o.method != PARE_PRUNE_MAGNITUDE) {

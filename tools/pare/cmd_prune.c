@@ -124,10 +124,7 @@ int cmd_prune(int argc, char **argv) {
         fprintf(stderr, "pare prune: need MODEL.gguf and -o OUT.gguf (pare prune --help)\n");
         return CLI_USAGE;
     }
-    if (!strcmp(method, "magnitude")) o.method = PARE_PRUNE_MAGNITUDE;
-    else if (!strcmp(method, "wanda")) o.method = PARE_PRUNE_WANDA;
-    else if (!strcmp(method, "sparsegpt")) o.method = PARE_PRUNE_SPARSEGPT;
-    else {
+    if (!pare_prune_method_parse(method, &o.method)) {
         fprintf(stderr, "pare prune: --method is magnitude, wanda or sparsegpt, not '%s'\n", method);
         return CLI_USAGE;
     }

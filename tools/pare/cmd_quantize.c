@@ -96,10 +96,7 @@ static void print_plan(const char *model, const pare_llama_config *c, const gguf
 static int quantize_gguf_grid(const char *model, const char *out, const gguf_wq_args *a, const cli_common *common) {
     pare_llama_wq_opts o = {.grid.group = a->group, .n_threads = common->n_threads, .verbose = a->verbose,
                             .gptq = {.damp = a->damp, .act_order = a->act_order, .block = 128}, .awq_rows = a->awq_rows};
-    if (!strcmp(a->method, "rtn")) o.method = PARE_WQ_RTN;
-    else if (!strcmp(a->method, "gptq")) o.method = PARE_WQ_GPTQ;
-    else if (!strcmp(a->method, "awq")) o.method = PARE_WQ_AWQ;
-    else {
+    if (!pare_wq_method_parse(a->method, &o.method)) {
         fprintf(stderr, "pare quantize: --method for GGUF models is rtn, gptq or awq, not '%s'\n", a->method);
         return CLI_USAGE;
     }

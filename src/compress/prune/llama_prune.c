@@ -15,6 +15,15 @@ const char *pare_prune_method_name(pare_prune_method m) {
     return m == PARE_PRUNE_WANDA ? "wanda" : m == PARE_PRUNE_SPARSEGPT ? "sparsegpt" : "magnitude";
 }
 
+bool pare_prune_method_parse(const char *name, pare_prune_method *out) {
+    for (int m = PARE_PRUNE_MAGNITUDE; m <= PARE_PRUNE_SPARSEGPT; m++)
+        if (!strcmp(name, pare_prune_method_name((pare_prune_method)m))) {
+            *out = (pare_prune_method)m;
+            return true;
+        }
+    return false;
+}
+
 typedef struct pr_state {
     const pare_llama_prune_opts *o;
     uint8_t **rows;              /* [n_layers * 4] F16 rows */

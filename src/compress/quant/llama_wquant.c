@@ -20,6 +20,15 @@ const char *pare_wq_method_name(pare_wq_method m) {
     return m == PARE_WQ_GPTQ ? "gptq" : m == PARE_WQ_AWQ ? "awq" : "rtn";
 }
 
+bool pare_wq_method_parse(const char *name, pare_wq_method *out) {
+    for (int m = PARE_WQ_RTN; m <= PARE_WQ_AWQ; m++)
+        if (!strcmp(name, pare_wq_method_name((pare_wq_method)m))) {
+            *out = (pare_wq_method)m;
+            return true;
+        }
+    return false;
+}
+
 typedef struct wq_state {
     const pare_llama_wq_opts *o;
     const pare_llama_config *c;
@@ -93,7 +102,9 @@ static pare_status awq_layer(wq_state *ws, pare_llama_calib_layer *L, pare_err *
     const int64_t H = c->hidden_size, D = c->head_dim, QD = c->n_heads * D, KD = c->n_kv_heads * D, F = c->intermediate_size;
     const bool mha = c->n_heads == c->n_kv_heads;
     float *s[PARE_LIN_COUNT] = {0};
-    float *xmean = malloc(sizeof(float) * (size_t)(F > QD ? (F > H ? F : H) : (QD > H ? QD : H)));
+    int64_t kmax = 0;
+    for (int l = 0; l < PARE_LIN_COUNT; l++) kmax = L->n_in[l] > kmax ? L->n_in[l] : kmax;
+    float *xmean = malloc(sizeof(float) * (size_t)kmax);
     pare_status st = xmean ? PARE_OK : pare_err_set(err, PARE_ERR_OOM, "out of memory");
     for (int l = 0; l < PARE_LIN_COUNT && !st; l++) {
         const int64_t C = L->n_in[l];
