@@ -6,6 +6,7 @@
 #include "pare/pare.h"
 #include "pare/qlinear.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,75 @@ static void run_qlin(void *c_) {
     pare_qlinear_forward(c->l, c->x, c->m, c->y, c->act, c->scratch, c->pool);
 }
 
+typedef struct {
+    const pare_spmm *s;
+    const float *x, *b;
+    float *y;
+    int64_t m;
+    pare_act act;
+    void *scratch;
+    pare_pool *pool;
+} spmm_ctx;
+
+static void run_spmm(void *c_) {
+    spmm_ctx *c = c_;
+    pare_spmm_matmul(c->pool, c->s, c->x, c->m, c->y, c->b, c->act, c->scratch);
+}
+
+/* `bench_kernels REPS sparse`: the blocked sparse GEMM (pare_spmm) against
+ * the dense AVX-512 GEMM on the BERT-base shapes, magnitude-pruned random
+ * weights at several sparsities and 2:4 (the encoder's crossover). */
+static int bench_sparse(int reps, pare_pool *pool) {
+    static const shape shapes[] = {
+        {"bert qkv", 128, 2304, 768, PARE_ACT_NONE}, {"bert attn-out", 128, 768, 768, PARE_ACT_NONE},
+        {"bert ffn1+gelu", 128, 3072, 768, PARE_ACT_GELU_ERF}, {"bert ffn2", 128, 768, 3072, PARE_ACT_NONE},
+        {"bert ffn1+gelu", 1024, 3072, 768, PARE_ACT_GELU_ERF}, {"bert ffn2", 1024, 768, 3072, PARE_ACT_NONE},
+    };
+    static const double sp[] = {0.3, 0.5, 0.7, 0.9, -1};
+    pare_err err = {0};
+    uint64_t st = 7;
+    printf("%-18s %5s %5s %5s  %-9s %9s %9s %7s\n", "sparse gemm", "m", "n", "k", "sparsity", "dense ms", "sparse ms", "ratio");
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const shape *sh = &shapes[i];
+        float *x = rand_buf(sh->m * sh->k, &st), *w = rand_buf(sh->n * sh->k, &st), *b = rand_buf(sh->n, &st);
+        float *y = rand_buf(sh->m * sh->n, &st), *wp = malloc(sizeof(float) * (size_t)(sh->n * sh->k));
+        for (size_t j = 0; j < sizeof sp / sizeof sp[0]; j++) {
+            memcpy(wp, w, sizeof(float) * (size_t)(sh->n * sh->k));
+            if (sp[j] < 0) {
+                float *score = malloc(sizeof(float) * (size_t)(sh->n * sh->k));
+                for (int64_t q = 0; score && q < sh->n * sh->k; q++) score[q] = fabsf(wp[q]);
+                if (score) pare_prune_by_score(wp, score, sh->n, sh->k, PARE_PRUNE_NM, 0, 2, 4);
+                free(score);
+            }
+            else pare_prune_magnitude(&wp, (int64_t[]){sh->n * sh->k}, 1, sp[j], true);
+            pare_arena *ar = pare_arena_create(0);
+            pare_linear l;
+            pare_spmm s;
+            if (pare_linear_init(&l, wp, b, sh->n, sh->k, pare_kernel_resolve(PARE_KERNEL_AUTO), ar, &err) ||
+                pare_spmm_build(wp, sh->n, sh->k, ar, &s, &err)) {
+                fprintf(stderr, "%s\n", err.msg);
+                return 1;
+            }
+            void *scratch = malloc(pare_spmm_scratch_bytes(&s, sh->m));
+            lin_ctx lc = {&l, x, y, sh->m, sh->act, pool};
+            spmm_ctx sc = {&s, x, b, y, sh->m, sh->act, scratch, pool};
+            double best, cpu, td = median_time(reps, run_lin, &lc, &best, &cpu), ts = median_time(reps, run_spmm, &sc, &best, &cpu);
+            char name[16];
+            snprintf(name, sizeof name, sp[j] < 0 ? "2:4" : "%.0f%%", sp[j] * 100);
+            printf("%-18s %5lld %5lld %5lld  %-9s %9.3f %9.3f %7.2f\n", sh->name, (long long)sh->m, (long long)sh->n,
+                   (long long)sh->k, name, td * 1e3, ts * 1e3, td / ts);
+            free(scratch);
+            pare_arena_free(ar);
+        }
+        free(x);
+        free(w);
+        free(b);
+        free(y);
+        free(wp);
+    }
+    return 0;
+}
+
 static void run_attn(void *c_) {
     attn_ctx *c = c_;
     pare_attention_f32(&c->a, c->pool);
@@ -105,8 +175,8 @@ int main(int argc, char **argv) {
     int reps = argc > 1 ? atoi(argv[1]) : 15;
     if (reps < 1) reps = 1;
     pare_kernel_impl only = PARE_KERNEL_AUTO;
-    bool only_int8 = argc > 2 && strcmp(argv[2], "int8") == 0;
-    if (argc > 2 && !only_int8 && !pare_kernel_impl_parse(argv[2], &only)) {
+    bool only_int8 = argc > 2 && strcmp(argv[2], "int8") == 0, sparse = argc > 2 && strcmp(argv[2], "sparse") == 0;
+    if (argc > 2 && !only_int8 && !sparse && !pare_kernel_impl_parse(argv[2], &only)) {
         fprintf(stderr, "bench_kernels: unknown impl '%s'\n", argv[2]);
         return 2;
     }
@@ -116,6 +186,11 @@ int main(int argc, char **argv) {
     if (!pool) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
+    }
+    if (sparse) {
+        int rc = bench_sparse(reps, pool);
+        pare_pool_free(pool);
+        return rc;
     }
     pare_cpu_features f;
     char fb[256];

@@ -13,7 +13,7 @@ test=$(data_path wikitext-2/wiki.test.tokens)
 
 expect_exit 0 "prune --help" "$PARE" prune --help
 expect_error "no -o" "-o OUT.gguf" "$PARE" prune "$m"
-expect_error "bad method" "magnitude, wanda or sparsegpt" "$PARE" prune "$m" --method random -o "$TMP/x.gguf"
+expect_error "bad method" "magnitude, wanda, sparsegpt, heads" "$PARE" prune "$m" --method random -o "$TMP/x.gguf"
 expect_error "bad sparsity" "[0, 1)" "$PARE" prune "$m" --sparsity 1.5 -o "$TMP/x.gguf"
 expect_error "bad nm" "0 < N < M" "$PARE" prune "$m" --nm 4:2 -o "$TMP/x.gguf"
 expect_error "wanda without calib" "need --calib" "$PARE" prune "$m" --method wanda -o "$TMP/x.gguf"
@@ -21,6 +21,21 @@ printf 'x\0y\n' > "$TMP/bin.txt"
 expect_error "binary calib" "not a text file" "$PARE" prune "$m" --method sparsegpt --calib "$TMP/bin.txt" -o "$TMP/x.gguf"
 expect_error "encoder without a head" "no classification head" "$PARE" prune "$(model_dir minilm-l6)" -o "$TMP/x"
 expect_error "wanda on a folder" "BERT folders take --method magnitude" "$PARE" prune "$(model_dir minilm-l6)" --method wanda --calib "$valid" -o "$TMP/x"
+
+# structured pruning of a BERT folder: heads (magnitude, then Taylor over
+# a few SemEval examples), neurons, layers; the result loads and runs
+enc=$(model_dir minilm-l6)
+semeval=$(data_path semeval2018-ec/2018-E-c-En-train.txt)
+expect_error "taylor without data" "needs --data" "$PARE" prune "$enc" --method heads --importance taylor -o "$TMP/h"
+expect_error "neurons ranked globally" "per layer" "$PARE" prune "$enc" --method neurons --scope global -o "$TMP/n"
+expect_error "heads on a gguf" "BERT folder" "$PARE" prune "$m" --method heads -o "$TMP/h"
+expect_exit 0 "heads 30%" "$PARE" prune "$enc" --method heads --sparsity 0.3 -o "$TMP/h"
+expect_exit 0 "heads 30% by taylor" "$PARE" prune "$enc" --method heads --sparsity 0.3 --importance taylor --data "$semeval" --examples 16 -o "$TMP/ht"
+expect_exit 0 "then neurons 30%" "$PARE" prune "$TMP/h" --method neurons --sparsity 0.3 -o "$TMP/hn"
+expect_exit 0 "then a third of the layers" "$PARE" prune "$TMP/hn" --method layers --sparsity 0.34 -o "$TMP/hnl"
+expect_eq "pruned_heads recorded" "$(grep -c pruned_heads "$TMP/ht/config.json")" 1
+expect_eq "4 layers left" "$(sed -n 's/.*"num_hidden_layers":[^0-9]*\([0-9]*\).*/\1/p' "$TMP/hnl/config.json")" 4
+expect_exit 0 "pruned encoder runs" "$PARE" bench "$TMP/hnl" --iters 2 --warmup 1
 
 sparsity() { "$PARE" info "$1" 2>&1 | sed -n 's/^linear sparsity: *\([0-9.]*\).*/\1/p'; }
 expect_exit 0 "magnitude 2:4" "$PARE" prune "$m" --nm 2:4 -o "$TMP/nm.gguf"

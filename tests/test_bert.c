@@ -181,6 +181,80 @@ static void test_random_minilm_l12(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* Structured pruning (pare_bert_prune_structured): 30% of heads ranked over
+ * all layers, then 30% of FFN neurons per layer, then a third of the layers,
+ * the steps tools/make_references.py runs with `pare prune`; the golden is
+ * HF on the result (tools/hf_pruned_bert.py), so this checks both the
+ * written folder and pare's per-layer head counts and FFN widths. */
+static void test_pruned_minilm_l6(void **state) {
+    (void)state;
+    char src[4096], d[3][4200];
+    tu_model_dir(src, sizeof src, "minilm-l6");
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const pare_bert_struct_opts steps[3] = {{.unit = PARE_STRUCT_HEADS, .fraction = 0.3, .global = true},
+                                           {.unit = PARE_STRUCT_NEURONS, .fraction = 0.3},
+                                           {.unit = PARE_STRUCT_LAYERS, .fraction = 0.34}};
+    pare_err err = {0};
+    const char *prev = src;
+    for (int i = 0; i < 3; i++) {
+        snprintf(d[i], sizeof d[i], "%s/pare-test-pruned-%d-%d", tmp, (int)getpid(), i);
+        pare_bert_struct_result r;
+        tu_assert_ok(pare_bert_prune_structured(prev, d[i], &steps[i], &r, &err), &err);
+        assert_true(r.units_after < r.units_before && r.params_after < r.params_before);
+        prev = d[i];
+    }
+    check_model(d[2], "minilm-l6-pruned", 1, PARE_KERNEL_AUTO);
+    check_model(d[2], "minilm-l6-pruned", 8, PARE_KERNEL_AUTO);
+    /* bad input: the same folder in and out, neurons ranked globally */
+    pare_bert_struct_opts bad = {.unit = PARE_STRUCT_NEURONS, .fraction = 0.3, .global = true};
+    assert_int_equal(pare_bert_prune_structured(src, d[0], &bad, NULL, &err), PARE_ERR_INVALID);
+    bad.global = false;
+    assert_int_equal(pare_bert_prune_structured(src, src, &bad, NULL, &err), PARE_ERR_INVALID);
+    for (int i = 0; i < 3; i++) {
+        char cmd[4300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", d[i]);
+        assert_int_equal(system(cmd), 0);
+    }
+}
+
+/* The sparse path (pare_spmm, Linear layers with >= sparse_min zeros)
+ * against the dense kernels on the same pruned weights: 70% unstructured
+ * magnitude pruning of MiniLM-L6, batch 8 with padding. */
+static void test_sparse_path(void **state) {
+    (void)state;
+    char dir[4096];
+    tu_model_dir(dir, sizeof dir, "minilm-l6");
+    pare_err err = {0};
+    pare_bert *m[2] = {NULL, NULL};
+    float *h[2];
+    const int64_t B = 8, T = 40, H = 384;
+    int32_t ids[8 * 40], mask[8 * 40];
+    for (int64_t i = 0; i < B * T; i++) {
+        ids[i] = i % T == 0 ? 101 : (int32_t)(1000 + (i * 7919) % 20000);
+        mask[i] = i % T < T - (i / T) * 4;
+    }
+    for (int k = 0; k < 2; k++) {
+        pare_bert_params p = pare_bert_default_params();
+        p.n_threads = 2;
+        p.no_sparse = k == 1;
+        tu_assert_ok(pare_bert_load(dir, &p, &m[k], &err), &err);
+        int64_t z;
+        tu_assert_ok(pare_bert_prune_magnitude(m[k], 0.7, false, &z, &err), &err);
+        h[k] = malloc(sizeof(float) * (size_t)(B * T * H));
+        pare_bert_outputs out = {.hidden = h[k]};
+        tu_assert_ok(pare_bert_forward(m[k], ids, mask, NULL, B, T, &out, &err), &err);
+    }
+    double d = 0;
+    for (int64_t i = 0; i < B * T; i++)
+        for (int64_t j = 0; mask[i] && j < H; j++) d = fmax(d, fabs(h[0][i * H + j] - h[1][i * H + j]));
+    assert_true(d < TOL);
+    assert_true(d > 0); /* two different kernels ran */
+    for (int k = 0; k < 2; k++) {
+        free(h[k]);
+        pare_bert_free(m[k]);
+    }
+}
+
 static void test_bad_inputs(void **state) {
     (void)state;
     char dir[4096];
@@ -209,6 +283,8 @@ int main(void) {
         cmocka_unit_test(test_minilm_l6),
         cmocka_unit_test(test_all_minilm_l6),
         cmocka_unit_test(test_random_minilm_l12),
+        cmocka_unit_test(test_pruned_minilm_l6),
+        cmocka_unit_test(test_sparse_path),
         cmocka_unit_test(test_bad_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

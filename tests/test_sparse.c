@@ -77,7 +77,78 @@ static void test_sparse(void **state) {
     pare_pool_free(pool);
 }
 
+/* The blocked f32 format (pare_spmm) against the dense product in double:
+ * same patterns, k across block boundaries, token counts across the
+ * 16-lane and 128-token tiles, an activation, both kernels. */
+static void check_spmm(int64_t n, int64_t k, int64_t m, double density, int pattern, pare_pool *pool, uint64_t *seed) {
+    float *w = malloc(sizeof(float) * (size_t)(n * k)), *bias = malloc(sizeof(float) * (size_t)n);
+    float *x = malloc(sizeof(float) * (size_t)(m * k)), *y = malloc(sizeof(float) * (size_t)(m * n));
+    float *yr = malloc(sizeof(float) * (size_t)(m * n));
+    for (int64_t r = 0; r < n; r++) {
+        bias[r] = (float)(unif(seed) - 0.5);
+        for (int64_t c = 0; c < k; c++) {
+            bool keep = unif(seed) < density;
+            if (pattern == 1) keep = (c % 4) == (r % 4) || (c % 4) == ((r + 1) % 4);
+            if (pattern == 2) keep = r % 4 == 0 ? false : r % 4 == 1 ? true : r % 4 == 2 ? c == 0 : c == k - 1;
+            w[r * k + c] = keep ? (float)(unif(seed) * 2 - 1) : 0.0f;
+        }
+    }
+    for (int64_t i = 0; i < m * k; i++) x[i] = (float)(unif(seed) * 2 - 1);
+    pare_arena *a = pare_arena_create(1 << 20);
+    pare_spmm s;
+    pare_err err = {0};
+    tu_assert_ok(pare_spmm_build(w, n, k, a, &s, &err), &err);
+    assert_int_equal(s.nnz, n * k - pare_count_zeros(PARE_Q_F32, w, n, k));
+    void *scratch = malloc(pare_spmm_scratch_bytes(&s, m));
+    pare_spmm_matmul_ref(&s, x, m, yr, bias);
+    for (int kernel = 0; kernel < 2; kernel++) {
+        s.generic = kernel == 1;
+        const pare_act act = kernel ? PARE_ACT_RELU : PARE_ACT_NONE;
+        pare_spmm_matmul(pool, &s, x, m, y, bias, act, scratch);
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t r = 0; r < n; r++) {
+                double d = bias[r], l1 = fabs(bias[r]);
+                for (int64_t c = 0; c < k; c++) {
+                    d += (double)w[r * k + c] * x[i * k + c];
+                    l1 += fabs((double)w[r * k + c] * x[i * k + c]);
+                }
+                assert_true(fabs(yr[i * n + r] - d) <= 1e-6 * l1 + 1e-7);
+                const double want = act == PARE_ACT_RELU && d < 0 ? 0 : d;
+                if (!(fabs(y[i * n + r] - want) <= 1e-5 * l1 + 1e-6))
+                    fail_msg("spmm kernel %d n %lld k %lld m %lld density %.2f pattern %d: y[%lld][%lld] = %g, want %g", kernel,
+                             (long long)n, (long long)k, (long long)m, density, pattern, (long long)i, (long long)r, y[i * n + r], want);
+            }
+    }
+    free(scratch);
+    pare_arena_free(a);
+    free(w);
+    free(x);
+    free(y);
+    free(yr);
+    free(bias);
+}
+
+static void test_spmm(void **state) {
+    (void)state;
+    pare_err err = {0};
+    pare_pool *pool = pare_pool_create(2, &err);
+    assert_non_null(pool);
+    uint64_t seed = 9;
+    const double dens[] = {0.0, 0.3, 0.7, 1.0};
+    const int64_t ks[] = {5, 64, 65, 200};
+    const int64_t ms[] = {1, 15, 16, 17, 128, 129, 300};
+    for (size_t d = 0; d < sizeof dens / sizeof dens[0]; d++)
+        for (size_t kk = 0; kk < sizeof ks / sizeof ks[0]; kk++)
+            for (size_t mm = 0; mm < sizeof ms / sizeof ms[0]; mm++)
+                check_spmm(23, ks[kk], ms[mm], dens[d], 0, mm % 2 ? pool : NULL, &seed);
+    for (size_t mm = 0; mm < sizeof ms / sizeof ms[0]; mm++) {
+        check_spmm(32, 192, ms[mm], 0, 1, pool, &seed); /* 2:4 */
+        check_spmm(40, 77, ms[mm], 0, 2, pool, &seed);  /* empty, dense, first-only, last-only rows */
+    }
+    pare_pool_free(pool);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_sparse)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_sparse), cmocka_unit_test(test_spmm)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

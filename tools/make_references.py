@@ -101,6 +101,25 @@ def make_random_l12(dest, vocab_from):
     return True
 
 
+PRUNE_STEPS = [("heads", "0.3", "global"), ("neurons", "0.3", "local"), ("layers", "0.34", "global")]
+
+
+def make_pruned(dest, src):
+    """minilm-l6-pruned: `pare prune` heads (global), neurons, layers in turn."""
+    pare = os.path.join(ROOT, "build", "pare")
+    prev = src
+    for i, (unit, frac, scope) in enumerate(PRUNE_STEPS):
+        out = dest if i == len(PRUNE_STEPS) - 1 else f"{dest}.step{i}"
+        cmd = [pare, "prune", prev, "--method", unit, "--sparsity", frac, "--scope", scope, "-o", out]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"make_references: skipping minilm-l6-pruned: `{' '.join(cmd)}` failed: {r.stderr.strip()[:300]}",
+                  file=sys.stderr)
+            return False
+        prev = out
+    return True
+
+
 def run_model(name, model_dir, tweets, lines, out_dir):
     import torch
     import transformers
@@ -110,8 +129,13 @@ def run_model(name, model_dir, tweets, lines, out_dir):
     tok = AutoTokenizer.from_pretrained(model_dir)
     if not tok.is_fast:
         sys.exit(f"{model_dir}: tokenizer is not a fast (tokenizers) tokenizer")
-    model = BertModel.from_pretrained(model_dir, attn_implementation="eager",
-                                      dtype=torch.float32).eval()
+    if name.endswith("-pruned"):  # per-layer heads and FFN width (tools/hf_pruned_bert.py)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from hf_pruned_bert import load_pruned_bert
+        model = load_pruned_bert(model_dir)
+    else:
+        model = BertModel.from_pretrained(model_dir, attn_implementation="eager",
+                                          dtype=torch.float32).eval()
     hidden = model.config.hidden_size
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
 
@@ -183,7 +207,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("models", nargs="*",
                     help="model names under the models dir (default: minilm-l6 all-minilm-l6 "
-                         "random-minilm-l12)")
+                         "random-minilm-l12 minilm-l6-pruned)")
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "golden"))
     ap.add_argument("--no-random", action="store_true",
                     help="reuse .cache/models/random-minilm-l12 instead of re-making it")
@@ -195,7 +219,7 @@ def main():
     torch.set_num_threads(2)
     torch.manual_seed(0)
     mdir = models_dir()
-    names = args.models or ["minilm-l6", "all-minilm-l6", "random-minilm-l12"]
+    names = args.models or ["minilm-l6", "all-minilm-l6", "random-minilm-l12", "minilm-l6-pruned"]
     tweets = read_tweets(data_file())
     sel_tok = AutoTokenizer.from_pretrained(os.path.join(mdir, "minilm-l6"))
     lines = select_lines(tweets, sel_tok)
@@ -206,6 +230,8 @@ def main():
         if name == "random-minilm-l12" and not args.no_random:
             if not make_random_l12(path, os.path.join(mdir, "minilm-l6")):
                 continue
+        if name == "minilm-l6-pruned" and not make_pruned(path, os.path.join(mdir, "minilm-l6")):
+            continue
         if not os.path.isfile(os.path.join(path, "config.json")):
             print(f"make_references: skipping {name}: {path}/config.json not found "
                   "(run `make models`)", file=sys.stderr)

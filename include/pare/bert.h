@@ -42,6 +42,10 @@ pare_status pare_bert_config_parse(const char *text, size_t len, const char *nam
 typedef struct pare_bert_params {
     int n_threads;             /* <= 0: PARE_THREADS or all cores */
     pare_kernel_impl kernel;   /* AUTO by default */
+    bool no_sparse;            /* run pruned fp32 Linear weights dense */
+    double sparse_min;         /* Linear layers with at least this fraction of zeros
+                                  run by the sparse kernel (pare_spmm); 0: 0.5, the
+                                  measured crossover (bench_kernels sparse) */
 } pare_bert_params;
 
 pare_bert_params pare_bert_default_params(void);
@@ -97,6 +101,13 @@ pare_status pare_bert_embed(pare_bert *m, const char *const *texts, int64_t n, i
 
 /* Bytes of weights resident after loading (f32 copies and packed layouts). */
 size_t pare_bert_weight_bytes(const pare_bert *m);
+/* Layer il as loaded: heads and FFN width (fewer after structured pruning)
+ * and how many of its four Linear layers run by the sparse kernel. */
+typedef struct pare_bert_layer_info {
+    int64_t n_heads, ffn;
+    int n_sparse;
+} pare_bert_layer_info;
+pare_bert_layer_info pare_bert_layer(const pare_bert *m, int64_t il);
 /* Total parameters as loaded. */
 int64_t pare_bert_n_params(const pare_bert *m);
 /* FLOPs of one forward pass of the encoder over B x T tokens (GEMMs and

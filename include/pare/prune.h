@@ -68,6 +68,42 @@ pare_status pare_llama_prune(const char *in, const char *out, const pare_llama_p
 /* Fraction of exact zeros. */
 double pare_sparsity(const float *w, int64_t n);
 
+/* ---- structured pruning of BERT-family folders
+ * (src/compress/prune/bert_structured.c): whole attention heads, FFN
+ * neurons or layers go, so the result is a smaller dense model. Heads are
+ * recorded as Hugging Face does it (config.json "pruned_heads", original
+ * head ids per layer; transformers loads the folder), neurons narrow
+ * intermediate_size (the same count in every layer, as HF's config has one
+ * width), layers lower num_hidden_layers. */
+typedef enum pare_struct_unit { PARE_STRUCT_HEADS = 0, PARE_STRUCT_NEURONS = 1, PARE_STRUCT_LAYERS = 2 } pare_struct_unit;
+
+const char *pare_struct_unit_name(pare_struct_unit u); /* heads, neurons, layers */
+
+typedef struct pare_bert_struct_opts {
+    pare_struct_unit unit;
+    double fraction;       /* of the units removed (rounded to whole units per layer, or overall) */
+    bool global;           /* heads: one ranking over all layers (at least one head stays in
+                              each); else the same count in every layer. Neurons are always
+                              per layer; layers always global. */
+    const double *scores;  /* importance of each unit (pare_bert_struct_count order: layer
+                              after layer), e.g. first-order Taylor from
+                              pare_bert_trainer_taylor; NULL: weight magnitude */
+} pare_bert_struct_opts;
+
+typedef struct pare_bert_struct_result {
+    int64_t units_before, units_after;
+    int64_t params_before, params_after; /* encoder layers' parameters */
+} pare_bert_struct_result;
+
+/* The folder's units: heads (sum over layers), neurons or layers. */
+pare_status pare_bert_struct_count(const char *dir, pare_struct_unit u, int64_t *n, pare_err *err);
+/* Magnitude importance into scores[n]: a head's sum |w| over its rows of
+ * Q, K, V and its columns of the attention output; a neuron's over its
+ * FFN-in row and FFN-out column; a layer's mean |w| over its four Linears. */
+pare_status pare_bert_struct_magnitude(const char *dir, pare_struct_unit u, double *scores, int64_t n, pare_err *err);
+pare_status pare_bert_prune_structured(const char *dir, const char *out_dir, const pare_bert_struct_opts *o,
+                                       pare_bert_struct_result *res, pare_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,7 @@
 #define PARE_SPARSE_H
 
 #include "pare/core.h"
+#include "pare/kernels.h"
 #include "pare/qtypes.h"
 
 #ifdef __cplusplus
@@ -45,6 +46,44 @@ pare_status pare_sparse_matmul(pare_pool *pool, const pare_sparse *s, const floa
                                const float *bias, pare_err *err);
 /* The reference: one output at a time in double. */
 void pare_sparse_matmul_ref(const pare_sparse *s, const float *x, int64_t m, float *y, const float *bias);
+
+/* ---- many input rows (encoders, prefill): f32 nonzeros, blocked
+ * (src/kernels/cpu/spmm.c, spmm_avx512.c)
+ *
+ * The k inputs are cut into blocks of PARE_SPMM_KB columns; for each block,
+ * row after row, the row's nonzeros in that block as (value, column within
+ * the block). The kernel works on x transposed, 128 input rows (tokens) at
+ * a time: one output row's 128 partial sums stay in eight AVX-512
+ * registers while each nonzero adds value * (its input column over the 128
+ * tokens), a broadcast and eight FMAs reading a block of x^T that stays in
+ * L1. Work and weight bytes scale with the nonzeros, so unlike the bitmap
+ * format above it wins in the compute-bound regime of many tokens. */
+#define PARE_SPMM_KB 64
+#define PARE_SPMM_TM 128
+
+typedef struct pare_spmm_nz {
+    float v;
+    int32_t c; /* column within the block, as the byte offset of its row of x^T (c * PARE_SPMM_TM * 4) */
+} pare_spmm_nz;
+
+typedef struct pare_spmm {
+    int64_t n, k, nnz, nkb;
+    const pare_spmm_nz *nz;   /* block after block, row after row */
+    const int64_t *off;       /* [nkb * n + 1]: (block b, row r) starts at nz + off[b * n + r] */
+    bool generic;             /* run the plain C kernel even where AVX-512 is (tests) */
+} pare_spmm;
+
+/* From n dense rows of k f32 weights (zeros dropped, values exact). */
+pare_status pare_spmm_build(const float *w, int64_t n, int64_t k, pare_arena *arena, pare_spmm *out, pare_err *err);
+size_t pare_spmm_bytes(const pare_spmm *s);
+/* Scratch the product of m input rows needs (x^T and y^T of one tile). */
+size_t pare_spmm_scratch_bytes(const pare_spmm *s, int64_t m);
+/* y[m][n] = act(x[m][k] . W^T + bias); scratch: pare_spmm_scratch_bytes,
+ * 64-byte aligned. Output rows split over pool. */
+void pare_spmm_matmul(pare_pool *pool, const pare_spmm *s, const float *x, int64_t m, float *y, const float *bias,
+                      pare_act act, void *scratch);
+/* The reference: one output at a time in double, no activation. */
+void pare_spmm_matmul_ref(const pare_spmm *s, const float *x, int64_t m, float *y, const float *bias);
 
 #ifdef __cplusplus
 }

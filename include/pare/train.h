@@ -39,6 +39,7 @@ void pare_linear_head_predict(const float *X, int64_t n, int64_t d, int64_t L, c
  * trained with AdamW (no decay on biases and LayerNorm), gradients clipped
  * to a global norm. No dropout. */
 #include "pare/grad.h"
+#include "pare/prune.h"
 struct pare_bert_config;
 
 typedef struct pare_trainer_opts {
@@ -76,6 +77,18 @@ pare_status pare_bert_trainer_logits(pare_bert_trainer *t, const int32_t *ids, c
  * threshold over all of them (global, the seed study's recipe) or per
  * tensor; *zeroed (may be NULL) gets the count. */
 pare_status pare_bert_trainer_prune(pare_bert_trainer *t, double sparsity, bool global, int64_t *zeroed, pare_err *err);
+/* The same weights pruned n:m by magnitude: the n smallest |w| of every m
+ * consecutive inputs of a row (2:4, 4:8). */
+pare_status pare_bert_trainer_prune_nm(pare_bert_trainer *t, int n, int m, int64_t *zeroed, pare_err *err);
+/* First-order Taylor importance of structured units (Molchanov et al. 2019;
+ * for heads, Michel et al. 2019): forward and backward of the batch (no
+ * step), then for each unit |dL/d(its mask)| added to scores (layout of
+ * pare_bert_struct_count: layer after layer). A head's mask scales its
+ * context columns, so the derivative is sum(w * g) over its columns of the
+ * attention output; a neuron's, over its column of the FFN output; a
+ * layer's score is the sum of its heads' and neurons'. */
+pare_status pare_bert_trainer_taylor(pare_bert_trainer *t, const pare_train_batch *b, pare_struct_unit unit, double *scores,
+                                     pare_err *err);
 /* From now on keep the encoder Linear weights that are 0 at 0. */
 pare_status pare_bert_trainer_freeze_zeros(pare_bert_trainer *t, pare_err *err);
 /* The batch's loss without a step (no gradient). */

@@ -139,12 +139,14 @@ static pare_status load_linear_f32(pare_bert *m, const char *base, int64_t n_out
 static pare_status load_linear(pare_bert *m, const char *base, int64_t n_out, int64_t n_in,
                                bert_lin *lin, pare_err *err) {
     if (m->qmode != PARE_BERT_FP32) return load_linear_q(m, &base, 1, n_out, n_in, lin, err);
-    return load_linear_f32(m, base, n_out, n_in, &lin->f, err);
+    pare_status s = load_linear_f32(m, base, n_out, n_in, &lin->f, err);
+    return s ? s : bert_lin_sparsify(m, lin, err);
 }
 
-/* Q, K and V weights stacked into one [3H, H] matrix. */
+/* Q, K and V weights stacked into one [3 Hq, H] matrix (Hq = heads x head
+ * size: H unless heads were pruned). */
 static pare_status load_qkv(pare_bert *m, int64_t il, bert_lin *lin, pare_err *err) {
-    const int64_t H = m->cfg.hidden_size;
+    const int64_t H = m->cfg.hidden_size, Hq = m->layers[il].n_heads * (H / m->cfg.n_heads);
     static const char *const parts[3] = {"query", "key", "value"};
     if (m->qmode != PARE_BERT_FP32) {
         char names[3][160];
@@ -153,32 +155,77 @@ static pare_status load_qkv(pare_bert *m, int64_t il, bert_lin *lin, pare_err *e
             snprintf(names[p], sizeof names[p], "encoder.layer.%lld.attention.self.%s", (long long)il, parts[p]);
             bases[p] = names[p];
         }
-        return load_linear_q(m, bases, 3, H, H, lin, err);
+        return load_linear_q(m, bases, 3, Hq, H, lin, err);
     }
-    float *w = pare_arena_alloc(m->weights, (size_t)(3 * H * H) * sizeof(float), 64);
-    float *b = pare_arena_alloc(m->weights, (size_t)(3 * H) * sizeof(float), 64);
+    float *w = pare_arena_alloc(m->weights, (size_t)(3 * Hq * H) * sizeof(float), 64);
+    float *b = pare_arena_alloc(m->weights, (size_t)(3 * Hq) * sizeof(float), 64);
     if (!w || !b) return pare_err_set(err, PARE_ERR_OOM, "out of memory fusing QKV of layer %lld", (long long)il);
     for (int p = 0; p < 3; p++) {
         char wn[160], bn[160];
         snprintf(wn, sizeof wn, "encoder.layer.%lld.attention.self.%s.weight", (long long)il, parts[p]);
         snprintf(bn, sizeof bn, "encoder.layer.%lld.attention.self.%s.bias", (long long)il, parts[p]);
         const float *pw, *pb;
-        pare_status s = load_f32(m, wn, 2, (int64_t[]){H, H}, true, &pw, err);
-        if (!s) s = load_f32(m, bn, 1, (int64_t[]){H}, true, &pb, err);
+        pare_status s = load_f32(m, wn, 2, (int64_t[]){Hq, H}, true, &pw, err);
+        if (!s) s = load_f32(m, bn, 1, (int64_t[]){Hq}, true, &pb, err);
         if (s) return s;
-        memcpy(w + p * H * H, pw, (size_t)(H * H) * sizeof(float));
-        memcpy(b + p * H, pb, (size_t)H * sizeof(float));
+        memcpy(w + p * Hq * H, pw, (size_t)(Hq * H) * sizeof(float));
+        memcpy(b + p * Hq, pb, (size_t)Hq * sizeof(float));
     }
-    return pare_linear_init(&lin->f, w, b, 3 * H, H, m->kernel, m->weights, err);
+    pare_status s = pare_linear_init(&lin->f, w, b, 3 * Hq, H, m->kernel, m->weights, err);
+    return s ? s : bert_lin_sparsify(m, lin, err);
+}
+
+pare_status bert_lin_sparsify(pare_bert *m, bert_lin *lin, pare_err *err) {
+    lin->sparse = false;
+    const pare_linear *f = &lin->f;
+    if (m->params.no_sparse || lin->quant || !f->w) return PARE_OK;
+    const double min = m->params.sparse_min > 0 ? m->params.sparse_min : 0.5;
+    const double z = (double)pare_count_zeros(PARE_Q_F32, f->w, f->n_out, f->n_in) / (double)(f->n_out * f->n_in);
+    if (z < min) return PARE_OK;
+    pare_status s = pare_spmm_build(f->w, f->n_out, f->n_in, m->weights, &lin->sp, err);
+    lin->sparse = s == PARE_OK;
+    return s;
+}
+
+/* This layer's head count and FFN width, from its tensors' shapes (a
+ * structurally pruned model has fewer heads, as HF's config.pruned_heads
+ * says, or a narrower FFN): query rows / head size, FFN rows. */
+static pare_status layer_shape(pare_bert *m, int64_t il, pare_err *err) {
+    const pare_bert_config *c = &m->cfg;
+    const int64_t H = c->hidden_size, D = H / c->n_heads;
+    char name[160];
+    snprintf(name, sizeof name, "encoder.layer.%lld.attention.self.query.weight", (long long)il);
+    const pare_tensor *q = find_tensor(m, name);
+    snprintf(name, sizeof name, "encoder.layer.%lld.intermediate.dense.weight", (long long)il);
+    const pare_tensor *f = find_tensor(m, name);
+    bert_layer *L = &m->layers[il];
+    L->n_heads = c->n_heads;
+    L->ffn = c->intermediate_size;
+    if (q && q->n_dims == 2) {
+        if (q->shape[0] <= 0 || q->shape[0] % D || q->shape[0] > H)
+            return pare_err_set(err, PARE_ERR_FORMAT, "%s: layer %lld: query has %lld rows, not a whole number of heads of %lld (at most %lld)",
+                                pare_tensor_file_path(m->file), (long long)il, (long long)q->shape[0], (long long)D, (long long)c->n_heads);
+        L->n_heads = q->shape[0] / D;
+    }
+    if (f && f->n_dims == 2) {
+        if (f->shape[0] <= 0 || f->shape[0] > ((int64_t)1 << 20))
+            return pare_err_set(err, PARE_ERR_FORMAT, "%s: layer %lld: the FFN has %lld rows", pare_tensor_file_path(m->file),
+                                (long long)il, (long long)f->shape[0]);
+        L->ffn = f->shape[0];
+    }
+    if (L->ffn > m->max_inter) m->max_inter = L->ffn;
+    return PARE_OK;
 }
 
 static pare_status load_layer(pare_bert *m, int64_t il, pare_err *err) {
-    const int64_t H = m->cfg.hidden_size, I = m->cfg.intermediate_size;
+    pare_status s = layer_shape(m, il, err);
+    if (s) return s;
     bert_layer *L = &m->layers[il];
+    const int64_t H = m->cfg.hidden_size, I = L->ffn, Hq = L->n_heads * (H / m->cfg.n_heads);
     char base[160];
-    pare_status s = load_qkv(m, il, &L->qkv, err);
+    s = load_qkv(m, il, &L->qkv, err);
 #define LAYER_NAME(fmt) (snprintf(base, sizeof base, "encoder.layer.%lld." fmt, (long long)il), base)
-    if (!s) s = load_linear(m, LAYER_NAME("attention.output.dense"), H, H, &L->attn_out, err);
+    if (!s) s = load_linear(m, LAYER_NAME("attention.output.dense"), H, Hq, &L->attn_out, err);
     if (!s) s = load_f32(m, LAYER_NAME("attention.output.LayerNorm.weight"), 1, &H, true, &L->ln1_g, err);
     if (!s) s = load_f32(m, LAYER_NAME("attention.output.LayerNorm.bias"), 1, &H, true, &L->ln1_b, err);
     if (!s) s = load_linear(m, LAYER_NAME("intermediate.dense"), I, H, &L->inter, err);
@@ -283,6 +330,16 @@ const pare_tensor_file *pare_bert_weights_file(const pare_bert *m) { return m->f
 int64_t pare_bert_n_params(const pare_bert *m) { return m->n_params; }
 size_t pare_bert_weight_bytes(const pare_bert *m) { return pare_arena_used(m->weights); }
 
+pare_bert_layer_info pare_bert_layer(const pare_bert *m, int64_t il) {
+    pare_bert_layer_info r = {0};
+    if (il < 0 || il >= m->cfg.n_layers) return r;
+    bert_layer *L = &m->layers[il];
+    r.n_heads = L->n_heads;
+    r.ffn = L->ffn;
+    for (int w = 0; w < 4; w++) r.n_sparse += bert_layer_lin(L, w)->sparse;
+    return r;
+}
+
 pare_status pare_bert_set_classifier(pare_bert *m, const float *w, const float *b, int64_t n_labels,
                                      pare_problem_type type, pare_err *err) {
     const int64_t H = m->cfg.hidden_size;
@@ -342,6 +399,8 @@ static void lin_forward(pare_bert *m, int64_t il, int which, const float *x, int
                               m->obs_tmp);
     if (l->quant)
         pare_qlinear_forward(&l->q, x, R, y, act, m->qscratch, m->pool);
+    else if (l->sparse)
+        pare_spmm_matmul(m->pool, &l->sp, x, R, y, l->f.bias, act, m->qscratch);
     else
         pare_linear_forward(&l->f, x, R, y, act, m->pool);
 }
@@ -368,7 +427,7 @@ pare_status pare_bert_forward(pare_bert *m, const int32_t *ids, const int32_t *m
                               const int32_t *type_ids, int64_t B, int64_t T,
                               const pare_bert_outputs *out, pare_err *err) {
     const pare_bert_config *c = &m->cfg;
-    const int64_t H = c->hidden_size, I = c->intermediate_size, R = B * T;
+    const int64_t H = c->hidden_size, I = m->max_inter, R = B * T;
     pare_status s = check_inputs(m, ids, type_ids, B, T, err);
     if (s) return s;
     if (out->logits && !m->has_classifier)
@@ -385,12 +444,15 @@ pare_status pare_bert_forward(pare_bert *m, const int32_t *ids, const int32_t *m
     const int64_t K = H > I ? H : I;
     m->qscratch = NULL;
     m->obs_tmp = NULL;
-    if (m->qmode == PARE_BERT_W8A8_DYNAMIC || m->qmode == PARE_BERT_W8A8_STATIC) {
-        const pare_qlinear *q0 = &m->layers[0].out.q, *q1 = &m->layers[0].qkv.q;
-        size_t a = pare_qlinear_scratch_bytes(q0, R), b = pare_qlinear_scratch_bytes(q1, R);
-        if (!(m->qscratch = pare_arena_alloc(m->scratch, a > b ? a : b, 64)))
-            return pare_err_set(err, PARE_ERR_OOM, "out of memory for quantized activations");
-    }
+    size_t qs = 0; /* scratch of the int8 and sparse kernels: the most any Linear needs */
+    for (int64_t il = 0; il < c->n_layers; il++)
+        for (int w = 0; w < 4; w++) {
+            const bert_lin *l = bert_layer_lin(&m->layers[il], w);
+            const size_t b = l->quant ? pare_qlinear_scratch_bytes(&l->q, R) : l->sparse ? pare_spmm_scratch_bytes(&l->sp, R) : 0;
+            qs = b > qs ? b : qs;
+        }
+    if (qs && !(m->qscratch = pare_arena_alloc(m->scratch, qs, 64)))
+        return pare_err_set(err, PARE_ERR_OOM, "out of memory for quantized or sparse activations");
     if (m->obs && !(m->obs_tmp = pare_arena_alloc(m->scratch, (size_t)(R * K) * sizeof(float), 64)))
         return pare_err_set(err, PARE_ERR_OOM, "out of memory for calibration");
     if (!x || !qkv || !ctx || !tmp || !mid)
@@ -401,12 +463,13 @@ pare_status pare_bert_forward(pare_bert *m, const int32_t *ids, const int32_t *m
     const float eps = (float)c->layer_norm_eps;
     pare_layernorm_f32(x, m->emb_ln_g, m->emb_ln_b, x, R, H, eps, m->pool);
 
-    const int64_t n_heads = c->n_heads, D = H / n_heads;
+    const int64_t D = H / c->n_heads;
     for (int64_t il = 0; il < c->n_layers; il++) {
         const bert_layer *L = &m->layers[il];
+        const int64_t Hq = L->n_heads * D;
         lin_forward(m, il, 0, x, R, qkv, PARE_ACT_NONE);
-        pare_attn_args a = {.q = qkv, .k = qkv + H, .v = qkv + 2 * H, .ld = 3 * H, .out = ctx,
-                            .B = B, .T = T, .H = n_heads, .D = D, .mask = mask,
+        pare_attn_args a = {.q = qkv, .k = qkv + Hq, .v = qkv + 2 * Hq, .ld = 3 * Hq, .out = ctx,
+                            .B = B, .T = T, .H = L->n_heads, .D = D, .mask = mask,
                             .scale = 1.0f / sqrtf((float)D), .causal = false};
         pare_attention_f32(&a, m->pool);
         lin_forward(m, il, 1, ctx, R, tmp, PARE_ACT_NONE);

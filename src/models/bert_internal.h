@@ -5,15 +5,19 @@
 
 #include "pare/bert.h"
 #include "pare/qlinear.h"
+#include "pare/sparse.h"
 
 /* A Linear layer of the encoder: fp32, or int8 (W8A8) when quant is set. */
 typedef struct bert_lin {
     pare_linear f;
     pare_qlinear q;
     bool quant;
+    bool sparse;   /* fp32 weights pruned past params.sparse_min: run by sp */
+    pare_spmm sp;
 } bert_lin;
 
 typedef struct bert_layer {
+    int64_t n_heads, ffn; /* this layer's heads and FFN width (smaller after structured pruning) */
     bert_lin qkv;      /* [3H, H]: query, key, value stacked */
     bert_lin attn_out; /* [H, H] */
     bert_lin inter;    /* [I, H] */
@@ -45,7 +49,12 @@ struct pare_bert {
     pare_act_observer *obs;    /* [n_layers * 4] while calibrating, else NULL */
     float *obs_tmp;            /* scratch for percentile observers */
     void *qscratch;            /* quantized activations, per forward */
+    int64_t max_inter;         /* widest FFN of any layer */
 };
+
+/* After lin->f is (re)initialised: the sparse form when its weights have
+ * at least params.sparse_min zeros (and sparse execution is not off). */
+pare_status bert_lin_sparsify(pare_bert *m, bert_lin *lin, pare_err *err);
 
 /* The four Linear layers of a layer in order qkv, attn_out, inter, out. */
 static inline bert_lin *bert_layer_lin(bert_layer *L, int which) {

@@ -33,6 +33,7 @@ pare_status pare_bert_prune_magnitude(pare_bert *m, double sparsity, bool global
         pare_linear *f = &bert_layer_lin(&m->layers[i / 4], i % 4)->f;
         pare_linear old = *f;
         if ((s = pare_linear_init(f, ws[i], old.bias, old.n_out, old.n_in, m->kernel, m->weights, err))) *f = old;
+        else s = bert_lin_sparsify(m, bert_layer_lin(&m->layers[i / 4], i % 4), err);
     }
     if (!s && zeroed) *zeroed = z;
     free(ws);

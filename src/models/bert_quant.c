@@ -86,7 +86,7 @@ pare_status pare_bert_quantize(pare_bert *m, const pare_bert_quant_opts *o, pare
         return pare_err_set(err, PARE_ERR_INVALID, "the model is already quantized (%s)", pare_bert_qmode_name(m->qmode));
     if (o->mode != PARE_BERT_W8A8_DYNAMIC && o->mode != PARE_BERT_W8A8_STATIC && o->mode != PARE_BERT_W8_ONLY)
         return pare_err_set(err, PARE_ERR_INVALID, "unknown quantization mode %d", (int)o->mode);
-    const int64_t NL = m->cfg.n_layers, H = m->cfg.hidden_size, I = m->cfg.intermediate_size;
+    const int64_t NL = m->cfg.n_layers, H = m->cfg.hidden_size, I = m->max_inter;
     pare_act_observer *obs = NULL;
     pare_status s = PARE_OK;
     if (o->mode == PARE_BERT_W8A8_STATIC) {
@@ -114,6 +114,7 @@ pare_status pare_bert_quantize(pare_bert *m, const pare_bert_quant_opts *o, pare
                 if (!wf) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
                 if (!s) pare_dequantize_int8_rows(q, sc, f.n_out, f.n_in, wf);
                 if (!s) s = pare_linear_init(&l->f, wf, f.bias, f.n_out, f.n_in, m->kernel, m->weights, err);
+                if (!s) s = bert_lin_sparsify(m, l, err);
                 if (s) l->f = f;
             } else {
                 float in_scale = obs ? pare_act_observer_scale(&obs[il * 4 + which]) : 0.0f;
@@ -150,7 +151,7 @@ static bool quant_target(const pare_bert *m, const char *name, int64_t *il, int 
         if (!strcmp(name + n, parts[i].part)) {
             *il = l;
             *which = parts[i].which;
-            *row0 = parts[i].third * m->cfg.hidden_size;
+            *row0 = parts[i].third * m->layers[l].n_heads * (m->cfg.hidden_size / m->cfg.n_heads);
             *base_len = strlen(name) - strlen(".weight");
             return true;
         }

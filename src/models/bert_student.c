@@ -15,6 +15,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+static pare_status set_layers(cJSON *root, void *ctx, pare_err *err) {
+    (void)err;
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "num_hidden_layers");
+    cJSON_AddNumberToObject(root, "num_hidden_layers", (double)*(const int64_t *)ctx);
+    return PARE_OK;
+}
+
 pare_status pare_bert_make_student(const char *teacher, const char *out_dir, int stride, int64_t *n_layers_out,
                                    pare_err *err) {
     char path[4200];
@@ -59,24 +66,8 @@ pare_status pare_bert_make_student(const char *teacher, const char *out_dir, int
     free(ts);
     free(names);
     pare_tensor_file_close(f);
-    char *text = NULL;
-    size_t len;
-    snprintf(path, sizeof path, "%s/config.json", teacher);
-    if (!s) s = pare_read_file(path, (size_t)16 << 20, &text, &len, err);
-    cJSON *root = s ? NULL : cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!s && !cJSON_IsObject(root)) s = pare_err_set(err, PARE_ERR_FORMAT, "%s: not a JSON object", path);
-    if (!s) {
-        cJSON_DeleteItemFromObjectCaseSensitive(root, "num_hidden_layers");
-        cJSON_AddNumberToObject(root, "num_hidden_layers", (double)n_keep);
-        char *out = cJSON_Print(root);
-        snprintf(path, sizeof path, "%s/config.json", out_dir);
-        FILE *fo = out ? fopen(path, "wb") : NULL;
-        if (!fo || fputs(out, fo) == EOF) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write", path);
-        if (fo) fclose(fo);
-        cJSON_free(out);
-    }
-    cJSON_Delete(root);
+    int64_t n_cfg = n_keep;
+    if (!s) s = pare_model_edit_config(teacher, out_dir, set_layers, &n_cfg, err);
     if (!s) s = pare_model_copy_tokenizer(teacher, out_dir, err);
     if (!s && n_layers_out) *n_layers_out = n_keep;
     return s;

@@ -2,6 +2,8 @@
 #include "models/model_files.h"
 #include "models/random_weights.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,5 +37,29 @@ pare_status pare_model_copy_tokenizer(const char *src_dir, const char *out_dir, 
         snprintf(dst, sizeof dst, "%s/%s", out_dir, files[i]);
         if (pare_model_file_exists(src)) s = pare_copy_file(src, dst, err);
     }
+    return s;
+}
+
+pare_status pare_model_edit_config(const char *src_dir, const char *out_dir, pare_config_edit_fn edit, void *ctx,
+                                   pare_err *err) {
+    char path[4200];
+    char *text = NULL;
+    size_t len;
+    snprintf(path, sizeof path, "%s/config.json", src_dir);
+    pare_status s = pare_read_file(path, (size_t)16 << 20, &text, &len, err);
+    if (s) return s;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!cJSON_IsObject(root)) s = pare_err_set(err, PARE_ERR_FORMAT, "%s: not a JSON object", path);
+    if (!s && edit) s = edit(root, ctx, err);
+    if (!s) {
+        char *out = cJSON_Print(root);
+        snprintf(path, sizeof path, "%s/config.json", out_dir);
+        FILE *fo = out ? fopen(path, "wb") : NULL;
+        if (!fo || fputs(out, fo) == EOF) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write", path);
+        if (fo && fclose(fo) && !s) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write", path);
+        cJSON_free(out);
+    }
+    cJSON_Delete(root);
     return s;
 }

@@ -297,6 +297,22 @@ pare_status pare_bert_trainer_prune(pare_bert_trainer *t, double sparsity, bool 
     return PARE_OK;
 }
 
+pare_status pare_bert_trainer_prune_nm(pare_bert_trainer *t, int n, int m, int64_t *zeroed, pare_err *err) {
+    if (n <= 0 || n >= m || m > 64) return pare_err_set(err, PARE_ERR_INVALID, "%d:%d is not an n:m pattern with 0 < n < m <= 64", n, m);
+    int64_t z = 0;
+    for (int i = 0; i < t->n_p; i++) {
+        const tparam *p = &t->p[i];
+        if (!is_encoder_linear(p)) continue;
+        float *w = t->w + p->off, *score = malloc(sizeof(float) * (size_t)p->n);
+        if (!score) return pare_err_set(err, PARE_ERR_OOM, "out of memory while pruning");
+        for (int64_t k = 0; k < p->n; k++) score[k] = fabsf(w[k]);
+        z += pare_prune_by_score(w, score, p->shape[0], p->shape[1], PARE_PRUNE_NM, 0, n, m);
+        free(score);
+    }
+    if (zeroed) *zeroed = z;
+    return PARE_OK;
+}
+
 int64_t pare_bert_trainer_n_params(const pare_bert_trainer *t) {
     int64_t n = 0;
     for (int i = 0; i < t->n_p; i++) n += t->p[i].n;
@@ -462,6 +478,37 @@ pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch 
                 for (int b = 0; b < 8 && k + b < t->n_params; b++)
                     if (t->frozen[k / 8] >> b & 1) t->w[k + b] = 0;
     if (loss) *loss = l;
+    return PARE_OK;
+}
+
+pare_status pare_bert_trainer_taylor(pare_bert_trainer *t, const pare_train_batch *bt, pare_struct_unit unit, double *scores,
+                                     pare_err *err) {
+    float l;
+    pare_status s = forward_loss(t, bt, &l, err);
+    if (s) return s;
+    backward(t, bt->ids, bt->B, bt->T);
+    const pare_bert_config *c = &t->cfg;
+    const int64_t H = c->hidden_size, I = c->intermediate_size, A = c->n_heads, D = H / A;
+    for (int64_t ly = 0; ly < c->n_layers; ly++) {
+        const layer_p *P = &t->L[ly];
+        double layer = 0;
+        /* dL/d(mask of head h) = sum of w * g over the head's columns of the attention output */
+        for (int64_t h = 0; h < A && unit != PARE_STRUCT_NEURONS; h++) {
+            double a = 0;
+            for (int64_t i = 0; i < H; i++)
+                for (int64_t j = h * D; j < (h + 1) * D; j++) a += (double)t->w[P->o_w + i * H + j] * t->g[P->o_w + i * H + j];
+            if (unit == PARE_STRUCT_HEADS) scores[ly * A + h] += fabs(a);
+            layer += fabs(a);
+        }
+        /* a neuron's: over its column of the FFN output */
+        for (int64_t n = 0; n < I && unit != PARE_STRUCT_HEADS; n++) {
+            double a = 0;
+            for (int64_t i = 0; i < H; i++) a += (double)t->w[P->f2_w + i * I + n] * t->g[P->f2_w + i * I + n];
+            if (unit == PARE_STRUCT_NEURONS) scores[ly * I + n] += fabs(a);
+            layer += fabs(a);
+        }
+        if (unit == PARE_STRUCT_LAYERS) scores[ly] += layer;
+    }
     return PARE_OK;
 }
 

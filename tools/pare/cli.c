@@ -162,6 +162,8 @@ pare_status cli_load_bert(const char *dir, const cli_common *c, pare_bert **out,
     pare_bert_params p = pare_bert_default_params();
     p.n_threads = c->n_threads;
     p.kernel = c->kernel;
+    p.no_sparse = c->no_sparse;
+    p.sparse_min = c->sparse_min;
     return pare_bert_load(dir, &p, out, err);
 }
 

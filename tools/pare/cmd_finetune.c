@@ -82,18 +82,24 @@ static int64_t gather(const encoded *e, const int64_t *idx, int64_t B, int64_t m
     return T;
 }
 
-/* Scores split `which` (indices idx[0..n)) with the trainer; metrics out. */
-static int evaluate(pare_bert_trainer *tr, const pare_dataset *d, const encoded *e, const int64_t *idx, int64_t n,
+/* Scores split `which` (indices idx[0..n)) with the inference model when
+ * there is one (pare eval: any folder pare loads, structurally pruned,
+ * sparse or int8 too), else the trainer; metrics out. */
+static int evaluate(pare_bert_trainer *tr, pare_bert *inf, const pare_dataset *d, const encoded *e, const int64_t *idx, int64_t n,
                     const ft_args *a, int32_t pad, pare_cls_metrics *mt, pare_err *err) {
     const int64_t L = d->n_labels, B = a->batch;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * a->max_len));
     int8_t *mask = malloc((size_t)(B * a->max_len));
+    int32_t *mask32 = malloc(sizeof(int32_t) * (size_t)(B * a->max_len));
     float *lg = malloc(sizeof(float) * (size_t)(B * L));
     uint8_t *pred = calloc((size_t)(n * L), 1), *gold = malloc((size_t)(n * L));
-    int rc = ids && mask && lg && pred && gold ? 0 : -1;
+    int rc = ids && mask && mask32 && lg && pred && gold ? 0 : -1;
     for (int64_t s = 0; s < n && !rc; s += B) {
         const int64_t nb = n - s < B ? n - s : B, T = gather(e, idx + s, nb, a->max_len, pad, ids, mask);
-        if (pare_bert_trainer_logits(tr, ids, mask, nb, T, lg, err)) rc = -1;
+        for (int64_t i = 0; i < nb * T; i++) mask32[i] = mask[i];
+        if (inf ? pare_bert_forward(inf, ids, mask32, NULL, nb, T, &(pare_bert_outputs){.logits = lg}, err)
+                : pare_bert_trainer_logits(tr, ids, mask, nb, T, lg, err))
+            rc = -1;
         for (int64_t b = 0; b < nb && !rc; b++) {
             const int64_t ex = idx[s + b];
             memcpy(gold + (s + b) * L, d->labels + ex * L, (size_t)L);
@@ -109,6 +115,7 @@ static int evaluate(pare_bert_trainer *tr, const pare_dataset *d, const encoded 
     if (!rc) pare_cls_metrics_compute(pred, gold, n, L, mt);
     free(ids);
     free(mask);
+    free(mask32);
     free(lg);
     free(pred);
     free(gold);
@@ -129,7 +136,7 @@ static int run(const ft_args *a, const cli_common *c) {
     pare_dataset d = {0};
     pare_wordpiece *tok = NULL;
     pare_bert_trainer *tr = NULL;
-    pare_bert *teacher = NULL;
+    pare_bert *teacher = NULL, *inf = NULL;
     encoded e = {0};
     int64_t *idx[3] = {0}, nsplit[3] = {0};
     uint8_t *part = NULL;
@@ -183,14 +190,23 @@ static int run(const ft_args *a, const cli_common *c) {
                             .max_len = a->max_len, .adamw = pare_adamw_defaults(), .seed = (uint64_t)a->seed};
     to.adamw.weight_decay = a->wd;
     to.keep_zeros = a->keep_zeros;
-    if (pare_bert_trainer_create(a->model, &to, &tr, &err)) goto fail;
+    if (a->epochs == 0 && a->prune == 0) { /* pare eval: the inference engine */
+        if (cli_load_bert(a->model, c, &inf, &err)) goto fail;
+        if (pare_bert_get_config(inf)->n_labels != d.n_labels) {
+            pare_err_set(&err, PARE_ERR_INVALID, "%s has %lld labels, the data %lld", a->model,
+                         (long long)pare_bert_get_config(inf)->n_labels, (long long)d.n_labels);
+            goto fail;
+        }
+        fprintf(stderr, "pare eval: %s: %.2fM parameters, %s\n", a->model, (double)pare_bert_n_params(inf) / 1e6,
+                pare_bert_qmode_name(pare_bert_get_qmode(inf)));
+    } else if (pare_bert_trainer_create(a->model, &to, &tr, &err)) goto fail;
     if (a->prune > 0) {
         int64_t z;
         if (pare_bert_trainer_prune(tr, a->prune, true, &z, &err) || (a->keep_zeros && pare_bert_trainer_freeze_zeros(tr, &err)))
             goto fail;
         fprintf(stderr, "pare finetune: pruned %lld encoder Linear weights (global magnitude, %.0f%%)\n", (long long)z, 100 * a->prune);
     }
-    fprintf(stderr, "pare finetune: %s: %.2fM parameters; split %lld / %lld / %lld; %lld epochs of %lld steps\n", a->model,
+    if (tr) fprintf(stderr, "pare finetune: %s: %.2fM parameters; split %lld / %lld / %lld; %lld epochs of %lld steps\n", a->model,
             (double)pare_bert_trainer_n_params(tr) / 1e6, (long long)nsplit[0], (long long)nsplit[1], (long long)nsplit[2],
             (long long)a->epochs, (long long)((nsplit[0] + a->batch - 1) / a->batch));
     const int64_t B = a->batch, L = d.n_labels, steps_per = (nsplit[0] + B - 1) / B, total = steps_per * a->epochs;
@@ -266,7 +282,7 @@ static int run(const ft_args *a, const cli_common *c) {
         pare_cls_metrics mv;
         fprintf(stderr, "epoch %lld: mean training loss %.4f, %.1f s so far\n", (long long)ep + 1, loss_sum / (double)steps_per,
                 pare_time_now() - t0);
-        if (nsplit[1] && !evaluate(tr, &d, &e, idx[1], nsplit[1], a, pare_wordpiece_pad_id(tok), &mv, &err))
+        if (nsplit[1] && !evaluate(tr, inf, &d, &e, idx[1], nsplit[1], a, pare_wordpiece_pad_id(tok), &mv, &err))
             print_metrics("validation", &mv, d.multi_label);
     }
     const double train_s = pare_time_now() - t0;
@@ -276,12 +292,12 @@ static int run(const ft_args *a, const cli_common *c) {
                       (double)(nsplit[0] * a->epochs) / train_s);
     pare_cls_metrics mt;
     if (nsplit[2]) {
-        if (evaluate(tr, &d, &e, idx[2], nsplit[2], a, pare_wordpiece_pad_id(tok), &mt, &err)) goto fail;
+        if (evaluate(tr, inf, &d, &e, idx[2], nsplit[2], a, pare_wordpiece_pad_id(tok), &mt, &err)) goto fail;
         print_metrics("test", &mt, d.multi_label);
     }
     const char *names[PARE_DATASET_MAX_LABELS];
     for (int64_t l = 0; l < d.n_labels; l++) names[l] = d.label_names[l];
-    if (a->out && pare_bert_trainer_save(tr, a->out, names, &err)) goto fail;
+    if (a->out && tr && pare_bert_trainer_save(tr, a->out, names, &err)) goto fail;
     if (c->json && nsplit[2])
         printf("{\"train_seconds\": %.3f, \"examples_per_second\": %.2f, \"test\": {\"n\": %lld, \"exact_match\": %.6f, "
                "\"micro_f1\": %.6f, \"macro_f1\": %.6f, \"jaccard\": %.6f, \"accuracy\": %.6f}}\n",
@@ -293,6 +309,7 @@ fail:
     if (rc != CLI_OK) rc = cli_fail("finetune", &err);
     pare_bert_trainer_free(tr);
     pare_bert_free(teacher);
+    pare_bert_free(inf);
     pare_wordpiece_free(tok);
     pare_dataset_free(&d);
     free(e.ids);

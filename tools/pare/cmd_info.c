@@ -191,6 +191,23 @@ static int info_model(const char *dir, const cli_common *c, bool tensors) {
         printf("shape:        %lld layers, hidden %lld, %lld heads, intermediate %lld, vocab %lld, max positions %lld\n",
                (long long)cfg->n_layers, (long long)cfg->hidden_size, (long long)cfg->n_heads,
                (long long)cfg->intermediate_size, (long long)cfg->vocab_size, (long long)cfg->max_position);
+        bool pruned = false;
+        int n_sparse = 0;
+        for (int64_t l = 0; l < cfg->n_layers; l++) {
+            const pare_bert_layer_info li = pare_bert_layer(m, l);
+            pruned |= li.n_heads != cfg->n_heads || li.ffn != cfg->intermediate_size;
+            n_sparse += li.n_sparse;
+        }
+        if (pruned) { /* structured pruning: per-layer heads / FFN width */
+            printf("per layer:    heads");
+            for (int64_t l = 0; l < cfg->n_layers; l++) printf(" %lld", (long long)pare_bert_layer(m, l).n_heads);
+            printf("; FFN");
+            for (int64_t l = 0; l < cfg->n_layers; l++) printf(" %lld", (long long)pare_bert_layer(m, l).ffn);
+            printf("\n");
+        }
+        if (n_sparse)
+            printf("sparse:       %d of %lld encoder Linear layers run by the sparse kernel (>= %.0f%% zeros)\n", n_sparse,
+                   (long long)(4 * cfg->n_layers), 100 * (c->sparse_min > 0 ? c->sparse_min : 0.5));
         if (cfg->n_labels) {
             printf("head:         %lld labels (%s):", (long long)cfg->n_labels,
                    cfg->problem_type == PARE_PROBLEM_MULTI_LABEL ? "multi-label" : "single-label");
