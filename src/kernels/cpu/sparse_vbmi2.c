@@ -28,7 +28,11 @@ INLINE __mmask16 xmask(int64_t c, int64_t k) {
 }
 
 INLINE void expand32(const uint16_t **v, uint32_t m, __m512 *lo, __m512 *hi) {
-    const __m512i w = _mm512_maskz_expandloadu_epi16((__mmask32)m, *v);
+    /* the register form of vpexpandw: its memory form is microcoded on
+     * Intel (and gcc folds a plain load into it, hence the empty asm) */
+    __m512i raw = _mm512_loadu_si512(*v);
+    __asm__("" : "+v"(raw));
+    const __m512i w = _mm512_maskz_expand_epi16((__mmask32)m, raw);
     *v += __builtin_popcount(m);
     *lo = _mm512_cvtph_ps(_mm512_castsi512_si256(w));
     *hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(w, 1));
