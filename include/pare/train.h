@@ -98,6 +98,12 @@ void pare_bert_trainer_buffers(pare_bert_trainer *t, float **w, float **g, int64
 /* forward, loss, backward, clipping, one AdamW step at learning rate lr */
 pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch *b, double lr, float *loss,
                                    pare_err *err);
+/* The whole training state (parameters, AdamW moments, step) as one
+ * safetensors file, written beside and renamed into place (a crash never
+ * leaves half a checkpoint); loading it into a trainer made the same way
+ * continues the run exactly. */
+pare_status pare_bert_trainer_save_state(const pare_bert_trainer *t, const char *path, pare_err *err);
+pare_status pare_bert_trainer_load_state(pare_bert_trainer *t, const char *path, pare_err *err);
 /* out_dir: model.safetensors (HF names, loadable by transformers'
  * BertForSequenceClassification and by pare), config.json, tokenizer files */
 pare_status pare_bert_trainer_save(const pare_bert_trainer *t, const char *out_dir, const char *const *label_names,

@@ -512,6 +512,44 @@ pare_status pare_bert_trainer_taylor(pare_bert_trainer *t, const pare_train_batc
     return PARE_OK;
 }
 
+/* ---- training state (checkpoints): parameters, AdamW moments and step */
+pare_status pare_bert_trainer_save_state(const pare_bert_trainer *t, const char *path, pare_err *err) {
+    int64_t step = t->step;
+    const pare_tensor ts[4] = {
+        {.name = "params", .dtype = PARE_DTYPE_F32, .n_dims = 1, .shape = {t->n_params}, .data = t->w, .nbytes = sizeof(float) * (size_t)t->n_params},
+        {.name = "adam_m", .dtype = PARE_DTYPE_F32, .n_dims = 1, .shape = {t->n_params}, .data = t->m, .nbytes = sizeof(float) * (size_t)t->n_params},
+        {.name = "adam_v", .dtype = PARE_DTYPE_F32, .n_dims = 1, .shape = {t->n_params}, .data = t->v, .nbytes = sizeof(float) * (size_t)t->n_params},
+        {.name = "step", .dtype = PARE_DTYPE_I64, .n_dims = 1, .shape = {1}, .data = &step, .nbytes = sizeof step},
+    };
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    pare_status s = pare_safetensors_write(tmp, ts, 4, err);
+    if (!s && rename(tmp, path) != 0) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot rename %s into place", path, tmp);
+    return s;
+}
+
+pare_status pare_bert_trainer_load_state(pare_bert_trainer *t, const char *path, pare_err *err) {
+    pare_tensor_file *f;
+    pare_status s = pare_tensor_file_open(path, &f, err);
+    if (s) return s;
+    float *dst[3] = {t->w, t->m, t->v};
+    static const char *const names[3] = {"params", "adam_m", "adam_v"};
+    for (int i = 0; i < 3 && !s; i++) {
+        const pare_tensor *x = pare_tensor_file_find(f, names[i]);
+        if (!x || x->dtype != PARE_DTYPE_F32 || !pare_tensor_has_shape(x, 1, &t->n_params))
+            s = pare_err_set(err, PARE_ERR_FORMAT, "%s: '%s' is missing or not %lld f32 values (a checkpoint of another model?)", path,
+                             names[i], (long long)t->n_params);
+        else
+            memcpy(dst[i], x->data, sizeof(float) * (size_t)t->n_params);
+    }
+    const pare_tensor *st = s ? NULL : pare_tensor_file_find(f, "step");
+    if (!s && (!st || st->dtype != PARE_DTYPE_I64 || !pare_tensor_has_shape(st, 1, (int64_t[]){1})))
+        s = pare_err_set(err, PARE_ERR_FORMAT, "%s: no 'step'", path);
+    if (!s) memcpy(&t->step, st->data, sizeof t->step);
+    pare_tensor_file_close(f);
+    return s;
+}
+
 /* ---- saving: model.safetensors with HF names (encoder under "bert.") and
  * a config.json for BertForSequenceClassification, tokenizer files copied. */
 static pare_status write_text(const char *path, const char *text, pare_err *err) {

@@ -3,7 +3,11 @@
  * split metrics, save a Hugging Face folder. */
 #include "cli.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +16,7 @@ static const char *HELP =
     "                     [--single-label] [--split 0.6,0.3,0.1] [--seed 42] [--epochs 3] [--batch 16]\n"
     "                     [--lr 5e-5] [--warmup 0.1] [--weight-decay 0.01] [--max-len 128] [--limit N]\n"
     "                     [--teacher DIR [--kd-alpha 0.5] [--kd-temperature 2]] [--threads N]\n"
-    "                     [--prune S [--keep-zeros]] [--json]\n"
+    "                     [--prune S [--keep-zeros]] [--checkpoint-every 200] [--resume] [--json]\n"
     "\n"
     "Trains every weight of MODEL (a BERT-family Hugging Face folder) with a\n"
     "classification head, the way transformers' BertForSequenceClassification does\n"
@@ -34,6 +38,12 @@ static const char *HELP =
     "recipe); --keep-zeros keeps zero weights at zero while training (recovery\n"
     "fine-tuning of a pruned model). --epochs 0: evaluate only (pare eval).\n"
     "\n"
+    "Every --checkpoint-every steps (0: never) the whole training state goes to\n"
+    "OUT/checkpoint (parameters, AdamW moments, step, data order); a killed run\n"
+    "started again with the same options and --resume continues from there and\n"
+    "ends with the same weights as an uninterrupted run. The checkpoint is removed\n"
+    "when the run completes.\n"
+    "\n"
     "--teacher DIR: knowledge distillation from a fine-tuned classifier with the\n"
     "same labels: loss = a * hard + (1 - a) * T^2 * KL(teacher/T || student/T)\n"
     "(per-label sigmoid form for multi-label).\n"
@@ -44,9 +54,9 @@ static const char *HELP =
 
 typedef struct ft_args {
     const char *model, *data, *out, *text_col, *labels, *teacher;
-    bool single, keep_zeros;
+    bool single, keep_zeros, resume;
     double split[3], lr, warmup, wd, kd_alpha, kd_temp, prune;
-    int64_t seed, epochs, batch, max_len, limit;
+    int64_t seed, epochs, batch, max_len, limit, ckpt_every;
 } ft_args;
 
 typedef struct encoded {
@@ -129,6 +139,86 @@ static void print_metrics(const char *what, const pare_cls_metrics *m, bool mult
     else
         fprintf(stderr, "  %-10s n %lld  accuracy %.2f%%  macro-F1 %.4f\n", what, (long long)m->n, 100 * m->accuracy,
                 m->macro_f1);
+}
+
+/* ---- checkpoints: OUT/checkpoint/state-<step>.safetensors (the trainer's
+ * state) and OUT/checkpoint/run.json naming it with where the loop was: the
+ * epoch, the next batch, the shuffling RNG at the epoch's start and the
+ * epoch's loss so far. run.json is renamed into place after the state, and
+ * the older state removed after that, so a kill at any point leaves a
+ * consistent pair. */
+typedef struct ckpt {
+    int64_t epoch, batch, step;
+    uint64_t rng;
+    double loss_sum;
+    char state[4300];
+} ckpt;
+
+static void run_key(const ft_args *a, char *key, size_t cap) {
+    snprintf(key, cap, "%s|%s|%s|%lld|%lld|%lld|%lld|%lld|%.9g|%.9g|%.9g|%.9g|%.9g|%.9g|%d|%g,%g,%g", a->model, a->data,
+             a->teacher ? a->teacher : "", (long long)a->seed, (long long)a->epochs, (long long)a->batch, (long long)a->max_len,
+             (long long)a->limit, a->lr, a->warmup, a->wd, a->kd_alpha, a->kd_temp, a->prune, a->keep_zeros, a->split[0], a->split[1],
+             a->split[2]);
+}
+
+static pare_status ckpt_save(pare_bert_trainer *tr, const ft_args *a, const ckpt *c, const char *prev_state, pare_err *err) {
+    char dir[4200], path[4300], tmp[4400], key[8192];
+    snprintf(dir, sizeof dir, "%s/checkpoint", a->out);
+    pare_status s = pare_mkdir_p(dir, err);
+    snprintf(path, sizeof path, "%s/state-%lld.safetensors", dir, (long long)c->step);
+    if (!s) s = pare_bert_trainer_save_state(tr, path, err);
+    if (s) return s;
+    run_key(a, key, sizeof key);
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "epoch", (double)c->epoch);
+    cJSON_AddNumberToObject(j, "batch", (double)c->batch);
+    cJSON_AddNumberToObject(j, "step", (double)c->step);
+    char rng[32];
+    snprintf(rng, sizeof rng, "%llu", (unsigned long long)c->rng);
+    cJSON_AddStringToObject(j, "rng", rng);
+    cJSON_AddNumberToObject(j, "loss_sum", c->loss_sum);
+    snprintf(tmp, sizeof tmp, "state-%lld.safetensors", (long long)c->step);
+    cJSON_AddStringToObject(j, "state", tmp);
+    cJSON_AddStringToObject(j, "run", key);
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = text ? fopen(tmp, "wb") : NULL;
+    if (!f || fputs(text, f) == EOF || fclose(f) != 0 || rename(tmp, path) != 0)
+        s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write the checkpoint", path);
+    cJSON_free(text);
+    if (!s && prev_state[0] && strcmp(prev_state, c->state)) remove(prev_state);
+    return s;
+}
+
+/* true when OUT/checkpoint/run.json exists (then *c is filled or *err set) */
+static bool ckpt_find(const ft_args *a, ckpt *c, pare_status *st, pare_err *err) {
+    char path[4300], key[8192];
+    snprintf(path, sizeof path, "%s/checkpoint/run.json", a->out);
+    *st = PARE_OK;
+    if (access(path, F_OK) != 0) return false;
+    pare_json *j;
+    if ((*st = pare_json_open(path, &j, err))) return true;
+    const cJSON *r = pare_json_root(j);
+    const cJSON *ep = cJSON_GetObjectItemCaseSensitive(r, "epoch"), *b = cJSON_GetObjectItemCaseSensitive(r, "batch");
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(r, "step"), *rng = cJSON_GetObjectItemCaseSensitive(r, "rng");
+    const cJSON *ls = cJSON_GetObjectItemCaseSensitive(r, "loss_sum"), *state = cJSON_GetObjectItemCaseSensitive(r, "state");
+    const cJSON *run = cJSON_GetObjectItemCaseSensitive(r, "run");
+    run_key(a, key, sizeof key);
+    if (!cJSON_IsNumber(ep) || !cJSON_IsNumber(b) || !cJSON_IsNumber(sp) || !cJSON_IsString(rng) || !cJSON_IsNumber(ls) ||
+        !cJSON_IsString(state) || !cJSON_IsString(run) || strchr(state->valuestring, '/'))
+        *st = pare_err_set(err, PARE_ERR_FORMAT, "%s: not a pare finetune checkpoint", path);
+    else if (strcmp(run->valuestring, key))
+        *st = pare_err_set(err, PARE_ERR_INVALID, "%s is from a run with other options or inputs; remove it or rerun as it was started", path);
+    else {
+        *c = (ckpt){.epoch = (int64_t)ep->valuedouble, .batch = (int64_t)b->valuedouble, .step = (int64_t)sp->valuedouble,
+                    .rng = strtoull(rng->valuestring, NULL, 10), .loss_sum = ls->valuedouble};
+        snprintf(c->state, sizeof c->state, "%s/checkpoint/%s", a->out, state->valuestring);
+    }
+    pare_json_free(j);
+    return true;
 }
 
 static int run(const ft_args *a, const cli_common *c) {
@@ -223,9 +313,36 @@ static int run(const ft_args *a, const cli_common *c) {
     }
     uint64_t rng = (uint64_t)a->seed * 7919 + 1;
     int64_t step = 0;
+    ckpt ck = {0};
+    bool resumed = false;
+    if (tr && a->epochs > 0) {
+        pare_status cs;
+        if (ckpt_find(a, &ck, &cs, &err)) {
+            if (cs || !a->resume) {
+                if (!cs) pare_err_set(&err, PARE_ERR_INVALID, "%s/checkpoint holds an unfinished run: add --resume to continue it, or remove it", a->out);
+                free(ids), free(lab), free(mask32), free(mask), free(tgt), free(tlog), free(order), free(starts);
+                goto fail;
+            }
+            if (pare_bert_trainer_load_state(tr, ck.state, &err)) {
+                free(ids), free(lab), free(mask32), free(mask), free(tgt), free(tlog), free(order), free(starts);
+                goto fail;
+            }
+            step = ck.step;
+            rng = ck.rng;
+            resumed = true;
+            fprintf(stderr, "pare finetune: resuming from %s: epoch %lld, batch %lld, step %lld\n", ck.state, (long long)ck.epoch + 1,
+                    (long long)ck.batch, (long long)step);
+        }
+    }
+    const int64_t step_start = step;
+    int64_t ex_run = 0; /* examples trained on by this process */
+    const char *kill_at = getenv("PARE_FINETUNE_KILL_AT_STEP"); /* tests: a crash after this step */
+    char prev_state[4300] = "";
+    if (resumed) snprintf(prev_state, sizeof prev_state, "%s", ck.state);
     const double t0 = pare_time_now();
     bool failed = false;
-    for (int64_t ep = 0; ep < a->epochs && !failed; ep++) {
+    for (int64_t ep = resumed ? ck.epoch : 0; ep < a->epochs && !failed; ep++) {
+        const uint64_t rng_epoch = rng;
         /* shuffle, sort chunks of 50 batches by length, shuffle the batches */
         memcpy(order, idx[0], sizeof(int64_t) * (size_t)nsplit[0]);
         for (int64_t i = nsplit[0] - 1; i > 0; i--) {
@@ -245,8 +362,9 @@ static int run(const ft_args *a, const cli_common *c) {
         char label[48];
         snprintf(label, sizeof label, "epoch %lld/%lld", (long long)ep + 1, (long long)a->epochs);
         pare_progress_init(&prog, label, steps_per);
-        double loss_sum = 0;
-        for (int64_t k = 0; k < steps_per && !failed; k++) {
+        const bool first = resumed && ep == ck.epoch;
+        double loss_sum = first ? ck.loss_sum : 0;
+        for (int64_t k = first ? ck.batch : 0; k < steps_per && !failed; k++) {
             const int64_t s = starts[k], nb = nsplit[0] - s < B ? nsplit[0] - s : B;
             const int64_t T = gather(&e, order + s, nb, a->max_len, pare_wordpiece_pad_id(tok), ids, mask);
             for (int64_t b = 0; b < nb; b++) {
@@ -275,7 +393,18 @@ static int run(const ft_args *a, const cli_common *c) {
                 break;
             }
             loss_sum += loss;
+            ex_run += nb;
             pare_progress_update(&prog, k + 1);
+            if (a->ckpt_every > 0 && step % a->ckpt_every == 0) {
+                ckpt now = {.epoch = ep, .batch = k + 1, .step = step, .rng = rng_epoch, .loss_sum = loss_sum};
+                snprintf(now.state, sizeof now.state, "%s/checkpoint/state-%lld.safetensors", a->out, (long long)step);
+                if (ckpt_save(tr, a, &now, prev_state, &err)) {
+                    failed = true;
+                    break;
+                }
+                snprintf(prev_state, sizeof prev_state, "%s", now.state);
+            }
+            if (kill_at && step == strtoll(kill_at, NULL, 10)) raise(SIGKILL);
         }
         pare_progress_finish(&prog);
         if (failed) break;
@@ -288,8 +417,8 @@ static int run(const ft_args *a, const cli_common *c) {
     const double train_s = pare_time_now() - t0;
     free(ids), free(lab), free(mask32), free(mask), free(tgt), free(tlog), free(order), free(starts);
     if (failed) goto fail;
-    if (step) fprintf(stderr, "pare finetune: trained %lld steps in %.1f s (%.1f examples/s)\n", (long long)step, train_s,
-                      (double)(nsplit[0] * a->epochs) / train_s);
+    if (step) fprintf(stderr, "pare finetune: trained %lld steps%s in %.1f s (%.1f examples/s)\n", (long long)(step - step_start),
+                      resumed ? " after resuming" : "", train_s, (double)ex_run / train_s);
     pare_cls_metrics mt;
     if (nsplit[2]) {
         if (evaluate(tr, inf, &d, &e, idx[2], nsplit[2], a, pare_wordpiece_pad_id(tok), &mt, &err)) goto fail;
@@ -298,10 +427,18 @@ static int run(const ft_args *a, const cli_common *c) {
     const char *names[PARE_DATASET_MAX_LABELS];
     for (int64_t l = 0; l < d.n_labels; l++) names[l] = d.label_names[l];
     if (a->out && tr && pare_bert_trainer_save(tr, a->out, names, &err)) goto fail;
+    if (a->out && tr && a->epochs > 0) { /* the run is complete: its checkpoint goes */
+        char path[4300];
+        if (prev_state[0]) remove(prev_state);
+        snprintf(path, sizeof path, "%s/checkpoint/run.json", a->out);
+        remove(path);
+        snprintf(path, sizeof path, "%s/checkpoint", a->out);
+        rmdir(path);
+    }
     if (c->json && nsplit[2])
         printf("{\"train_seconds\": %.3f, \"examples_per_second\": %.2f, \"test\": {\"n\": %lld, \"exact_match\": %.6f, "
                "\"micro_f1\": %.6f, \"macro_f1\": %.6f, \"jaccard\": %.6f, \"accuracy\": %.6f}}\n",
-               train_s, step ? (double)(nsplit[0] * a->epochs) / train_s : 0.0, (long long)mt.n, mt.exact_match, mt.micro_f1,
+               train_s, step > step_start ? (double)ex_run / train_s : 0.0, (long long)mt.n, mt.exact_match, mt.micro_f1,
                mt.macro_f1, mt.jaccard, mt.accuracy);
     if (a->out) fprintf(stderr, "pare finetune: wrote %s\n", a->out);
     rc = CLI_OK;
@@ -322,7 +459,7 @@ fail:
 
 int cmd_finetune(int argc, char **argv) {
     ft_args a = {.split = {0.6, 0.3, 0.1}, .lr = 5e-5, .warmup = 0.1, .wd = 0.01, .kd_alpha = 0.5, .kd_temp = 2,
-                 .seed = 42, .epochs = 3, .batch = 16, .max_len = 128};
+                 .seed = 42, .epochs = 3, .batch = 16, .max_len = 128, .ckpt_every = 200};
     cli_common common = {0};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v;
@@ -339,7 +476,7 @@ int cmd_finetune(int argc, char **argv) {
         STR("-o", out) STR("--output", out) STR("--text-column", text_col) STR("--labels", labels)
         STR("--teacher", teacher)
         INT("--seed", seed, 0, INT64_MAX) INT("--epochs", epochs, 0, 10000) INT("--batch", batch, 1, 4096)
-        INT("--max-len", max_len, 2, 4096) INT("--limit", limit, 1, INT64_MAX)
+        INT("--max-len", max_len, 2, 4096) INT("--limit", limit, 1, INT64_MAX) INT("--checkpoint-every", ckpt_every, 0, INT64_MAX)
         NUM("--lr", lr) NUM("--warmup", warmup) NUM("--weight-decay", wd) NUM("--kd-alpha", kd_alpha)
         NUM("--kd-temperature", kd_temp) NUM("--prune", prune)
 #undef STR
@@ -347,6 +484,7 @@ int cmd_finetune(int argc, char **argv) {
 #undef NUM
         else if (!strcmp(o, "--single-label")) a.single = true;
         else if (!strcmp(o, "--keep-zeros")) a.keep_zeros = true;
+        else if (!strcmp(o, "--resume")) a.resume = true;
         else if (!strcmp(o, "--split")) {
             if (!(v = cli_value(argc, argv, &i))) return CLI_USAGE;
             if (sscanf(v, "%lf,%lf,%lf", &a.split[0], &a.split[1], &a.split[2]) != 3 || a.split[0] <= 0 || a.split[1] < 0 ||
