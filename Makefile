@@ -44,6 +44,7 @@ bench: build models
 	./bench/run.sh
 	if [ "$${BENCH_LLAMA:-1}" != 0 ]; then ./bench/llama.sh; fi
 	if [ "$${BENCH_SPARSE:-1}" != 0 ]; then ./bench/sparse.sh; fi
+	if [ "$${BENCH_TRAIN:-1}" != 0 ]; then ./bench/train.sh; fi
 
 references: build models
 	python3 tools/make_references.py

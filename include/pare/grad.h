@@ -38,6 +38,14 @@ void pare_g_attention_fwd(float *out, float *att, const float *qkv, const int8_t
                           int64_t C, int64_t NH, int causal);
 void pare_g_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t B, int64_t T,
                           int64_t C, int64_t NH);
+/* The same over (sequence, head) pairs [p0, p1) of the B * NH (pair p is
+ * sequence p / NH, head p % NH): disjoint ranges touch disjoint memory, so
+ * threads can split the pairs. scratch: (C / NH + 1) * T floats per thread.
+ * (The whole-batch forms above allocate it; they do nothing if they cannot.) */
+void pare_g_attention_fwd_range(float *out, float *att, const float *qkv, const int8_t *mask, int64_t T, int64_t C,
+                                int64_t NH, int causal, int64_t p0, int64_t p1, float *scratch);
+void pare_g_attention_bwd_range(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t T, int64_t C,
+                                int64_t NH, int64_t p0, int64_t p1, float *scratch);
 /* y += table[ids] rows; the backward scatters into dtable */
 void pare_g_embed_fwd(float *y, const int32_t *ids, const float *table, int64_t n, int64_t C);
 void pare_g_embed_bwd(float *dtable, const int32_t *ids, const float *dy, int64_t n, int64_t C);

@@ -15,6 +15,7 @@
 #include "pare/grad.h"
 #include "pare/io.h"
 #include "pare/prune.h"
+#include "kernels/cpu/kern_internal.h"
 #include "pare/train.h"
 
 #include <cjson/cJSON.h>
@@ -60,7 +61,37 @@ struct pare_bert_trainer {
     /* gradient scratch */
     float *d_a, *d_b, *d_i1, *d_i2, *d_qkv, *d_ctx, *d_pool, *d_logits, *d_cls;
     int32_t *pos_ids, *type_ids;
+    pare_pool *pool; /* attention over (sequence, head) pairs; the GEMMs run on OpenBLAS's threads */
+    float *attn_scratch; /* pool size x (head size + 1) x max_len */
 };
+
+typedef struct attn_job {
+    float *out;
+    const float *in, *qkv, *att_in;
+    float *att;
+    const int8_t *mask;
+    int64_t T, C, NH, pairs;
+    bool bwd;
+    float *scratch; /* per thread: (C / NH + 1) * T */
+} attn_job;
+
+/* grad_avx512.c: the same ops built for AVX-512 */
+void pare_g_attention_fwd_range_avx512(float *out, float *att, const float *qkv, const int8_t *mask, int64_t T, int64_t C,
+                                       int64_t NH, int causal, int64_t p0, int64_t p1, float *scratch);
+void pare_g_attention_bwd_range_avx512(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t T,
+                                       int64_t C, int64_t NH, int64_t p0, int64_t p1, float *scratch);
+
+static void attn_run(void *ctx, int ith, int nth) {
+    const attn_job *j = ctx;
+    int64_t lo, hi;
+    pare_split_range(j->pairs, ith, nth, &lo, &hi);
+    const bool v = pare_rowops_isa() >= PARE_ISA_AVX512;
+    float *sc = j->scratch + (size_t)ith * (size_t)((j->C / j->NH + 1) * j->T);
+    if (j->bwd)
+        (v ? pare_g_attention_bwd_range_avx512 : pare_g_attention_bwd_range)(j->out, j->in, j->qkv, j->att_in, j->T, j->C, j->NH, lo, hi, sc);
+    else
+        (v ? pare_g_attention_fwd_range_avx512 : pare_g_attention_fwd_range)(j->out, j->att, j->qkv, j->mask, j->T, j->C, j->NH, 0, lo, hi, sc);
+}
 
 static int64_t add_param(pare_bert_trainer *t, const char *name, int64_t r, int64_t c, bool decay) {
     tparam *p = &t->p[t->n_p++];
@@ -238,6 +269,10 @@ pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o
     }
     if (!s) s = load_params(t, err);
     if (!s) s = alloc_acts(t, err);
+    if (!s && !(t->pool = pare_pool_create(0, err))) s = err ? err->code : PARE_ERR_INTERNAL;
+    if (!s && !(t->attn_scratch = malloc(sizeof(float) * (size_t)pare_pool_size(t->pool) *
+                                         (size_t)((c->hidden_size / c->n_heads + 1) * o->max_len))))
+        s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
     if (!s && o->keep_zeros) s = pare_bert_trainer_freeze_zeros(t, err);
     if (s) {
         pare_bert_trainer_free(t);
@@ -260,6 +295,8 @@ void pare_bert_trainer_free(pare_bert_trainer *t) {
     free(t->pos_ids);
     free(t->type_ids);
     free(t->frozen);
+    pare_pool_free(t->pool);
+    free(t->attn_scratch);
     free(t);
 }
 
@@ -346,7 +383,9 @@ static void forward(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask
         const layer_p *P = &t->L[l];
         layer_a *a = &t->A[l];
         pare_g_linear_fwd(a->qkv, a->x, w + P->qkv_w, w + P->qkv_b, BT, H, 3 * H);
-        pare_g_attention_fwd(a->ctx, a->att, a->qkv, mask, B, T, H, NH, 0);
+        attn_job aj = {.out = a->ctx, .att = a->att, .qkv = a->qkv, .mask = mask, .T = T, .C = H, .NH = NH, .pairs = B * NH,
+                       .scratch = t->attn_scratch};
+        pare_pool_run(t->pool, attn_run, &aj);
         pare_g_linear_fwd(a->res1, a->ctx, w + P->o_w, w + P->o_b, BT, H, H);
         for (int64_t i = 0; i < BT * H; i++) a->res1[i] += a->x[i];
         pare_g_layernorm_fwd(a->y1, a->m1, a->r1, a->res1, w + P->ln1_g, w + P->ln1_b, BT, H, eps);
@@ -411,7 +450,9 @@ static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_
         memset(t->d_ctx, 0, sizeof(float) * (size_t)(BT * H));
         pare_g_linear_bwd(t->d_ctx, g + P->o_w, g + P->o_b, dres, a->ctx, w + P->o_w, BT, H, H);
         memset(t->d_qkv, 0, sizeof(float) * (size_t)(BT * 3 * H));
-        pare_g_attention_bwd(t->d_qkv, t->d_ctx, a->qkv, a->att, B, T, H, NH);
+        attn_job aj = {.out = t->d_qkv, .in = t->d_ctx, .qkv = a->qkv, .att_in = a->att, .T = T, .C = H, .NH = NH,
+                       .pairs = B * NH, .bwd = true, .scratch = t->attn_scratch};
+        pare_pool_run(t->pool, attn_run, &aj);
         pare_g_linear_bwd(dy, g + P->qkv_w, g + P->qkv_b, t->d_qkv, a->x, w + P->qkv_w, BT, H, 3 * H);
     }
     /* embeddings: recompute their sum (the forward's copy was overwritten) */

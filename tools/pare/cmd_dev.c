@@ -13,6 +13,8 @@ static const char *HELP =
     "                            [--rope-original-max N] [--tie] [--attention-bias]\n"
     "                            [--labels N] [--pad-id ID] [--seed S] [--shape tinyllama]\n"
     "       pare dev tokenizer-json MODEL.gguf -o DIR\n"
+    "       pare dev train-step MODEL [--batch 8] [--seq 128] [--labels 11] [--warmup 2]\n"
+    "                            [--iters 5] [--threads N] [--json]\n"
     "\n"
     "random-bert: a Hugging Face BERT folder with seeded random weights (BERT init),\n"
     "for benchmarks and tests of shapes no shipped model has. The tokenizer files and\n"
@@ -31,6 +33,11 @@ static const char *HELP =
     "*ForSequenceClassification (score.weight, pad id --pad-id, default 0).\n"
     "--shape tinyllama: 22 layers, hidden 2048, 32 heads, 4 kv heads, ffn 5632,\n"
     "vocab 32000 (TinyLlama-1.1B; 4.4 GB of f32).\n"
+    "\n"
+    "train-step: the time of one fine-tuning step (forward, BCE loss over --labels,\n"
+    "backward, clipping, AdamW) of a BERT folder on a batch of fixed pseudo-random\n"
+    "ids, median over --iters after --warmup (bench/train.sh sets it beside\n"
+    "PyTorch's).\n"
     "\n"
     "tokenizer-json: the GGUF's byte-level BPE tokenizer as DIR/tokenizer.json and\n"
     "DIR/tokenizer_config.json in Hugging Face's format (HF tokenizers and pare read\n"
@@ -194,7 +201,74 @@ static int random_llama(int argc, char **argv) {
     return CLI_OK;
 }
 
+static int cmp_dbl(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int train_step(int argc, char **argv) {
+    const char *model = NULL;
+    int64_t B = 8, T = 128, L = 11, warm = 2, iters = 5;
+    cli_common common = {0};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v;
+        const int r = cli_take_arg(&common, argc, argv, &i, HELP);
+        if (r == CLI_ARG_BAD) return CLI_USAGE;
+        if (r == CLI_ARG_HELP) return CLI_OK;
+        if (r == CLI_ARG_NEXT) continue;
+#define INT(opt, var, lo, hi) if (!strcmp(a, opt)) { if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, lo, hi, &var)) return CLI_USAGE; continue; }
+        INT("--batch", B, 1, 4096) INT("--seq", T, 2, 512) INT("--labels", L, 1, 256) INT("--warmup", warm, 0, 1000)
+        INT("--iters", iters, 1, 1000)
+#undef INT
+        if (a[0] == '-' || model) {
+            fprintf(stderr, "pare dev train-step: unexpected argument '%s'\n", a);
+            return CLI_USAGE;
+        }
+        model = a;
+    }
+    if (!model) {
+        fprintf(stderr, "pare dev train-step: need MODEL\n");
+        return CLI_USAGE;
+    }
+    pare_err err = {0};
+    pare_trainer_opts to = {.n_labels = L, .multi_label = true, .max_batch = B, .max_len = T, .adamw = pare_adamw_defaults()};
+    pare_bert_trainer *t = NULL;
+    if (pare_bert_trainer_create(model, &to, &t, &err)) return cli_fail("dev train-step", &err);
+    const int64_t V = pare_bert_trainer_config(t)->vocab_size;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * T));
+    float *tgt = malloc(sizeof(float) * (size_t)(B * L));
+    double *ts = malloc(sizeof(double) * (size_t)iters);
+    uint64_t st = 7;
+    for (int64_t i = 0; ids && i < B * T; i++) ids[i] = i % T == 0 ? 101 : (int32_t)(1000 + pare_splitmix64(&st) % (uint64_t)(V - 1000));
+    for (int64_t i = 0; tgt && i < B * L; i++) tgt[i] = (float)(pare_splitmix64(&st) % 4 == 0);
+    pare_train_batch bt = {.ids = ids, .B = B, .T = T, .targets = tgt};
+    int rc = ids && tgt && ts ? CLI_OK : CLI_FAIL;
+    for (int64_t i = 0; i < warm + iters && rc == CLI_OK; i++) {
+        const double t0 = pare_time_now();
+        float loss;
+        if (pare_bert_trainer_step(t, &bt, 1e-5, &loss, &err)) rc = cli_fail("dev train-step", &err);
+        if (i >= warm) ts[i - warm] = pare_time_now() - t0;
+    }
+    if (rc == CLI_OK) {
+        qsort(ts, (size_t)iters, sizeof *ts, cmp_dbl);
+        const double med = ts[iters / 2];
+        if (common.json)
+            printf("{\"engine\": \"pare\", \"model\": \"%s\", \"batch\": %lld, \"seq\": %lld, \"iters\": %lld, \"step_ms\": %.3f, "
+                   "\"min_ms\": %.3f, \"params\": %lld}\n",
+                   model, (long long)B, (long long)T, (long long)iters, med * 1e3, ts[0] * 1e3, (long long)pare_bert_trainer_n_params(t));
+        else
+            printf("pare train step: %s batch %lld seq %lld: median %.1f ms, min %.1f ms over %lld steps\n", model, (long long)B,
+                   (long long)T, med * 1e3, ts[0] * 1e3, (long long)iters);
+    }
+    free(ids);
+    free(tgt);
+    free(ts);
+    pare_bert_trainer_free(t);
+    return rc;
+}
+
 int cmd_dev(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "train-step")) return train_step(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "random-bert")) return random_bert(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "random-llama")) return random_llama(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "tokenizer-json")) return tokenizer_json(argc, argv);

@@ -1,0 +1,51 @@
+"""PyTorch peer of `pare dev train-step` (bench/train.sh): one fine-tuning
+step of a BERT folder as BertForSequenceClassification (multi-label: BCE
+with logits), fp32, no dropout, AdamW, gradient norm clipped at 1, on a batch
+of fixed pseudo-random ids; median over --iters after --warmup. One JSON line."""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from transformers import BertForSequenceClassification
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--labels", type=int, default=11)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    m = BertForSequenceClassification.from_pretrained(
+        a.model, num_labels=a.labels, problem_type="multi_label_classification",
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, attn_implementation="eager")
+    m.train()
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-5, weight_decay=0.01)
+    g = torch.Generator().manual_seed(7)
+    ids = torch.randint(1000, m.config.vocab_size, (a.batch, a.seq), generator=g)
+    ids[:, 0] = 101
+    tgt = (torch.rand(a.batch, a.labels, generator=g) < 0.25).float()
+    ts = []
+    for i in range(a.warmup + a.iters):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        out = m(input_ids=ids, attention_mask=torch.ones_like(ids), labels=tgt)
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        opt.step()
+        if i >= a.warmup:
+            ts.append(time.perf_counter() - t0)
+    print(json.dumps({"engine": "torch", "torch": torch.__version__, "model": a.model, "batch": a.batch, "seq": a.seq,
+                      "iters": a.iters, "threads": a.threads, "step_ms": statistics.median(ts) * 1e3,
+                      "min_ms": min(ts) * 1e3}))
+
+
+if __name__ == "__main__":
+    main()
