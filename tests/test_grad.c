@@ -262,6 +262,62 @@ static void test_losses(void **state) {
     assert_true(fabs(pare_g_distill_loss_f64(NULL, s, s, y, lab, 1, 4, 0, 2.0, 0.0)) < 1e-12);
 }
 
+/* ---- Llama ops: RMSNorm, SwiGLU, RoPE */
+typedef struct { double *x, *g, *a, *b, *r, *y, *rstd; int32_t *pos; int64_t M, C, NH, D; int op; } ll_ctx;
+static double ll_loss(void *c_) {
+    ll_ctx *c = c_;
+    const int64_t n = c->op == 0 ? c->M * c->C : c->op == 1 ? c->M * c->C : c->M * c->NH * c->D;
+    if (c->op == 0) pare_g_rmsnorm_fwd_f64(c->y, c->rstd, c->x, c->g, c->M, c->C, 1e-6);
+    else if (c->op == 1) pare_g_swiglu_fwd_f64(c->y, c->a, c->b, n);
+    else pare_g_rope_fwd_f64(c->y, c->x, c->pos, c->M, c->NH, c->D, 10000.0);
+    return dot(c->y, c->r, n);
+}
+static void test_llama_ops(void **state) {
+    (void)state;
+    int32_t pos[5] = {0, 1, 7, 100, 2047};
+    ll_ctx c = {.M = 5, .C = 12, .NH = 3, .D = 8, .pos = pos};
+    const int64_t n = c.M * c.C, nr = c.M * c.NH * c.D;
+    c.x = rnd(nr, 2), c.g = rnd(c.C, 1), c.a = rnd(n, 4), c.b = rnd(n, 2), c.r = rnd(nr, 1), c.y = zeros(nr), c.rstd = zeros(c.M);
+    /* rmsnorm */
+    double *dx = zeros(nr), *dg = zeros(c.C);
+    c.op = 0;
+    ll_loss(&c);
+    pare_g_rmsnorm_bwd_f64(dx, dg, c.r, c.x, c.g, c.rstd, c.M, c.C);
+    fd_check("rmsnorm dx", ll_loss, &c, c.x, dx, n);
+    fd_check("rmsnorm dgamma", ll_loss, &c, c.g, dg, c.C);
+    float *fy = fz(nr), *fs = fz(c.M), *fdx = fz(nr), *fdg = fz(c.C);
+    pare_g_rmsnorm_fwd(fy, fs, tof(c.x, n), tof(c.g, c.C), c.M, c.C, 1e-6f);
+    pare_g_rmsnorm_bwd(fdx, fdg, tof(c.r, n), tof(c.x, n), tof(c.g, c.C), fs, c.M, c.C);
+    ll_loss(&c);
+    close_f32("rmsnorm y", fy, c.y, n);
+    close_f32("rmsnorm dx", fdx, dx, n);
+    close_f32("rmsnorm dgamma", fdg, dg, c.C);
+    /* swiglu */
+    double *da = zeros(n), *db = zeros(n);
+    c.op = 1;
+    ll_loss(&c);
+    pare_g_swiglu_bwd_f64(da, db, c.r, c.a, c.b, n);
+    fd_check("swiglu dgate", ll_loss, &c, c.a, da, n);
+    fd_check("swiglu dup", ll_loss, &c, c.b, db, n);
+    float *fda = fz(n), *fdb = fz(n);
+    pare_g_swiglu_fwd(fy, tof(c.a, n), tof(c.b, n), n);
+    pare_g_swiglu_bwd(fda, fdb, tof(c.r, n), tof(c.a, n), tof(c.b, n), n);
+    close_f32("swiglu y", fy, c.y, n);
+    close_f32("swiglu dgate", fda, da, n);
+    close_f32("swiglu dup", fdb, db, n);
+    /* rope */
+    double *dr = zeros(nr);
+    c.op = 2;
+    ll_loss(&c);
+    pare_g_rope_bwd_f64(dr, c.r, c.pos, c.M, c.NH, c.D, 10000.0);
+    fd_check("rope dx", ll_loss, &c, c.x, dr, nr);
+    float *fdr = fz(nr);
+    pare_g_rope_fwd(fy, tof(c.x, nr), pos, c.M, c.NH, c.D, 10000.0);
+    pare_g_rope_bwd(fdr, tof(c.r, nr), pos, c.M, c.NH, c.D, 10000.0);
+    close_f32("rope y", fy, c.y, nr);
+    close_f32("rope dx", fdr, dr, nr);
+}
+
 /* ---- PyTorch autograd (tests/golden/grad_ops.bin) */
 typedef struct golden { char *data; size_t len; } golden;
 /* The array `name` (count n), or NULL. */
@@ -335,6 +391,30 @@ static void test_torch(void **state) {
         near_torch("gelu y", y, gget(&g, "gelu.y", 50), 50);
         near_torch("gelu dx", dx, gget(&g, "gelu.dx", 50), 50);
     }
+    {   /* rmsnorm, swiglu, rope (HF Llama's formulas) */
+        const int64_t M = 5, C = 12, NH = 3, D = 8, n = M * C;
+        float *x = gget(&g, "rms.x", n), *ga = gget(&g, "rms.g", C), *r = gget(&g, "rms.r", n);
+        float *y = fz(n), *rs = fz(M), *dx = fz(n), *dg = fz(C);
+        pare_g_rmsnorm_fwd(y, rs, x, ga, M, C, 1e-6f);
+        pare_g_rmsnorm_bwd(dx, dg, r, x, ga, rs, M, C);
+        near_torch("rmsnorm y", y, gget(&g, "rms.y", n), n);
+        near_torch("rmsnorm dx", dx, gget(&g, "rms.dx", n), n);
+        near_torch("rmsnorm dgamma", dg, gget(&g, "rms.dg", C), C);
+        float *a = gget(&g, "swi.a", n), *b = gget(&g, "swi.b", n), *sr = gget(&g, "swi.r", n), *da = fz(n), *db = fz(n);
+        pare_g_swiglu_fwd(y, a, b, n);
+        pare_g_swiglu_bwd(da, db, sr, a, b, n);
+        near_torch("swiglu y", y, gget(&g, "swi.y", n), n);
+        near_torch("swiglu dgate", da, gget(&g, "swi.da", n), n);
+        near_torch("swiglu dup", db, gget(&g, "swi.db", n), n);
+        const int64_t nr = M * NH * D;
+        float *rx = gget(&g, "rope.x", nr), *rr = gget(&g, "rope.r", nr), *ry = fz(nr), *rdx = fz(nr), *pf = gget(&g, "rope.pos", M);
+        int32_t pos[5];
+        for (int i = 0; i < 5; i++) pos[i] = (int32_t)pf[i];
+        pare_g_rope_fwd(ry, rx, pos, M, NH, D, 10000.0);
+        pare_g_rope_bwd(rdx, rr, pos, M, NH, D, 10000.0);
+        near_torch("rope y", ry, gget(&g, "rope.y", nr), nr);
+        near_torch("rope dx", rdx, gget(&g, "rope.dx", nr), nr);
+    }
     for (int causal = 0; causal < 2; causal++) { /* attention */
         const int64_t B = 2, T = 6, C = 8, NH = 2, n = B * T * 3 * C;
         const char *p = causal ? "attc." : "att.";
@@ -397,6 +477,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_linear, release),      cmocka_unit_test_teardown(test_layernorm, release),
         cmocka_unit_test_teardown(test_elementwise, release), cmocka_unit_test_teardown(test_attention, release),
+        cmocka_unit_test_teardown(test_llama_ops, release),
         cmocka_unit_test_teardown(test_embed, release),       cmocka_unit_test_teardown(test_losses, release),
         cmocka_unit_test_teardown(test_torch, release),       cmocka_unit_test(test_adamw)};
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,6 +52,28 @@ y = F.gelu(x)
 for n, t in [("gelu.x", x), ("gelu.r", r), ("gelu.y", y), ("gelu.dx", x.grad)]:
     put(n, t)
 
+# Llama ops: RMSNorm (HF LlamaRMSNorm), SwiGLU, RoPE (HF rotate-half)
+M, C, NH, D = 5, 12, 3, 8
+x, g, r = rnd(M, C, scale=2), rnd(C), rnd(M, C)
+y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * g
+(y * r).sum().backward()
+for n, t in [("rms.x", x), ("rms.g", g), ("rms.r", r), ("rms.y", y), ("rms.dx", x.grad), ("rms.dg", g.grad)]:
+    put(n, t)
+a, b, r = rnd(M, C, scale=4), rnd(M, C, scale=2), rnd(M, C)
+y = F.silu(a) * b
+(y * r).sum().backward()
+for n, t in [("swi.a", a), ("swi.b", b), ("swi.r", r), ("swi.y", y), ("swi.da", a.grad), ("swi.db", b.grad)]:
+    put(n, t)
+pos = torch.tensor([0, 1, 7, 100, 2047], dtype=torch.float64)
+x, r = rnd(M, NH, D, scale=2), rnd(M, NH, D)
+inv = 10000.0 ** (-torch.arange(0, D, 2, dtype=torch.float64) / D)
+ang = torch.cat([pos[:, None] * inv[None, :]] * 2, dim=-1)[:, None, :]
+rot = lambda z: torch.cat([-z[..., D // 2:], z[..., : D // 2]], dim=-1)
+y = x * ang.cos() + rot(x) * ang.sin()
+(y * r).sum().backward()
+for n, t in [("rope.x", x), ("rope.r", r), ("rope.pos", pos), ("rope.y", y), ("rope.dx", x.grad)]:
+    put(n, t)
+
 # attention: qkv [B, T, 3C], heads of C/NH; padding mask on keys, then causal
 B, T, C, NH = 2, 6, 8, 2
 D = C // NH

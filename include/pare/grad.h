@@ -1,6 +1,7 @@
 /* Training ops (src/train): forward and backward of every op of the
- * BERT-family encoder, the losses (BCE-with-logits, softmax cross-entropy,
- * knowledge distillation) and AdamW. Written once over the real type
+ * BERT-family encoder and the Llama-family decoder, the losses
+ * (BCE-with-logits, softmax cross-entropy, knowledge distillation) and
+ * AdamW. Written once over the real type
  * (src/train/grad_body.h), used in f32; the tests instantiate them in
  * double to check every backward against central finite differences, and
  * compare the f32 ones with PyTorch autograd (tests/golden/grad_ops.bin).
@@ -46,6 +47,17 @@ void pare_g_attention_fwd_range(float *out, float *att, const float *qkv, const 
                                 int64_t NH, int causal, int64_t p0, int64_t p1, float *scratch);
 void pare_g_attention_bwd_range(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t T, int64_t C,
                                 int64_t NH, int64_t p0, int64_t p1, float *scratch);
+/* Llama-family ops. RMSNorm over C (rstd [M] saved); SwiGLU silu(a) * b;
+ * rotary embedding (HF rotate-half) of rows of NH heads of D at positions
+ * pos[M], base theta (the forward overwrites y; the backward adds into dx).
+ * Attention with causal = 1 serves decoders (one kv head per query head). */
+void pare_g_rmsnorm_fwd(float *y, float *rstd, const float *x, const float *g, int64_t M, int64_t C, float eps);
+void pare_g_rmsnorm_bwd(float *dx, float *dg, const float *dy, const float *x, const float *g, const float *rstd, int64_t M,
+                        int64_t C);
+void pare_g_swiglu_fwd(float *y, const float *a, const float *b, int64_t n);
+void pare_g_swiglu_bwd(float *da, float *db, const float *dy, const float *a, const float *b, int64_t n);
+void pare_g_rope_fwd(float *y, const float *x, const int32_t *pos, int64_t M, int64_t NH, int64_t D, double theta);
+void pare_g_rope_bwd(float *dx, const float *dy, const int32_t *pos, int64_t M, int64_t NH, int64_t D, double theta);
 /* y += table[ids] rows; the backward scatters into dtable */
 void pare_g_embed_fwd(float *y, const int32_t *ids, const float *table, int64_t n, int64_t C);
 void pare_g_embed_bwd(float *dtable, const int32_t *ids, const float *dy, int64_t n, int64_t C);

@@ -196,6 +196,77 @@ void G_FN(pare_g_attention_bwd)(REAL *dqkv, const REAL *dout, const REAL *qkv, c
     free(vt);
 }
 
+/* ---- Llama-family ops */
+
+/* RMSNorm over C (HF LlamaRMSNorm): y = x / sqrt(mean(x^2) + eps) * g;
+ * rstd [M] saved for the backward. */
+void G_FN(pare_g_rmsnorm_fwd)(REAL *y, REAL *rstd, const REAL *x, const REAL *g, int64_t M, int64_t C, REAL eps) {
+    for (int64_t i = 0; i < M; i++) {
+        const REAL *xi = x + i * C;
+        REAL ss = 0;
+        for (int64_t c = 0; c < C; c++) ss += xi[c] * xi[c];
+        const REAL rs = 1 / SQRT(ss / (REAL)C + eps);
+        for (int64_t c = 0; c < C; c++) y[i * C + c] = xi[c] * rs * g[c];
+        rstd[i] = rs;
+    }
+}
+
+void G_FN(pare_g_rmsnorm_bwd)(REAL *dx, REAL *dg, const REAL *dy, const REAL *x, const REAL *g, const REAL *rstd, int64_t M,
+                              int64_t C) {
+    for (int64_t i = 0; i < M; i++) {
+        const REAL *xi = x + i * C, *dyi = dy + i * C, rs = rstd[i];
+        REAL m = 0; /* mean of dnorm * norm */
+        for (int64_t c = 0; c < C; c++) m += g[c] * dyi[c] * xi[c] * rs;
+        m /= (REAL)C;
+        for (int64_t c = 0; c < C; c++) {
+            const REAL n = xi[c] * rs;
+            if (dg) dg[c] += n * dyi[c];
+            if (dx) dx[i * C + c] += (g[c] * dyi[c] - n * m) * rs;
+        }
+    }
+}
+
+/* SwiGLU: y = silu(a) * b over n values (a: the gate projection, b: up). */
+void G_FN(pare_g_swiglu_fwd)(REAL *y, const REAL *a, const REAL *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] / (1 + EXP(-a[i])) * b[i];
+}
+
+void G_FN(pare_g_swiglu_bwd)(REAL *da, REAL *db, const REAL *dy, const REAL *a, const REAL *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const REAL sg = 1 / (1 + EXP(-a[i])), silu = a[i] * sg;
+        if (da) da[i] += dy[i] * b[i] * sg * (1 + a[i] * (1 - sg));
+        if (db) db[i] += dy[i] * silu;
+    }
+}
+
+/* Rotary position embedding, HF's rotate-half layout: rows of NH heads of
+ * D; for i < D/2 at position p, angle p * theta^(-2i/D), the pair
+ * (x[i], x[i + D/2]) is rotated. The backward rotates back. */
+static void G_FN(rope_rot)(REAL *y, const REAL *x, const int32_t *pos, int64_t M, int64_t NH, int64_t D, double theta, int dir) {
+    const int64_t half = D / 2;
+    for (int64_t r = 0; r < M; r++)
+        for (int64_t i = 0; i < half; i++) {
+            const double ang = (double)pos[r] * pow(theta, -2.0 * (double)i / (double)D);
+            const REAL cs = (REAL)cos(ang), sn = (REAL)(dir * sin(ang));
+            for (int64_t h = 0; h < NH; h++) {
+                const REAL *xh = x + (r * NH + h) * D;
+                REAL *yh = y + (r * NH + h) * D;
+                const REAL x1 = xh[i], x2 = xh[i + half];
+                yh[i] += x1 * cs - x2 * sn;
+                yh[i + half] += x2 * cs + x1 * sn;
+            }
+        }
+}
+
+void G_FN(pare_g_rope_fwd)(REAL *y, const REAL *x, const int32_t *pos, int64_t M, int64_t NH, int64_t D, double theta) {
+    for (int64_t i = 0; i < M * NH * D; i++) y[i] = 0;
+    G_FN(rope_rot)(y, x, pos, M, NH, D, theta, 1);
+}
+
+void G_FN(pare_g_rope_bwd)(REAL *dx, const REAL *dy, const int32_t *pos, int64_t M, int64_t NH, int64_t D, double theta) {
+    G_FN(rope_rot)(dx, dy, pos, M, NH, D, theta, -1);
+}
+
 /* y[n][C] += table[ids[i]] (call once per embedding table to sum them) */
 void G_FN(pare_g_embed_fwd)(REAL *y, const int32_t *ids, const REAL *table, int64_t n, int64_t C) {
     for (int64_t i = 0; i < n; i++)
