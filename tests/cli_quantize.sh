@@ -10,7 +10,8 @@ q="$TMP/q8"
 
 expect_exit 0 "quantize --help" "$PARE" quantize --help
 expect_error "no -o" "-o OUT" "$PARE" quantize "$model"
-expect_error "bits 4" "only --method rtn --bits 8" "$PARE" quantize "$model" --bits 4 -o "$q"
+expect_error "bits 5" "BERT folders take --bits 8" "$PARE" quantize "$model" --bits 5 -o "$q"
+expect_error "gptq without calib" "gptq needs --calib" "$PARE" quantize "$model" --bits 4 --method gptq -o "$q"
 expect_error "bad --act" "--act must be" "$PARE" quantize "$model" --act sometimes -o "$q"
 expect_error "static without calib" "needs --calib" "$PARE" quantize "$model" --act static -o "$q"
 : > "$TMP/empty.txt"
@@ -37,6 +38,11 @@ expect_match "embed int8" "$out" '"index": 1, "text": "so sad today", "tokens": 
 expect_exit 0 "quantize static" "$PARE" quantize "$model" --act static --calib "$data" --column Tweet --limit 32 \
     --calib-method percentile -o "$TMP/s8"
 expect_match "static info" "$("$PARE" info "$TMP/s8" --json)" '"quantization": "w8a8-static"'
+expect_exit 0 "quantize nf4" "$PARE" quantize "$model" --method nf4 -o "$TMP/nf4"
+expect_match "nf4 info" "$("$PARE" info "$TMP/nf4" --json)" '"quantization": "w4-nf4"'
+expect_exit 0 "embed nf4" "$PARE" embed "$TMP/nf4" --text hi
+expect_exit 0 "quantize int4 gptq" "$PARE" quantize "$model" --bits 4 --method gptq --calib "$data" --column Tweet --limit 16 -o "$TMP/g4"
+expect_match "int4 info" "$("$PARE" info "$TMP/g4" --json)" '"quantization": "w4-int4"'
 expect_exit 0 "quantize weight-only" "$PARE" quantize "$model" --act none -o "$TMP/w8"
 expect_match "w8 info" "$("$PARE" info "$TMP/w8" --json)" '"quantization": "w8-only"'
 expect_exit 0 "embed w8" "$PARE" embed "$TMP/w8" --text hi

@@ -110,7 +110,7 @@ static void run_tweets(pare_bert *m, const ref *r, float *mean, float *pooled) {
 }
 
 /* Per-tweet cosine of mean hidden and pooled vs the fp32 reference. */
-static void check_close(const char *what, const ref *r, const float *mean, const float *pooled, double min_cos) {
+static double check_close(const char *what, const ref *r, const float *mean, const float *pooled, double min_cos) {
     double min_h = 1, min_p = 1, sum_h = 0, sum_p = 0;
     for (int64_t i = 0; i < r->N; i++) {
         double ch = cosine(mean + i * r->H, r->mean + i * r->H, r->H);
@@ -123,6 +123,7 @@ static void check_close(const char *what, const ref *r, const float *mean, const
     print_message("minilm-l6 %-14s cosine vs fp32 over %lld tweets: mean-hidden min %.5f avg %.5f, pooled min %.5f avg %.5f\n",
                   what, (long long)r->N, min_h, sum_h / (double)r->N, min_p, sum_p / (double)r->N);
     if (min_h < min_cos || min_p < min_cos) fail_msg("%s: cosine below %.2f", what, min_cos);
+    return sum_h / (double)r->N;
 }
 
 static char **calib_texts(int64_t n) {
@@ -131,7 +132,10 @@ static char **calib_texts(int64_t n) {
     return tu_semeval_tweets(lines, n);
 }
 
-static void check_mode(const ref *r, pare_bert_qmode mode, pare_calib_method calib, const char *what) {
+/* Quantize, compare with fp32, save, load back; the average mean-hidden
+ * cosine to fp32. gptq: int4 by GPTQ on the calibration texts. */
+static double check_mode_opts(const ref *r, pare_bert_qmode mode, pare_calib_method calib, bool gptq, double min_cos,
+                              const char *what) {
     char dir[4096];
     tu_model_dir(dir, sizeof dir, "minilm-l6");
     pare_err err = {0};
@@ -140,12 +144,12 @@ static void check_mode(const ref *r, pare_bert_qmode mode, pare_calib_method cal
     const int64_t n_calib = 64;
     char **texts = calib_texts(n_calib);
     pare_bert_quant_opts o = {.mode = mode, .calib = calib, .percentile = 99.99,
-                              .calib_texts = (const char *const *)texts, .n_calib = n_calib};
+                              .calib_texts = (const char *const *)texts, .n_calib = n_calib, .gptq = gptq};
     tu_assert_ok(pare_bert_quantize(m, &o, &err), &err);
     assert_int_equal(pare_bert_get_qmode(m), mode);
     float *mean = malloc(sizeof(float) * (size_t)(r->N * r->H)), *pooled = malloc(sizeof(float) * (size_t)(r->N * r->H));
     run_tweets(m, r, mean, pooled);
-    check_close(what, r, mean, pooled, mode == PARE_BERT_W8A8_STATIC ? MIN_COS_STATIC : MIN_COS);
+    const double avg = check_close(what, r, mean, pooled, min_cos);
     /* save, load back: same outputs */
     if (mode != PARE_BERT_W8A8_DYNAMIC || !getenv("PARE_TEST_QUICK")) {
         char out[4096], cmd[8300];
@@ -167,6 +171,26 @@ static void check_mode(const ref *r, pare_bert_qmode mode, pare_calib_method cal
     free(mean); free(pooled);
     tu_free_strings(texts, n_calib);
     pare_bert_free(m);
+    return avg;
+}
+
+static void check_mode(const ref *r, pare_bert_qmode mode, pare_calib_method calib, const char *what) {
+    check_mode_opts(r, mode, calib, false, mode == PARE_BERT_W8A8_STATIC ? MIN_COS_STATIC : MIN_COS, what);
+}
+
+/* 4-bit weight-only: NF4, FP4, int4 by round to nearest and by GPTQ; GPTQ
+ * lands closer to fp32 than round to nearest (its paper's claim). */
+static void test_4bit(void **state) {
+    (void)state;
+    ref r;
+    ref_load(&r);
+    check_mode_opts(&r, PARE_BERT_W4_NF4, PARE_CALIB_MINMAX, false, 0.90, "w4-nf4");
+    check_mode_opts(&r, PARE_BERT_W4_FP4, PARE_CALIB_MINMAX, false, 0.85, "w4-fp4");
+    const double rtn = check_mode_opts(&r, PARE_BERT_W4_INT, PARE_CALIB_MINMAX, false, 0.90, "w4-int4 rtn");
+    const double gptq = check_mode_opts(&r, PARE_BERT_W4_INT, PARE_CALIB_MINMAX, true, 0.90, "w4-int4 gptq");
+    print_message("int4 g128 mean-hidden cosine to fp32: rtn %.5f, gptq %.5f\n", rtn, gptq);
+    assert_true(gptq > rtn);
+    ref_free(&r);
 }
 
 static void test_dynamic(void **state) {
@@ -215,7 +239,7 @@ static void test_errors(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dynamic), cmocka_unit_test(test_static),
-        cmocka_unit_test(test_weight_only), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_weight_only), cmocka_unit_test(test_4bit), cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include "pare/kernels.h"
 #include "pare/qlinear.h"
 #include "pare/tokenize.h"
+#include "pare/wquant.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -145,9 +146,12 @@ typedef enum pare_bert_qmode {
     PARE_BERT_W8A8_DYNAMIC = 1, /* int8 inputs, one scale per token */
     PARE_BERT_W8A8_STATIC = 2,  /* int8 inputs, calibrated per-tensor scale */
     PARE_BERT_W8_ONLY = 3,      /* int8 on disk; dequantized to fp32 at load */
+    PARE_BERT_W4_NF4 = 4,       /* 4-bit NormalFloat, blocks of 64, double-quantized absmax; fp32 at load */
+    PARE_BERT_W4_FP4 = 5,       /* 4-bit float (e2m1), same blocks */
+    PARE_BERT_W4_INT = 6,       /* int4 with a scale and minimum per group (RTN or GPTQ) */
 } pare_bert_qmode;
 
-const char *pare_bert_qmode_name(pare_bert_qmode q); /* fp32, w8a8-dynamic, w8a8-static, w8-only */
+const char *pare_bert_qmode_name(pare_bert_qmode q); /* fp32, w8a8-dynamic, w8a8-static, w8-only, w4-nf4, w4-fp4, w4-int4 */
 pare_bert_qmode pare_bert_get_qmode(const pare_bert *m);
 
 typedef struct pare_bert_quant_opts {
@@ -159,6 +163,9 @@ typedef struct pare_bert_quant_opts {
     int64_t n_calib;
     int64_t batch;            /* texts per calibration batch (8 if 0) */
     int64_t max_len;          /* tokens per text (128 if 0) */
+    int64_t group;            /* W4_INT: inputs per scale (128 if 0) */
+    bool gptq;                /* W4_INT: GPTQ on the calibration texts' Hessians (else round to nearest) */
+    pare_gptq_opts gptq_opts;
 } pare_bert_quant_opts;
 
 /* Quantize a loaded fp32 model in place (its fp32 weights stay in memory;

@@ -4,6 +4,7 @@
  * GEMMs. */
 #include "models/bert_internal.h"
 #include "models/model_files.h"
+#include "compress/hessian.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 
 /* ------------------------------------------------------------ loading */
 
-static const pare_tensor *find_tensor(const pare_bert *m, const char *name) {
+const pare_tensor *bert_find_tensor(const pare_bert *m, const char *name) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s%s", m->prefix, name);
     const pare_tensor *t = pare_tensor_file_find(m->file, buf);
@@ -24,16 +25,16 @@ static const pare_tensor *find_tensor(const pare_bert *m, const char *name) {
 static pare_status load_f32(pare_bert *m, const char *name, int32_t n_dims, const int64_t *shape,
                             bool required, const float **out, pare_err *err) {
     *out = NULL;
-    const pare_tensor *t = find_tensor(m, name);
+    const pare_tensor *t = bert_find_tensor(m, name);
     if (!t) {
         char alt[256];
         size_t n = strlen(name);
         if (n > 7 && !strcmp(name + n - 7, ".weight")) {
             snprintf(alt, sizeof alt, "%.*s.gamma", (int)(n - 7), name);
-            t = find_tensor(m, alt);
+            t = bert_find_tensor(m, alt);
         } else if (n > 5 && !strcmp(name + n - 5, ".bias")) {
             snprintf(alt, sizeof alt, "%.*s.beta", (int)(n - 5), name);
-            t = find_tensor(m, alt);
+            t = bert_find_tensor(m, alt);
         }
     }
     if (!t) {
@@ -68,6 +69,7 @@ static pare_status load_f32(pare_bert *m, const char *name, int32_t n_dims, cons
  * "<base>.input_scale" [1] (the largest of the parts is used). */
 static pare_status load_linear_q(pare_bert *m, const char *const *bases, int n_parts, int64_t n_out,
                                  int64_t n_in, bert_lin *lin, pare_err *err) {
+    if (bert_qmode_w4(m->qmode)) return bert_w4_load_lin(m, bases, n_parts, n_out, n_in, lin, err);
     const int64_t N = n_parts * n_out;
     int8_t *w = malloc((size_t)(N * n_in));
     float *ws = pare_arena_alloc(m->weights, (size_t)N * sizeof(float), 64);
@@ -82,7 +84,7 @@ static pare_status load_linear_q(pare_bert *m, const char *const *bases, int n_p
         char name[200];
         const float *v;
         snprintf(name, sizeof name, "%s.weight", bases[p]);
-        const pare_tensor *t = find_tensor(m, name);
+        const pare_tensor *t = bert_find_tensor(m, name);
         if (!t || t->dtype != PARE_DTYPE_I8 || !pare_tensor_has_shape(t, 2, (int64_t[]){n_out, n_in})) {
             s = pare_err_set(err, PARE_ERR_FORMAT, "%s: quantized model needs an int8 [%lld, %lld] tensor '%s%s'",
                              pare_tensor_file_path(m->file), (long long)n_out, (long long)n_in, m->prefix, name);
@@ -195,9 +197,9 @@ static pare_status layer_shape(pare_bert *m, int64_t il, pare_err *err) {
     const int64_t H = c->hidden_size, D = H / c->n_heads;
     char name[160];
     snprintf(name, sizeof name, "encoder.layer.%lld.attention.self.query.weight", (long long)il);
-    const pare_tensor *q = find_tensor(m, name);
+    const pare_tensor *q = bert_find_tensor(m, name);
     snprintf(name, sizeof name, "encoder.layer.%lld.intermediate.dense.weight", (long long)il);
-    const pare_tensor *f = find_tensor(m, name);
+    const pare_tensor *f = bert_find_tensor(m, name);
     bert_layer *L = &m->layers[il];
     L->n_heads = c->n_heads;
     L->ffn = c->intermediate_size;
@@ -260,7 +262,7 @@ static pare_status load_all(pare_bert *m, const char *dir, pare_err *err) {
     if (!m->layers) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
     for (int64_t il = 0; il < c->n_layers && !s; il++) s = load_layer(m, il, err);
     if (s) return s;
-    if (find_tensor(m, "pooler.dense.weight")) {
+    if (bert_find_tensor(m, "pooler.dense.weight")) {
         s = load_linear_f32(m, "pooler.dense", H, H, &m->pooler, err);
         m->has_pooler = (s == PARE_OK);
     }
@@ -285,7 +287,7 @@ pare_status pare_bert_load(const char *dir, const pare_bert_params *params, pare
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     pare_status s = pare_bert_config_load(path, &m->cfg, err);
-    if (!s) s = bert_read_qmode(path, &m->qmode, err);
+    if (!s) s = bert_read_qmode(path, &m->qmode, &m->qgroup, err);
     if (!s) {
         m->weights = pare_arena_create(16u << 20);
         m->scratch = pare_arena_create(16u << 20);
@@ -397,6 +399,12 @@ static void lin_forward(pare_bert *m, int64_t il, int which, const float *x, int
     if (m->obs)
         pare_act_observer_add(&m->obs[il * 4 + which], x, R * (l->quant ? l->q.n_in : l->f.n_in),
                               m->obs_tmp);
+    if (m->hess) { /* GPTQ calibration: H += x^T x over the R rows (upper triangle) */
+        const int64_t K = l->f.n_in;
+        float *tmp = malloc(sizeof(float) * (size_t)(K * K));
+        if (tmp) pare_hessian_add(m->hess[il * 4 + which], tmp, x, R, K);
+        free(tmp);
+    }
     if (l->quant)
         pare_qlinear_forward(&l->q, x, R, y, act, m->qscratch, m->pool);
     else if (l->sparse)

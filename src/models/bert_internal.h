@@ -7,6 +7,22 @@
 #include "pare/qlinear.h"
 #include "pare/sparse.h"
 
+/* 4-bit weight-only codes of one saved tensor's rows (src/models/bert_w4.c). */
+typedef struct w4_part {
+    int64_t rows, cols;
+    uint8_t *codes;                 /* [rows][cols / 2], even column in the low nibble */
+    int64_t n_blocks;               /* nf4 / fp4: absmax per 64 weights, double-quantized */
+    int8_t *amax_q;
+    float *amax_scale, amax_offset;
+    int64_t group, n_groups;        /* int4: code * d + m per (row, group), f16 */
+    uint16_t *d, *mn;
+} w4_part;
+
+typedef struct bert_w4 {
+    int n_parts;                    /* 3 for the fused Q/K/V */
+    w4_part part[3];
+} bert_w4;
+
 /* A Linear layer of the encoder: fp32, or int8 (W8A8) when quant is set. */
 typedef struct bert_lin {
     pare_linear f;
@@ -14,6 +30,7 @@ typedef struct bert_lin {
     bool quant;
     bool sparse;   /* fp32 weights pruned past params.sparse_min: run by sp */
     pare_spmm sp;
+    bert_w4 *w4;   /* 4-bit weight-only: the codes behind f's dequantized weights */
 } bert_lin;
 
 typedef struct bert_layer {
@@ -50,7 +67,25 @@ struct pare_bert {
     float *obs_tmp;            /* scratch for percentile observers */
     void *qscratch;            /* quantized activations, per forward */
     int64_t max_inter;         /* widest FFN of any layer */
+    int64_t qgroup;            /* int4: inputs per scale */
+    double **hess;             /* [n_layers * 4] sum of x x^T of each Linear's input while calibrating GPTQ */
 };
+
+const pare_tensor *bert_find_tensor(const pare_bert *m, const char *name);
+
+/* 4-bit weight-only (bert_w4.c) */
+#include "pare/wquant.h"
+const float *bert_w4_table(pare_bert_qmode mode);
+void bert_w4_dequant(const w4_part *p, pare_bert_qmode mode, float *w);
+/* Quantize l (n_parts stacked tensors) to mode, by GPTQ when h (its input
+ * Hessian, destroyed) is given; l then runs on the dequantized weights. */
+pare_status bert_w4_quantize_lin(pare_bert *m, bert_lin *l, int n_parts, pare_bert_qmode mode, int64_t group, double *h,
+                                 const pare_gptq_opts *gopt, pare_err *err);
+pare_status bert_w4_load_lin(pare_bert *m, const char *const *bases, int n_parts, int64_t n_out, int64_t n_in, bert_lin *lin,
+                             pare_err *err);
+/* The tensors of part `part` (weight_name is its "<base>.weight"); returns how many (<= 4). */
+int bert_w4_tensors(const bert_lin *l, pare_bert_qmode mode, int part, const char *weight_name, pare_arena *ar, pare_tensor *out);
+static inline bool bert_qmode_w4(pare_bert_qmode q) { return q == PARE_BERT_W4_NF4 || q == PARE_BERT_W4_FP4 || q == PARE_BERT_W4_INT; }
 
 /* After lin->f is (re)initialised: the sparse form when its weights have
  * at least params.sparse_min zeros (and sparse execution is not off). */
@@ -63,7 +98,7 @@ static inline bert_lin *bert_layer_lin(bert_layer *L, int which) {
 }
 
 /* quantization_config.activations of config.json: absent -> FP32. */
-pare_status bert_read_qmode(const char *config_path, pare_bert_qmode *out, pare_err *err);
+pare_status bert_read_qmode(const char *config_path, pare_bert_qmode *out, int64_t *group, pare_err *err);
 
 #endif
 

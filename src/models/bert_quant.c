@@ -3,6 +3,7 @@
  * format (pare_bert_save_quantized) and its config.json marker. */
 #include "models/bert_internal.h"
 #include "models/model_files.h"
+#include "compress/hessian.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -11,7 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *const qmode_names[] = {"fp32", "w8a8-dynamic", "w8a8-static", "w8-only"};
+static const char *const qmode_names[] = {"fp32", "w8a8-dynamic", "w8a8-static", "w8-only", "w4-nf4", "w4-fp4", "w4-int4"};
+/* quantization_config.quant_method of the 4-bit modes */
+static const char *const w4_methods[] = {"pare-nf4", "pare-fp4", "pare-int4"};
 /* quantization_config.activations for each mode */
 static const char *const qmode_acts[] = {"", "dynamic", "static", "none"};
 
@@ -21,18 +24,33 @@ const char *pare_bert_qmode_name(pare_bert_qmode q) {
 
 pare_bert_qmode pare_bert_get_qmode(const pare_bert *m) { return m->qmode; }
 
-pare_status bert_read_qmode(const char *config_path, pare_bert_qmode *out, pare_err *err) {
+pare_status bert_read_qmode(const char *config_path, pare_bert_qmode *out, int64_t *group, pare_err *err) {
     *out = PARE_BERT_FP32;
     pare_json *j;
     pare_status s = pare_json_open(config_path, &j, err);
     if (s) return s;
     const cJSON *qc = cJSON_GetObjectItemCaseSensitive((const cJSON *)pare_json_root(j), "quantization_config");
+    const cJSON *method = qc ? cJSON_GetObjectItemCaseSensitive(qc, "quant_method") : NULL;
+    int w4 = -1;
+    for (int k = 0; k < 3 && cJSON_IsString(method); k++)
+        if (!strcmp(method->valuestring, w4_methods[k])) w4 = k;
+    if (w4 >= 0) {
+        const cJSON *bits = cJSON_GetObjectItemCaseSensitive(qc, "bits"), *g = cJSON_GetObjectItemCaseSensitive(qc, "group_size");
+        *out = (pare_bert_qmode)(PARE_BERT_W4_NF4 + w4);
+        if (!cJSON_IsNumber(bits) || bits->valuedouble != 4.0)
+            s = pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: quantization_config.bits must be 4 for %s", config_path, method->valuestring);
+        else if (*out == PARE_BERT_W4_INT && (!cJSON_IsNumber(g) || g->valuedouble < 2 || g->valuedouble > 65536 || (int64_t)g->valuedouble % 2))
+            s = pare_err_set(err, PARE_ERR_FORMAT, "%s: quantization_config.group_size must be an even number of inputs", config_path);
+        else if (*out == PARE_BERT_W4_INT)
+            *group = (int64_t)g->valuedouble;
+        pare_json_free(j);
+        return s;
+    }
     if (qc && !cJSON_IsNull(qc)) {
-        const cJSON *method = cJSON_GetObjectItemCaseSensitive(qc, "quant_method");
         const cJSON *bits = cJSON_GetObjectItemCaseSensitive(qc, "bits");
         const cJSON *act = cJSON_GetObjectItemCaseSensitive(qc, "activations");
         if (!cJSON_IsObject(qc) || !cJSON_IsString(method) || strcmp(method->valuestring, "pare-rtn") != 0)
-            s = pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: quantization_config is not one pare wrote (quant_method \"pare-rtn\")", config_path);
+            s = pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: quantization_config is not one pare wrote (quant_method \"pare-rtn\", \"pare-nf4\", \"pare-fp4\" or \"pare-int4\")", config_path);
         else if (!cJSON_IsNumber(bits) || bits->valuedouble != 8.0)
             s = pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: quantization_config.bits must be 8", config_path);
         else if (!cJSON_IsString(act))
@@ -53,10 +71,10 @@ pare_status bert_read_qmode(const char *config_path, pare_bert_qmode *out, pare_
 
 /* Run the calibration texts through the fp32 model with observers on the
  * input of every quantized layer. obs: [n_layers * 4]. */
-static pare_status calibrate(pare_bert *m, const pare_bert_quant_opts *o, pare_act_observer *obs,
+static pare_status calibrate(pare_bert *m, const pare_bert_quant_opts *o, pare_act_observer *obs, double **hess,
                              pare_err *err) {
     if (!o->calib_texts || o->n_calib <= 0)
-        return pare_err_set(err, PARE_ERR_INVALID, "static activation quantization needs calibration texts");
+        return pare_err_set(err, PARE_ERR_INVALID, "%s needs calibration texts", hess ? "GPTQ" : "static activation quantization");
     if (!m->tok) return pare_err_set(err, PARE_ERR_INVALID, "calibration needs the model's tokenizer");
     const int64_t B = o->batch > 0 ? o->batch : 8;
     int64_t T = o->max_len > 0 ? o->max_len : 128;
@@ -64,6 +82,7 @@ static pare_status calibrate(pare_bert *m, const pare_bert_quant_opts *o, pare_a
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * T)), *mask = malloc(sizeof(int32_t) * (size_t)(B * T));
     pare_status s = ids && mask ? PARE_OK : pare_err_set(err, PARE_ERR_OOM, "out of memory");
     m->obs = obs;
+    m->hess = hess;
     for (int64_t i = 0; i < o->n_calib && !s; i += B) {
         int64_t nb = o->n_calib - i < B ? o->n_calib - i : B;
         int32_t seq;
@@ -76,14 +95,51 @@ static pare_status calibrate(pare_bert *m, const pare_bert_quant_opts *o, pare_a
         s = pare_bert_forward(m, ids, mask, NULL, nb, seq, &out, err);
     }
     m->obs = NULL;
+    m->hess = NULL;
     free(ids);
     free(mask);
+    return s;
+}
+
+/* 4-bit weight-only: every Linear, int4 by GPTQ on the calibration texts'
+ * Hessians (collected from the fp32 model, all layers in one pass) or by
+ * round to nearest; nf4 / fp4 by their tables. */
+static pare_status quantize_w4(pare_bert *m, const pare_bert_quant_opts *o, pare_err *err) {
+    const int64_t NL = m->cfg.n_layers, group = o->group > 0 ? o->group : 128;
+    if (o->gptq && o->mode != PARE_BERT_W4_INT) return pare_err_set(err, PARE_ERR_INVALID, "GPTQ quantizes to int4 (w4-int4), not %s", pare_bert_qmode_name(o->mode));
+    if (o->mode == PARE_BERT_W4_INT && (group < 32 || group % 32))
+        return pare_err_set(err, PARE_ERR_INVALID, "int4 group size %lld is not a multiple of 32", (long long)group);
+    double **hess = NULL;
+    pare_status s = PARE_OK;
+    if (o->gptq) {
+        if (!(hess = calloc((size_t)(NL * 4), sizeof *hess))) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+        for (int64_t i = 0; i < NL * 4 && !s; i++) {
+            const int64_t K = bert_layer_lin(&m->layers[i / 4], (int)(i % 4))->f.n_in;
+            if (!(hess[i] = calloc((size_t)(K * K), sizeof(double)))) s = pare_err_set(err, PARE_ERR_OOM, "out of memory for Hessians");
+        }
+        if (!s) s = calibrate(m, o, NULL, hess, err);
+    }
+    pare_gptq_opts go = o->gptq_opts;
+    if (!(go.damp > 0)) go.damp = 0.01;
+    for (int64_t i = 0; i < NL * 4 && !s; i++) {
+        bert_lin *l = bert_layer_lin(&m->layers[i / 4], (int)(i % 4));
+        if (hess) pare_hessian_mirror(hess[i], l->f.n_in);
+        s = bert_w4_quantize_lin(m, l, i % 4 == 0 ? 3 : 1, o->mode, group, hess ? hess[i] : NULL, &go, err);
+        if (s) pare_err_wrap(err, "layer %lld", (long long)(i / 4));
+    }
+    for (int64_t i = 0; hess && i < NL * 4; i++) free(hess[i]);
+    free(hess);
+    if (!s) {
+        m->qmode = o->mode;
+        m->qgroup = group;
+    }
     return s;
 }
 
 pare_status pare_bert_quantize(pare_bert *m, const pare_bert_quant_opts *o, pare_err *err) {
     if (m->qmode != PARE_BERT_FP32)
         return pare_err_set(err, PARE_ERR_INVALID, "the model is already quantized (%s)", pare_bert_qmode_name(m->qmode));
+    if (bert_qmode_w4(o->mode)) return quantize_w4(m, o, err);
     if (o->mode != PARE_BERT_W8A8_DYNAMIC && o->mode != PARE_BERT_W8A8_STATIC && o->mode != PARE_BERT_W8_ONLY)
         return pare_err_set(err, PARE_ERR_INVALID, "unknown quantization mode %d", (int)o->mode);
     const int64_t NL = m->cfg.n_layers, H = m->cfg.hidden_size, I = m->max_inter;
@@ -95,7 +151,7 @@ pare_status pare_bert_quantize(pare_bert *m, const pare_bert_quant_opts *o, pare
             obs[i].method = o->calib;
             obs[i].percentile = o->percentile > 0 ? o->percentile : 99.99;
         }
-        if ((s = calibrate(m, o, obs, err))) {
+        if ((s = calibrate(m, o, obs, NULL, err))) {
             free(obs);
             return s;
         }
@@ -175,10 +231,21 @@ static pare_status write_config(const pare_bert *m, const char *src_dir, const c
     cJSON *qc = cJSON_AddObjectToObject(root, "quantization_config");
     cJSON *mods = qc ? cJSON_AddArrayToObject(qc, "modules") : NULL;
     cJSON *keep = qc ? cJSON_AddArrayToObject(qc, "fp32") : NULL;
-    bool ok = qc && mods && keep && cJSON_AddStringToObject(qc, "quant_method", "pare-rtn") &&
-              cJSON_AddNumberToObject(qc, "bits", 8) &&
-              cJSON_AddStringToObject(qc, "weights", "int8, symmetric, per output channel (weight_scale)") &&
-              cJSON_AddStringToObject(qc, "activations", qmode_acts[m->qmode]);
+    const bool w4 = bert_qmode_w4(m->qmode);
+    bool ok = qc && mods && keep;
+    if (ok && w4) {
+        static const char *const desc[] = {"nf4: 16 NormalFloat values x absmax per 64 weights; absmax int8 - offset, scale per 256 blocks",
+                                           "fp4: 16 FP4 (e2m1) values x absmax per 64 weights; absmax int8 - offset, scale per 256 blocks",
+                                           "int4: code * weight_scale + weight_min per (row, group_size inputs), f16"};
+        const int k = (int)m->qmode - (int)PARE_BERT_W4_NF4;
+        ok = cJSON_AddStringToObject(qc, "quant_method", w4_methods[k]) && cJSON_AddNumberToObject(qc, "bits", 4) &&
+             cJSON_AddStringToObject(qc, "weights", desc[k]) && cJSON_AddStringToObject(qc, "activations", "none") &&
+             (m->qmode != PARE_BERT_W4_INT || cJSON_AddNumberToObject(qc, "group_size", (double)m->qgroup));
+    } else if (ok) {
+        ok = cJSON_AddStringToObject(qc, "quant_method", "pare-rtn") && cJSON_AddNumberToObject(qc, "bits", 8) &&
+             cJSON_AddStringToObject(qc, "weights", "int8, symmetric, per output channel (weight_scale)") &&
+             cJSON_AddStringToObject(qc, "activations", qmode_acts[m->qmode]);
+    }
     static const char *const qm[] = {"attention.self.query", "attention.self.key", "attention.self.value",
                                      "attention.output.dense", "intermediate.dense", "output.dense"};
     static const char *const fm[] = {"embeddings", "LayerNorm", "attention softmax", "pooler", "classifier"};
@@ -203,8 +270,8 @@ pare_status pare_bert_save_quantized(const pare_bert *m, const char *src_dir, co
         return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", out_dir, strerror(errno));
     const int64_t n_in_file = pare_tensor_file_count(m->file);
     const size_t plen = strlen(m->prefix);
-    /* up to three output tensors per input tensor; names and data owned by ar */
-    pare_tensor *ts = calloc((size_t)(3 * n_in_file + 1), sizeof *ts);
+    /* up to four output tensors per input tensor; names and data owned by ar */
+    pare_tensor *ts = calloc((size_t)(4 * n_in_file + 1), sizeof *ts);
     pare_arena *ar = pare_arena_create(1u << 20);
     pare_status s = ts && ar ? PARE_OK : pare_err_set(err, PARE_ERR_OOM, "out of memory");
     int64_t n = 0;
@@ -220,6 +287,14 @@ pare_status pare_bert_save_quantized(const pare_bert *m, const char *src_dir, co
             continue;
         }
         const bert_lin *l = bert_layer_lin(&m->layers[il], which);
+        if (bert_qmode_w4(m->qmode)) {
+            if (!l->w4 || t->n_dims != 2 || t->shape[0] <= 0) {
+                s = pare_err_set(err, PARE_ERR_INTERNAL, "'%s' has no 4-bit codes", t->name);
+                break;
+            }
+            n += bert_w4_tensors(l, m->qmode, (int)(row0 / t->shape[0]), t->name, ar, ts + n);
+            continue;
+        }
         const int64_t n_in = l->quant ? l->q.n_in : l->f.n_in, n_all = l->quant ? l->q.n_out : l->f.n_out;
         const int64_t n_out = t->n_dims == 2 ? t->shape[0] : 0;
         int8_t *all = malloc((size_t)(n_all * n_in));

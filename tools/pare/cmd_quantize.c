@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static bool bert_qmode_4bit(pare_bert_qmode q) { return q == PARE_BERT_W4_NF4 || q == PARE_BERT_W4_FP4 || q == PARE_BERT_W4_INT; }
+
 static const char *HELP =
     "usage: pare quantize MODEL -o OUT [--method rtn] [--bits 8] [--act dynamic|static|none]\n"
     "                     [--calib FILE [--column NAME] [--limit N] [--calib-method minmax|percentile]\n"
@@ -36,6 +38,13 @@ static const char *HELP =
     "            on --calib (UTF-8 text, e.g. wiki.valid.tokens): memory stays near\n"
     "            one layer in f32 plus the calibration activations; --plan prints\n"
     "            the estimate and exits. --verbose: errors per layer.\n"
+    "\n"
+    "4-bit weight-only (BERT folders; the layers run on the dequantized weights,\n"
+    "so this measures what the format costs in accuracy and on disk):\n"
+    "  --method nf4|fp4           bitsandbytes NF4 / FP4: absmax per 64 weights,\n"
+    "                             double-quantized (int8 absmax, scale per 256 blocks)\n"
+    "  --bits 4 --method rtn|gptq int4 with a scale and minimum per --group (128)\n"
+    "                             inputs; gptq calibrates on --calib texts\n"
     "\n"
     "example:\n"
     "  pare quantize .cache/models/minilm-l6 -o /tmp/minilm-int8\n"
@@ -251,11 +260,22 @@ int cmd_quantize(int argc, char **argv) {
         fprintf(stderr, "pare quantize: --type is for GGUF models; BERT folders take --bits 8 --act ...\n");
         return CLI_USAGE;
     }
-    if (strcmp(method, "rtn") != 0 || bits != 8) {
-        fprintf(stderr, "pare quantize: only --method rtn --bits 8 exists so far (got %s, %lld bits)\n", method, (long long)bits);
+    if (!strcmp(method, "nf4") || !strcmp(method, "fp4") || (bits == 4 && (!strcmp(method, "rtn") || !strcmp(method, "gptq")))) {
+        o.mode = !strcmp(method, "nf4") ? PARE_BERT_W4_NF4 : !strcmp(method, "fp4") ? PARE_BERT_W4_FP4 : PARE_BERT_W4_INT;
+        o.gptq = !strcmp(method, "gptq");
+        o.group = wq.group;
+        o.gptq_opts.damp = wq.damp;
+        o.gptq_opts.act_order = wq.act_order;
+        if (o.gptq != (calib != NULL)) {
+            fprintf(stderr, "pare quantize: %s\n", calib ? "--calib is for gptq (and --act static)" : "gptq needs --calib FILE (texts, or a TSV --column)");
+            return CLI_USAGE;
+        }
+    } else if (strcmp(method, "rtn") != 0 || bits != 8) {
+        fprintf(stderr, "pare quantize: BERT folders take --bits 8 (rtn, --act ...), --bits 4 --method rtn|gptq [--group 128], "
+                        "or --method nf4|fp4 (got %s, %lld bits)\n", method, (long long)bits);
         return CLI_USAGE;
     }
-    if ((o.mode == PARE_BERT_W8A8_STATIC) != (calib != NULL)) {
+    if (!bert_qmode_4bit(o.mode) && (o.mode == PARE_BERT_W8A8_STATIC) != (calib != NULL)) {
         fprintf(stderr, "pare quantize: %s\n", calib ? "--calib is only used with --act static" : "--act static needs --calib FILE");
         return CLI_USAGE;
     }
