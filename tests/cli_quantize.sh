@@ -38,6 +38,10 @@ expect_match "embed int8" "$out" '"index": 1, "text": "so sad today", "tokens": 
 expect_exit 0 "quantize static" "$PARE" quantize "$model" --act static --calib "$data" --column Tweet --limit 32 \
     --calib-method percentile -o "$TMP/s8"
 expect_match "static info" "$("$PARE" info "$TMP/s8" --json)" '"quantization": "w8a8-static"'
+expect_error "smoothquant without calib" "needs --calib" "$PARE" quantize "$model" --method smoothquant -o "$TMP/sq"
+expect_exit 0 "quantize smoothquant" "$PARE" quantize "$model" --method smoothquant --act static --calib "$data" --column Tweet --limit 16 -o "$TMP/sq"
+expect_match "smoothquant recorded" "$(cat "$TMP/sq/config.json")" '"smoothquant_alpha":[[:space:]]*0.8'
+expect_exit 0 "embed smoothquant" "$PARE" embed "$TMP/sq" --text hi
 expect_exit 0 "quantize nf4" "$PARE" quantize "$model" --method nf4 -o "$TMP/nf4"
 expect_match "nf4 info" "$("$PARE" info "$TMP/nf4" --json)" '"quantization": "w4-nf4"'
 expect_exit 0 "embed nf4" "$PARE" embed "$TMP/nf4" --text hi

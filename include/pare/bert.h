@@ -165,6 +165,8 @@ typedef struct pare_bert_quant_opts {
     int64_t max_len;          /* tokens per text (128 if 0) */
     int64_t group;            /* W4_INT: inputs per scale (128 if 0) */
     bool gptq;                /* W4_INT: GPTQ on the calibration texts' Hessians (else round to nearest) */
+    double smooth_alpha;      /* W8A8: SmoothQuant migration strength (0.5 typical) on the calibration
+                                 texts; 0: none */
     pare_gptq_opts gptq_opts;
 } pare_bert_quant_opts;
 

@@ -106,6 +106,15 @@ static pare_status load_linear_q(pare_bert *m, const char *const *bases, int n_p
             m->n_params -= 1;
         }
     }
+    if (!s && m->smooth_alpha > 0) { /* SmoothQuant: the parts share one input, so one vector */
+        char name[200];
+        snprintf(name, sizeof name, "%s.smooth", bases[0]);
+        const float *v;
+        if (!(s = load_f32(m, name, 1, &n_in, true, &v, err))) {
+            lin->smooth = (float *)v;
+            m->n_params -= n_in;
+        }
+    }
     if (!s && m->qmode == PARE_BERT_W8_ONLY) {
         float *wf = pare_arena_alloc(m->weights, (size_t)(N * n_in) * sizeof(float), 64);
         if (!wf) s = pare_err_set(err, PARE_ERR_OOM, "out of memory loading '%s'", bases[0]);
@@ -287,7 +296,7 @@ pare_status pare_bert_load(const char *dir, const pare_bert_params *params, pare
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     pare_status s = pare_bert_config_load(path, &m->cfg, err);
-    if (!s) s = bert_read_qmode(path, &m->qmode, &m->qgroup, err);
+    if (!s) s = bert_read_qmode(path, &m->qmode, &m->qgroup, &m->smooth_alpha, err);
     if (!s) {
         m->weights = pare_arena_create(16u << 20);
         m->scratch = pare_arena_create(16u << 20);
@@ -396,17 +405,26 @@ static void embed_rows(void *ctx_, int ith, int nth) {
 static void lin_forward(pare_bert *m, int64_t il, int which, const float *x, int64_t R, float *y,
                         pare_act act) {
     bert_lin *l = bert_layer_lin(&m->layers[il], which);
-    if (m->obs)
-        pare_act_observer_add(&m->obs[il * 4 + which], x, R * (l->quant ? l->q.n_in : l->f.n_in),
-                              m->obs_tmp);
+    const int64_t K = l->quant ? l->q.n_in : l->f.n_in;
+    if (m->chan_amax) { /* SmoothQuant calibration: max |x| per input channel */
+        float *a = m->chan_amax[il * 4 + which];
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t k = 0; k < K; k++) a[k] = fmaxf(a[k], fabsf(x[r * K + k]));
+    }
+    const float *xs = x; /* what the int8 path (and its calibration) sees */
+    if (l->smooth && (l->quant || m->obs) && m->smooth_tmp) {
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t k = 0; k < K; k++) m->smooth_tmp[r * K + k] = x[r * K + k] * l->smooth[k];
+        xs = m->smooth_tmp;
+    }
+    if (m->obs) pare_act_observer_add(&m->obs[il * 4 + which], xs, R * K, m->obs_tmp);
     if (m->hess) { /* GPTQ calibration: H += x^T x over the R rows (upper triangle) */
-        const int64_t K = l->f.n_in;
         float *tmp = malloc(sizeof(float) * (size_t)(K * K));
         if (tmp) pare_hessian_add(m->hess[il * 4 + which], tmp, x, R, K);
         free(tmp);
     }
     if (l->quant)
-        pare_qlinear_forward(&l->q, x, R, y, act, m->qscratch, m->pool);
+        pare_qlinear_forward(&l->q, xs, R, y, act, m->qscratch, m->pool);
     else if (l->sparse)
         pare_spmm_matmul(m->pool, &l->sp, x, R, y, l->f.bias, act, m->qscratch);
     else
@@ -461,6 +479,14 @@ pare_status pare_bert_forward(pare_bert *m, const int32_t *ids, const int32_t *m
         }
     if (qs && !(m->qscratch = pare_arena_alloc(m->scratch, qs, 64)))
         return pare_err_set(err, PARE_ERR_OOM, "out of memory for quantized or sparse activations");
+    m->smooth_tmp = NULL;
+    for (int64_t il = 0; il < c->n_layers && !m->smooth_tmp; il++)
+        for (int w = 0; w < 4; w++)
+            if (bert_layer_lin(&m->layers[il], w)->smooth) {
+                if (!(m->smooth_tmp = pare_arena_alloc(m->scratch, sizeof(float) * (size_t)(R * (H > I ? H : I)), 64)))
+                    return pare_err_set(err, PARE_ERR_OOM, "out of memory for smoothed activations");
+                break;
+            }
     if (m->obs && !(m->obs_tmp = pare_arena_alloc(m->scratch, (size_t)(R * K) * sizeof(float), 64)))
         return pare_err_set(err, PARE_ERR_OOM, "out of memory for calibration");
     if (!x || !qkv || !ctx || !tmp || !mid)

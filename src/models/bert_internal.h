@@ -31,6 +31,8 @@ typedef struct bert_lin {
     bool sparse;   /* fp32 weights pruned past params.sparse_min: run by sp */
     pare_spmm sp;
     bert_w4 *w4;   /* 4-bit weight-only: the codes behind f's dequantized weights */
+    float *smooth; /* SmoothQuant: [n_in] 1/s, the int8 path's input is x * smooth
+                      (its weights W * s), or NULL */
 } bert_lin;
 
 typedef struct bert_layer {
@@ -69,6 +71,9 @@ struct pare_bert {
     int64_t max_inter;         /* widest FFN of any layer */
     int64_t qgroup;            /* int4: inputs per scale */
     double **hess;             /* [n_layers * 4] sum of x x^T of each Linear's input while calibrating GPTQ */
+    float **chan_amax;         /* [n_layers * 4][n_in] max |x| per input channel while calibrating SmoothQuant */
+    float *smooth_tmp;         /* x * smooth, per forward */
+    double smooth_alpha;       /* as saved in quantization_config (0: none) */
 };
 
 const pare_tensor *bert_find_tensor(const pare_bert *m, const char *name);
@@ -98,7 +103,7 @@ static inline bert_lin *bert_layer_lin(bert_layer *L, int which) {
 }
 
 /* quantization_config.activations of config.json: absent -> FP32. */
-pare_status bert_read_qmode(const char *config_path, pare_bert_qmode *out, int64_t *group, pare_err *err);
+pare_status bert_read_qmode(const char *config_path, pare_bert_qmode *out, int64_t *group, double *smooth_alpha, pare_err *err);
 
 #endif
 

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,9 @@ const char *pare_bert_qmode_name(pare_bert_qmode q) {
 
 pare_bert_qmode pare_bert_get_qmode(const pare_bert *m) { return m->qmode; }
 
-pare_status bert_read_qmode(const char *config_path, pare_bert_qmode *out, int64_t *group, pare_err *err) {
+pare_status bert_read_qmode(const char *config_path, pare_bert_qmode *out, int64_t *group, double *smooth_alpha, pare_err *err) {
     *out = PARE_BERT_FP32;
+    *smooth_alpha = 0;
     pare_json *j;
     pare_status s = pare_json_open(config_path, &j, err);
     if (s) return s;
@@ -63,6 +65,11 @@ pare_status bert_read_qmode(const char *config_path, pare_bert_qmode *out, int64
                     *out = (pare_bert_qmode)q;
                     s = PARE_OK;
                 }
+            const cJSON *sa = cJSON_GetObjectItemCaseSensitive(qc, "smoothquant_alpha");
+            if (!s && sa && (!cJSON_IsNumber(sa) || !(sa->valuedouble > 0 && sa->valuedouble < 1)))
+                s = pare_err_set(err, PARE_ERR_FORMAT, "%s: quantization_config.smoothquant_alpha must be in (0, 1)", config_path);
+            else if (!s && sa)
+                *smooth_alpha = sa->valuedouble;
         }
     }
     pare_json_free(j);
@@ -74,7 +81,8 @@ pare_status bert_read_qmode(const char *config_path, pare_bert_qmode *out, int64
 static pare_status calibrate(pare_bert *m, const pare_bert_quant_opts *o, pare_act_observer *obs, double **hess,
                              pare_err *err) {
     if (!o->calib_texts || o->n_calib <= 0)
-        return pare_err_set(err, PARE_ERR_INVALID, "%s needs calibration texts", hess ? "GPTQ" : "static activation quantization");
+        return pare_err_set(err, PARE_ERR_INVALID, "%s needs calibration texts",
+                            hess ? "GPTQ" : m->chan_amax ? "SmoothQuant" : "static activation quantization");
     if (!m->tok) return pare_err_set(err, PARE_ERR_INVALID, "calibration needs the model's tokenizer");
     const int64_t B = o->batch > 0 ? o->batch : 8;
     int64_t T = o->max_len > 0 ? o->max_len : 128;
@@ -98,6 +106,49 @@ static pare_status calibrate(pare_bert *m, const pare_bert_quant_opts *o, pare_a
     m->hess = NULL;
     free(ids);
     free(mask);
+    return s;
+}
+
+/* SmoothQuant (Xiao et al. 2023): per input channel j of every Linear,
+ * s_j = max|x_j|^alpha / max|W_.j|^(1 - alpha) over the calibration
+ * texts; the int8 path then multiplies its input by 1 / s (a pass over the
+ * activations: BERT's LayerNorm outputs are also its residual stream, so
+ * the division cannot be folded into them as in pre-LN models) and holds
+ * W * s, moving activation outliers into the weights. */
+static pare_status smooth(pare_bert *m, const pare_bert_quant_opts *o, pare_err *err) {
+    if (o->mode != PARE_BERT_W8A8_DYNAMIC && o->mode != PARE_BERT_W8A8_STATIC)
+        return pare_err_set(err, PARE_ERR_INVALID, "SmoothQuant is for W8A8 (int8 activations), not %s", pare_bert_qmode_name(o->mode));
+    if (!(o->smooth_alpha > 0 && o->smooth_alpha < 1)) return pare_err_set(err, PARE_ERR_INVALID, "SmoothQuant alpha %g is not in (0, 1)", o->smooth_alpha);
+    const int64_t NL = m->cfg.n_layers;
+    float **amax = calloc((size_t)(NL * 4), sizeof *amax);
+    pare_status s = amax ? PARE_OK : pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    for (int64_t i = 0; i < NL * 4 && !s; i++)
+        if (!(amax[i] = calloc((size_t)bert_layer_lin(&m->layers[i / 4], (int)(i % 4))->f.n_in, sizeof(float))))
+            s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    if (!s) {
+        m->chan_amax = amax;
+        s = calibrate(m, o, NULL, NULL, err);
+        m->chan_amax = NULL;
+    }
+    for (int64_t i = 0; i < NL * 4 && !s; i++) {
+        bert_lin *l = bert_layer_lin(&m->layers[i / 4], (int)(i % 4));
+        const int64_t N = l->f.n_out, K = l->f.n_in;
+        float *inv = pare_arena_alloc(m->weights, sizeof(float) * (size_t)K, 64);
+        if (!inv) {
+            s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+            break;
+        }
+        for (int64_t k = 0; k < K; k++) {
+            float wmax = 0;
+            for (int64_t r = 0; r < N; r++) wmax = fmaxf(wmax, fabsf(l->f.w[r * K + k]));
+            double sj = amax[i][k] > 0 && wmax > 0 ? pow(amax[i][k], o->smooth_alpha) / pow(wmax, 1 - o->smooth_alpha) : 1.0;
+            sj = sj < 1e-5 ? 1e-5 : sj > 1e5 ? 1e5 : sj;
+            inv[k] = (float)(1.0 / sj);
+        }
+        l->smooth = inv;
+    }
+    for (int64_t i = 0; amax && i < NL * 4; i++) free(amax[i]);
+    free(amax);
     return s;
 }
 
@@ -145,6 +196,7 @@ pare_status pare_bert_quantize(pare_bert *m, const pare_bert_quant_opts *o, pare
     const int64_t NL = m->cfg.n_layers, H = m->cfg.hidden_size, I = m->max_inter;
     pare_act_observer *obs = NULL;
     pare_status s = PARE_OK;
+    if (o->smooth_alpha > 0 && (s = smooth(m, o, err))) return s;
     if (o->mode == PARE_BERT_W8A8_STATIC) {
         if (!(obs = calloc((size_t)(NL * 4), sizeof *obs))) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
         for (int64_t i = 0; i < NL * 4; i++) {
@@ -164,7 +216,19 @@ pare_status pare_bert_quantize(pare_bert *m, const pare_bert_quant_opts *o, pare
         for (int which = 0; which < 4 && !s; which++) {
             bert_lin *l = bert_layer_lin(&m->layers[il], which);
             const pare_linear f = l->f;
-            pare_quantize_int8_rows(f.w, f.n_out, f.n_in, q, sc);
+            if (l->smooth) { /* W * s column-wise, s = 1 / smooth */
+                float *ws = malloc(sizeof(float) * (size_t)(f.n_out * f.n_in));
+                if (!ws) {
+                    s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+                    break;
+                }
+                for (int64_t r = 0; r < f.n_out; r++)
+                    for (int64_t c = 0; c < f.n_in; c++) ws[r * f.n_in + c] = f.w[r * f.n_in + c] / l->smooth[c];
+                pare_quantize_int8_rows(ws, f.n_out, f.n_in, q, sc);
+                free(ws);
+            } else {
+                pare_quantize_int8_rows(f.w, f.n_out, f.n_in, q, sc);
+            }
             if (o->mode == PARE_BERT_W8_ONLY) {
                 float *wf = pare_arena_alloc(m->weights, (size_t)(f.n_out * f.n_in) * sizeof(float), 64);
                 if (!wf) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
@@ -180,9 +244,14 @@ pare_status pare_bert_quantize(pare_bert *m, const pare_bert_quant_opts *o, pare
         }
     if (s) /* back to fp32 (a weight-only pass may have replaced some weights) */
         for (int64_t il = 0; il < NL; il++)
-            for (int which = 0; which < 4; which++) bert_layer_lin(&m->layers[il], which)->quant = false;
-    else
+            for (int which = 0; which < 4; which++) {
+                bert_layer_lin(&m->layers[il], which)->quant = false;
+                bert_layer_lin(&m->layers[il], which)->smooth = NULL;
+            }
+    else {
         m->qmode = o->mode;
+        m->smooth_alpha = o->smooth_alpha;
+    }
     free(q);
     free(sc);
     free(obs);
@@ -244,7 +313,8 @@ static pare_status write_config(const pare_bert *m, const char *src_dir, const c
     } else if (ok) {
         ok = cJSON_AddStringToObject(qc, "quant_method", "pare-rtn") && cJSON_AddNumberToObject(qc, "bits", 8) &&
              cJSON_AddStringToObject(qc, "weights", "int8, symmetric, per output channel (weight_scale)") &&
-             cJSON_AddStringToObject(qc, "activations", qmode_acts[m->qmode]);
+             cJSON_AddStringToObject(qc, "activations", qmode_acts[m->qmode]) &&
+             (!(m->smooth_alpha > 0) || cJSON_AddNumberToObject(qc, "smoothquant_alpha", m->smooth_alpha));
     }
     static const char *const qm[] = {"attention.self.query", "attention.self.key", "attention.self.value",
                                      "attention.output.dense", "intermediate.dense", "output.dense"};
@@ -325,6 +395,16 @@ pare_status pare_bert_save_quantized(const pare_bert *m, const char *src_dir, co
             if (m->qmode == PARE_BERT_W8A8_STATIC)
                 ts[n++] = (pare_tensor){.name = iname, .dtype = PARE_DTYPE_F32, .n_dims = 1,
                                         .shape = {1}, .data = is, .nbytes = sizeof(float)};
+            if (l->smooth) {
+                char *mname = pare_arena_alloc(ar, nlen + 16, 1);
+                if (!mname) {
+                    s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+                } else {
+                    snprintf(mname, nlen + 16, "%.*s.smooth", (int)nlen, t->name);
+                    ts[n++] = (pare_tensor){.name = mname, .dtype = PARE_DTYPE_F32, .n_dims = 1, .shape = {n_in},
+                                            .data = l->smooth, .nbytes = sizeof(float) * (size_t)n_in};
+                }
+            }
         }
         free(all);
         free(sc_all);

@@ -39,6 +39,12 @@ static const char *HELP =
     "            one layer in f32 plus the calibration activations; --plan prints\n"
     "            the estimate and exits. --verbose: errors per layer.\n"
     "\n"
+    "  --method smoothquant [--smooth 0.8]\n"
+    "                  SmoothQuant (Xiao et al. 2023) on top of --act dynamic|static: per\n"
+    "                  input channel s = max|x|^alpha / max|w|^(1-alpha) on --calib texts;\n"
+    "                  int8 inputs are x / s, weights W * s (outliers move into the weights).\n"
+    "                  alpha 0.8 by default: on MiniLM / SemEval the paper's 0.5 lost accuracy\n"
+    "\n"
     "4-bit weight-only (BERT folders; the layers run on the dequantized weights,\n"
     "so this measures what the format costs in accuracy and on disk):\n"
     "  --method nf4|fp4           bitsandbytes NF4 / FP4: absmax per 64 weights,\n"
@@ -211,6 +217,12 @@ int cmd_quantize(int argc, char **argv) {
                 fprintf(stderr, "pare quantize: --act must be dynamic, static or none, not '%s'\n", v);
                 return CLI_USAGE;
             }
+        } else if (!strcmp(a, "--smooth")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &o.smooth_alpha)) return CLI_USAGE;
+            if (!(o.smooth_alpha > 0 && o.smooth_alpha < 1)) {
+                fprintf(stderr, "pare quantize: --smooth takes SmoothQuant's alpha in (0, 1), e.g. 0.5\n");
+                return CLI_USAGE;
+            }
         } else if (!strcmp(a, "--calib")) {
             if (!(calib = cli_value(argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--column")) {
@@ -270,12 +282,18 @@ int cmd_quantize(int argc, char **argv) {
             fprintf(stderr, "pare quantize: %s\n", calib ? "--calib is for gptq (and --act static)" : "gptq needs --calib FILE (texts, or a TSV --column)");
             return CLI_USAGE;
         }
+    } else if (!strcmp(method, "smoothquant")) {
+        if (!(o.smooth_alpha > 0)) o.smooth_alpha = 0.8;
     } else if (strcmp(method, "rtn") != 0 || bits != 8) {
         fprintf(stderr, "pare quantize: BERT folders take --bits 8 (rtn, --act ...), --bits 4 --method rtn|gptq [--group 128], "
                         "or --method nf4|fp4 (got %s, %lld bits)\n", method, (long long)bits);
         return CLI_USAGE;
     }
-    if (!bert_qmode_4bit(o.mode) && (o.mode == PARE_BERT_W8A8_STATIC) != (calib != NULL)) {
+    if (o.smooth_alpha > 0 && (o.mode == PARE_BERT_W8_ONLY || !calib)) {
+        fprintf(stderr, "pare quantize: SmoothQuant (--method smoothquant, --smooth) is for --act dynamic|static and needs --calib FILE\n");
+        return CLI_USAGE;
+    }
+    if (!bert_qmode_4bit(o.mode) && !(o.smooth_alpha > 0) && (o.mode == PARE_BERT_W8A8_STATIC) != (calib != NULL)) {
         fprintf(stderr, "pare quantize: %s\n", calib ? "--calib is only used with --act static" : "--act static needs --calib FILE");
         return CLI_USAGE;
     }
