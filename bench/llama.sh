@@ -18,21 +18,14 @@
 # (every weight except the embedding table, which is read one row per token,
 # unless it doubles as the output) over the measured multi-thread read
 # bandwidth (`pare peak`).
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-pare=${PARE:-$root/build/pare}
-py=${PYTHON:-python3}
-threads=${BENCH_THREADS:-2}
+. "$(dirname "$0")/lib.sh"
 prompt=${BENCH_PROMPT:-64}
 gen=${BENCH_GEN:-32}
-reps=${BENCH_REPS:-3}
-out=$root/.cache/bench
 jsonl=$out/llama.jsonl
 models_dir=${PARE_MODELS_DIR:-$root/.cache/models}
 llama_bench=${LLAMA_BENCH:-$root/../peers/llama.cpp/build/bin/llama-bench}
 mkdir -p "$out"
 : > "$jsonl"
-say() { echo "bench: $*" >&2; }
 
 files=("$models_dir/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
 if [ "${BENCH_TINYLLAMA:-1}" = 1 ]; then

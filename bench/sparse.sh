@@ -16,18 +16,11 @@
 # then 30% of FFN neurons (`--method heads`, then `neurons`), a smaller
 # dense model, against the unpruned one. Kernel-level crossover:
 # build/bench_kernels 7 sparse.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-pare=${PARE:-$root/build/pare}
-py=${PYTHON:-python3}
-threads=${BENCH_THREADS:-2}
-reps=${BENCH_REPS:-3}
-out=$root/.cache/bench
+. "$(dirname "$0")/lib.sh"
 jsonl=$out/sparse.jsonl
 src=${PARE_MODELS_DIR:-$root/.cache/models}/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 mkdir -p "$out"
 : > "$jsonl"
-say() { echo "bench: $*" >&2; }
 
 names=()
 [ "${BENCH_SPARSE_DECODER:-1}" = 0 ] && reps_dec=0 || reps_dec=$reps

@@ -5,18 +5,11 @@
 # `pare dev train-step` and bench/train_step.py (torch, no dropout, eager
 # attention, BENCH_THREADS threads) alternate for BENCH_REPS rounds; the
 # table gives the median step time of each and the ratio.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-pare=${PARE:-$root/build/pare}
-py=${PYTHON:-python3}
-threads=${BENCH_THREADS:-2}
-reps=${BENCH_REPS:-3}
-out=$root/.cache/bench
+. "$(dirname "$0")/lib.sh"
 model=$out/train/random-minilm-l12
 jsonl=$out/train.jsonl
 mkdir -p "$out/train"
 : > "$jsonl"
-say() { echo "bench: $*" >&2; }
 if [ ! -f "$model/model.safetensors" ]; then
     "$pare" dev random-bert -o "$model" --labels 11 --seed 12 \
         --vocab-from "${PARE_MODELS_DIR:-$root/.cache/models}/minilm-l6" 2> /dev/null

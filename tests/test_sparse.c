@@ -13,18 +13,52 @@
 
 static double unif(uint64_t *s) { return (double)(pare_splitmix64(s) >> 11) / 9007199254740992.0; }
 
+/* Weights w [n][k] (f32 values; f16 ones converted) and inputs: the
+ * reference yr and the kernel's y against the dense product in double,
+ * tolerances relative to the sum of |products|. relu: y is max(0, .). */
+typedef struct setup {
+    int64_t n, k, m;
+    double density;
+    int pattern, kernel;
+    const char *what;
+} setup;
+
+static void compare(const setup *t, const float *w, const float *x, const float *bias, const float *yr, const float *y, bool relu) {
+    const int64_t n = t->n, k = t->k;
+    for (int64_t i = 0; i < t->m; i++)
+        for (int64_t r = 0; r < n; r++) {
+            double d = bias[r], l1 = fabs(bias[r]);
+            for (int64_t c = 0; c < k; c++) {
+                const double p = (double)w[r * k + c] * x[i * k + c];
+                d += p;
+                l1 += fabs(p);
+            }
+            assert_true(fabs(yr[i * n + r] - d) <= 1e-6 * l1 + 1e-7);
+            const double want = relu && d < 0 ? 0 : d;
+            if (!(fabs(y[i * n + r] - want) <= 1e-5 * l1 + 1e-6))
+                fail_msg("%s kernel %d n %lld k %lld m %lld density %.2f pattern %d: y[%lld][%lld] = %g, want %g", t->what, t->kernel,
+                         (long long)n, (long long)k, (long long)t->m, t->density, t->pattern, (long long)i, (long long)r, y[i * n + r], want);
+        }
+}
+
+/* keep weight (r, c) of an n x k matrix: random at density, 2:4 (pattern 1),
+ * or adversarial rows (2: empty, dense, first only, last only) */
+static bool keep_at(int64_t r, int64_t c, int64_t k, double density, int pattern, uint64_t *seed) {
+    bool keep = unif(seed) < density;
+    if (pattern == 1) keep = (c % 4) == (r % 4) || (c % 4) == ((r + 1) % 4);
+    if (pattern == 2) keep = r % 4 == 0 ? false : r % 4 == 1 ? true : r % 4 == 2 ? c == 0 : c == k - 1;
+    return keep;
+}
+
 static void check(int64_t n, int64_t k, int64_t m, double density, int pattern, pare_pool *pool, uint64_t *seed) {
     uint16_t *w = malloc(sizeof(uint16_t) * (size_t)(n * k));
     float *x = malloc(sizeof(float) * (size_t)(m * k)), *y = malloc(sizeof(float) * (size_t)(m * n));
     float *yr = malloc(sizeof(float) * (size_t)(m * n)), *bias = malloc(sizeof(float) * (size_t)n);
     for (int64_t r = 0; r < n; r++) {
         bias[r] = (float)(unif(seed) - 0.5);
-        for (int64_t c = 0; c < k; c++) {
-            bool keep = unif(seed) < density;
-            if (pattern == 1) keep = (c % 4) == (r % 4) || (c % 4) == ((r + 1) % 4); /* 2:4 */
-            if (pattern == 2) keep = r % 4 == 0 ? false : r % 4 == 1 ? true : r % 4 == 2 ? c == 0 : c == k - 1;
-            w[r * k + c] = keep ? pare_f32_to_f16((float)(unif(seed) * 2 - 1)) : (r % 2 ? 0x8000 : 0); /* -0 too */
-        }
+        for (int64_t c = 0; c < k; c++)
+            w[r * k + c] = keep_at(r, c, k, density, pattern, seed) ? pare_f32_to_f16((float)(unif(seed) * 2 - 1))
+                                                                   : (r % 2 ? 0x8000 : 0); /* -0 too */
     }
     for (int64_t i = 0; i < m * k; i++) x[i] = (float)(unif(seed) * 2 - 1);
     pare_arena *a = pare_arena_create(1 << 20);
@@ -33,24 +67,16 @@ static void check(int64_t n, int64_t k, int64_t m, double density, int pattern, 
     tu_assert_ok(pare_sparse_build(PARE_Q_F16, w, n, k, a, &s, &err), &err);
     assert_int_equal(s.nnz, n * k - pare_count_zeros(PARE_Q_F16, w, n, k));
     pare_sparse_matmul_ref(&s, x, m, yr, bias);
+    float *wf = malloc(sizeof(float) * (size_t)(n * k));
+    for (int64_t i = 0; i < n * k; i++) wf[i] = pare_f16_to_f32(w[i]);
     for (int kernel = 0; kernel < 2; kernel++) { /* the CPU's best kernel, then AVX2 (or scalar) */
         if (kernel == 1) s.vbmi2 = false;
         tu_assert_ok(pare_sparse_matmul(pool, &s, x, m, y, bias, &err), &err);
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t r = 0; r < n; r++) {
-                double d = bias[r], l1 = fabs(bias[r]);
-                for (int64_t c = 0; c < k; c++) {
-                    const double p = (double)pare_f16_to_f32(w[r * k + c]) * x[i * k + c];
-                    d += p;
-                    l1 += fabs(p);
-                }
-                assert_true(fabs(yr[i * n + r] - d) <= 1e-6 * l1 + 1e-7);
-                if (!(fabs(y[i * n + r] - d) <= 1e-5 * l1 + 1e-6))
-                    fail_msg("kernel %d n %lld k %lld m %lld density %.2f pattern %d: y[%lld][%lld] = %g, want %g", kernel,
-                             (long long)n, (long long)k, (long long)m, density, pattern, (long long)i, (long long)r, y[i * n + r], d);
-            }
+        const setup t = {n, k, m, density, pattern, kernel, "bitmap"};
+        compare(&t, wf, x, bias, yr, y, false);
     }
     pare_arena_free(a);
+    free(wf);
     free(w);
     free(x);
     free(y);
@@ -86,12 +112,7 @@ static void check_spmm(int64_t n, int64_t k, int64_t m, double density, int patt
     float *yr = malloc(sizeof(float) * (size_t)(m * n));
     for (int64_t r = 0; r < n; r++) {
         bias[r] = (float)(unif(seed) - 0.5);
-        for (int64_t c = 0; c < k; c++) {
-            bool keep = unif(seed) < density;
-            if (pattern == 1) keep = (c % 4) == (r % 4) || (c % 4) == ((r + 1) % 4);
-            if (pattern == 2) keep = r % 4 == 0 ? false : r % 4 == 1 ? true : r % 4 == 2 ? c == 0 : c == k - 1;
-            w[r * k + c] = keep ? (float)(unif(seed) * 2 - 1) : 0.0f;
-        }
+        for (int64_t c = 0; c < k; c++) w[r * k + c] = keep_at(r, c, k, density, pattern, seed) ? (float)(unif(seed) * 2 - 1) : 0.0f;
     }
     for (int64_t i = 0; i < m * k; i++) x[i] = (float)(unif(seed) * 2 - 1);
     pare_arena *a = pare_arena_create(1 << 20);
@@ -105,19 +126,8 @@ static void check_spmm(int64_t n, int64_t k, int64_t m, double density, int patt
         s.generic = kernel == 1;
         const pare_act act = kernel ? PARE_ACT_RELU : PARE_ACT_NONE;
         pare_spmm_matmul(pool, &s, x, m, y, bias, act, scratch);
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t r = 0; r < n; r++) {
-                double d = bias[r], l1 = fabs(bias[r]);
-                for (int64_t c = 0; c < k; c++) {
-                    d += (double)w[r * k + c] * x[i * k + c];
-                    l1 += fabs((double)w[r * k + c] * x[i * k + c]);
-                }
-                assert_true(fabs(yr[i * n + r] - d) <= 1e-6 * l1 + 1e-7);
-                const double want = act == PARE_ACT_RELU && d < 0 ? 0 : d;
-                if (!(fabs(y[i * n + r] - want) <= 1e-5 * l1 + 1e-6))
-                    fail_msg("spmm kernel %d n %lld k %lld m %lld density %.2f pattern %d: y[%lld][%lld] = %g, want %g", kernel,
-                             (long long)n, (long long)k, (long long)m, density, pattern, (long long)i, (long long)r, y[i * n + r], want);
-            }
+        const setup t = {n, k, m, density, pattern, kernel, "spmm"};
+        compare(&t, w, x, bias, yr, y, act == PARE_ACT_RELU);
     }
     free(scratch);
     pare_arena_free(a);

@@ -1,15 +1,4 @@
-/* The f32 instantiation of the training ops (grad_body.h). */
-#include "pare/grad.h"
-
-#include <math.h>
-
-#define REAL float
+/* The f32 training ops (include/pare/grad.h): grad_body.h built for the
+ * baseline ISA. */
 #define SUF
-#define GEMM cblas_sgemm
-#define EXP expf
-#define ERF erff
-#define SQRT sqrtf
-#define TANH tanhf
-#define LOG logf
-#define LOG1P log1pf
-#include "train/grad_body.h"
+#include "train/grad_f32.h"
