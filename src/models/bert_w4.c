@@ -170,17 +170,18 @@ pare_status bert_w4_quantize_lin(pare_bert *m, bert_lin *l, int n_parts, pare_be
 
 /* ---- loading */
 
-static const pare_tensor *need(const pare_bert *m, const char *base, const char *suffix, pare_dtype dt, int32_t nd,
-                               const int64_t *shape, pare_err *err) {
+/* The tensor "<base><suffix>" of dtype dt and shape, into *out. */
+static pare_status need(const pare_bert *m, const char *base, const char *suffix, pare_dtype dt, int32_t nd, const int64_t *shape,
+                        const pare_tensor **out, pare_err *err) {
     char name[256];
     snprintf(name, sizeof name, "%s%s", base, suffix);
     const pare_tensor *t = bert_find_tensor(m, name);
-    if (!t || t->dtype != dt || !pare_tensor_has_shape(t, nd, shape)) {
-        pare_err_set(err, PARE_ERR_FORMAT, "%s: 4-bit model needs tensor '%s%s' of %s [%lld%s%lld]", pare_tensor_file_path(m->file),
-                     m->prefix, name, pare_dtype_get(dt)->name, (long long)shape[0], nd > 1 ? ", " : "", nd > 1 ? (long long)shape[1] : 0LL);
-        return NULL;
-    }
-    return t;
+    *out = t;
+    if (!t || t->dtype != dt || !pare_tensor_has_shape(t, nd, shape))
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: 4-bit model needs tensor '%s%s' of %s [%lld%s%lld]", pare_tensor_file_path(m->file),
+                            m->prefix, name, pare_dtype_get(dt)->name, (long long)shape[0], nd > 1 ? ", " : "",
+                            nd > 1 ? (long long)shape[1] : 0LL);
+    return PARE_OK;
 }
 
 pare_status bert_w4_load_lin(pare_bert *m, const char *const *bases, int n_parts, int64_t n_out, int64_t n_in, bert_lin *lin,
@@ -195,22 +196,22 @@ pare_status bert_w4_load_lin(pare_bert *m, const char *const *bases, int n_parts
     for (int p = 0; p < n_parts && !s; p++) {
         w4_part *q = &w4->part[p];
         if ((s = part_alloc(q, mode, n_out, n_in, m->qgroup, m->weights, err))) break;
-        const pare_tensor *t = need(m, bases[p], ".weight", PARE_DTYPE_U8, 2, (int64_t[]){n_out, n_in / 2}, err);
-        if (!t) return err->code;
+        const pare_tensor *t, *d, *mn, *aq, *as, *ao, *bt;
+        if ((s = need(m, bases[p], ".weight", PARE_DTYPE_U8, 2, (int64_t[]){n_out, n_in / 2}, &t, err))) return s;
         memcpy(q->codes, t->data, (size_t)(n_out * n_in / 2));
         if (mode == PARE_BERT_W4_INT) {
             const int64_t sh[2] = {n_out, q->n_groups};
-            const pare_tensor *d = need(m, bases[p], ".weight_scale", PARE_DTYPE_F16, 2, sh, err);
-            const pare_tensor *mn = d ? need(m, bases[p], ".weight_min", PARE_DTYPE_F16, 2, sh, err) : NULL;
-            if (!mn) return err->code;
+            if ((s = need(m, bases[p], ".weight_scale", PARE_DTYPE_F16, 2, sh, &d, err)) ||
+                (s = need(m, bases[p], ".weight_min", PARE_DTYPE_F16, 2, sh, &mn, err)))
+                return s;
             memcpy(q->d, d->data, d->nbytes);
             memcpy(q->mn, mn->data, mn->nbytes);
         } else {
             const int64_t ng = (q->n_blocks + W4_DQ_BLOCK - 1) / W4_DQ_BLOCK;
-            const pare_tensor *aq = need(m, bases[p], ".weight_absmax_q", PARE_DTYPE_I8, 1, &q->n_blocks, err);
-            const pare_tensor *as = aq ? need(m, bases[p], ".weight_absmax_scale", PARE_DTYPE_F32, 1, &ng, err) : NULL;
-            const pare_tensor *ao = as ? need(m, bases[p], ".weight_absmax_offset", PARE_DTYPE_F32, 1, (int64_t[]){1}, err) : NULL;
-            if (!ao) return err->code;
+            if ((s = need(m, bases[p], ".weight_absmax_q", PARE_DTYPE_I8, 1, &q->n_blocks, &aq, err)) ||
+                (s = need(m, bases[p], ".weight_absmax_scale", PARE_DTYPE_F32, 1, &ng, &as, err)) ||
+                (s = need(m, bases[p], ".weight_absmax_offset", PARE_DTYPE_F32, 1, (int64_t[]){1}, &ao, err)))
+                return s;
             memcpy(q->amax_q, aq->data, aq->nbytes);
             memcpy(q->amax_scale, as->data, as->nbytes);
             memcpy(&q->amax_offset, ao->data, sizeof(float));
@@ -220,9 +221,12 @@ pare_status bert_w4_load_lin(pare_bert *m, const char *const *bases, int n_parts
         }
         bert_w4_dequant(q, mode, w + p * n_out * n_in);
         m->n_params += n_out * n_in;
-        const pare_tensor *bt = need(m, bases[p], ".bias", PARE_DTYPE_F32, 1, &n_out, err);
-        if (!bt) return err->code;
-        memcpy(b + p * n_out, bt->data, sizeof(float) * (size_t)n_out);
+        char bn[256]; /* the bias as the source checkpoint had it (any float dtype) */
+        snprintf(bn, sizeof bn, "%s.bias", bases[p]);
+        if (!(bt = bert_find_tensor(m, bn)) || !pare_tensor_has_shape(bt, 1, &n_out))
+            return pare_err_set(err, PARE_ERR_FORMAT, "%s: 4-bit model needs tensor '%s%s' [%lld]", pare_tensor_file_path(m->file), m->prefix,
+                                bn, (long long)n_out);
+        if ((s = pare_convert_to_f32(bt->dtype, bt->data, b + p * n_out, n_out, err))) return s;
     }
     if (!s) s = pare_linear_init(&lin->f, w, b, n_parts * n_out, n_in, m->kernel, m->weights, err);
     if (!s) s = bert_lin_sparsify(m, lin, err);
