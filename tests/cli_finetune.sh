@@ -39,12 +39,12 @@ expect_error "teacher of other labels" "the teacher has 3 labels" "$PARE" finetu
 # a killed run resumes from its last checkpoint to the same final weights
 args=(--data "$data" --limit $n --epochs 2 --batch 8 --max-len 32 --labels anger,joy,sadness --threads 2 --checkpoint-every 2)
 expect_exit 0 "uninterrupted run" "$PARE" finetune "$model" "${args[@]}" -o "$TMP/runA"
-PARE_FINETUNE_KILL_AT_STEP=5 "$PARE" finetune "$model" "${args[@]}" -o "$TMP/runB" > /dev/null 2>&1
-expect_eq "killed at step 5 (SIGKILL)" "$?" 137
+PARE_FINETUNE_KILL_AT_STEP=3 "$PARE" finetune "$model" "${args[@]}" -o "$TMP/runB" > /dev/null 2>&1
+expect_eq "killed at step 3 (SIGKILL)" "$?" 137
 expect_error "a checkpoint asks for --resume" "--resume" "$PARE" finetune "$model" "${args[@]}" -o "$TMP/runB"
 expect_error "another run's checkpoint" "other options" "$PARE" finetune "$model" "${args[@]}" --lr 1e-4 --resume -o "$TMP/runB"
 expect_exit 0 "resumed run" "$PARE" finetune "$model" "${args[@]}" --resume -o "$TMP/runB"
-expect_match "it resumed at step 4" "$(cat "$TMP/err")" "resuming from .*state-4.safetensors"
+expect_match "it resumed at step 2" "$(cat "$TMP/err")" "resuming from .*state-2.safetensors"
 expect_eq "same final weights" "$(cmp "$TMP/runA/model.safetensors" "$TMP/runB/model.safetensors" && echo same)" same
 expect_eq "checkpoint removed when done" "$(ls "$TMP/runB/checkpoint" 2>/dev/null | wc -l)" 0
 finish
