@@ -38,6 +38,7 @@ INLINE void row_r(const sparse_job *j, int64_t r, int64_t i0, const int R) {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < kb; b++) {
         const unsigned mask = bm[b];
+        if (!(b & 3)) _mm_prefetch((const char *)(v + PARE_SPARSE_PREFETCH), _MM_HINT_T0);
         if (!mask) continue;
         const __m256 e = expand(j, &v, mask);
         for (int i = 0; i < R; i++) acc[i] = _mm256_fmadd_ps(e, load_x(j->x + (i0 + i) * k, b * 8, k), acc[i]);
@@ -56,6 +57,10 @@ INLINE void rows2_m1(const sparse_job *j, int64_t r) {
     int64_t b = 0;
     for (; b < kf; b += 2) {
         const __m256 x0 = _mm256_loadu_ps(j->x + b * 8), x1 = _mm256_loadu_ps(j->x + b * 8 + 8);
+        if (!(b & 3)) {
+            _mm_prefetch((const char *)(v0 + PARE_SPARSE_PREFETCH), _MM_HINT_T0);
+            _mm_prefetch((const char *)(v1 + PARE_SPARSE_PREFETCH), _MM_HINT_T0);
+        }
         a0 = _mm256_fmadd_ps(expand(j, &v0, b0[b]), x0, a0);
         c0 = _mm256_fmadd_ps(expand(j, &v1, b1[b]), x0, c0);
         a1 = _mm256_fmadd_ps(expand(j, &v0, b0[b + 1]), x1, a1);

@@ -47,6 +47,7 @@ INLINE void row_r(const sparse_job *j, int64_t r, int64_t i0, const int R) {
     for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int64_t c = 0; c < k; c += 32) {
         const uint32_t m = mask32(bm, c, k);
+        _mm_prefetch((const char *)(v + PARE_SPARSE_PREFETCH), _MM_HINT_T0);
         if (!m) continue;
         __m512 lo, hi;
         expand32(&v, m, &lo, &hi);
@@ -70,6 +71,9 @@ INLINE void rows2_m1(const sparse_job *j, int64_t r) {
     for (int64_t c = 0; c < k; c += 32) {
         const __mmask16 m0 = xmask(c, k), m1 = xmask(c + 16, k);
         const __m512 x0 = _mm512_maskz_loadu_ps(m0, j->x + c), x1 = _mm512_maskz_loadu_ps(m1, j->x + c + 16);
+        /* the rows' values stream from DRAM: ask for them well ahead */
+        _mm_prefetch((const char *)(v0 + PARE_SPARSE_PREFETCH), _MM_HINT_T0);
+        _mm_prefetch((const char *)(v1 + PARE_SPARSE_PREFETCH), _MM_HINT_T0);
         __m512 lo, hi;
         expand32(&v0, mask32(b0, c, k), &lo, &hi);
         a0 = _mm512_fmadd_ps(lo, x0, a0);
