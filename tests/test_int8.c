@@ -107,6 +107,24 @@ static void test_quantize_input(void **state) {
         pare_arena_free(ar);
         free(qr); free(qf);
     }
+    /* NaN inputs (a corrupt checkpoint's doing): -127 in the vector body and
+     * the scalar tail alike, never an undefined float-to-int conversion
+     * (UBSan in CI; found by fuzz_bert_folder) */
+    x[10] = NAN;
+    x[130] = NAN;
+    {
+        int8_t qr[133], qf[133];
+        float sr, sf;
+        pare_quantize_rows_i8_ref(x, 1, k, 0.02f, qr, k, &sr);
+        pare_arena *ar = pare_arena_create(1 << 16);
+        pare_qlinear l;
+        pare_err err = {0};
+        tu_assert_ok(pare_qlinear_init(&l, w, ws, NULL, 4, k, 0.02f, PARE_KERNEL_AUTO, ar, &err), &err);
+        pare_qlinear_quantize_input(&l, x, 1, qf, &sf);
+        assert_true(qr[10] == -127 && qr[130] == -127 && qf[10] == -127 && qf[130] == -127);
+        assert_memory_equal(qr, qf, (size_t)k);
+        pare_arena_free(ar);
+    }
     free(x); free(w);
 }
 

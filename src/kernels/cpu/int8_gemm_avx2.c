@@ -107,7 +107,7 @@ float pare_i8_quant_row_avx2(const float *x, int64_t k, int64_t k_pad, float sta
         int v = 0;
         if (i < k) {
             float r = nearbyintf(x[i] * inv);
-            v = r < -127.0f ? -127 : r > 127.0f ? 127 : (int)r;
+            v = pare_i8_clamp(r);
         }
         q[i] = (int8_t)v;
         if (u) u[i] = (uint8_t)(u_plus128 ? v + 128 : abs(v));

@@ -29,4 +29,9 @@ void pare_i8_gemm_vnni(const pare_qlinear *l, const pare_i8_input *in, int64_t m
 float pare_i8_quant_row_avx2(const float *x, int64_t k, int64_t k_pad, float static_scale,
                              int8_t *q, uint8_t *u, bool u_plus128);
 
+/* A rounded value onto [-127, 127]; NaN goes to -127 as it does in the
+ * vector paths (max(NaN, -127) is -127), never through an undefined
+ * float-to-int conversion. */
+static inline int pare_i8_clamp(float r) { return r >= -127.0f ? (r > 127.0f ? 127 : (int)r) : -127; }
+
 #endif

@@ -51,7 +51,7 @@ static float quant_row_ref(const float *x, int64_t k, float static_scale, int8_t
         int v = 0;
         if (i < k) {
             float r = nearbyintf(x[i] * inv);
-            v = r < -127.0f ? -127 : r > 127.0f ? 127 : (int)r;
+            v = pare_i8_clamp(r);
         }
         q[i] = (int8_t)v;
     }
