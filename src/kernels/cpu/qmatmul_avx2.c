@@ -125,12 +125,17 @@ QBLOCK_KERNEL(dot_q5_1, pare_block_q5_1,
                               _mm256_and_si256(bits_to_bytes(blk->qh), _mm256_set1_epi8(16))),
               h2f(blk->m))
 
+#ifndef PARE_QDOT_PREFETCH
+#define PARE_QDOT_PREFETCH 2048 /* bytes ahead in the weight row */
+#endif
+
 /* ---- Q8_0: signed weights, sign trick */
 INLINE void dot_q8_0_r(const void *w, const pare_qx *x, const int R, int64_t k, float *out) {
     const pare_block_q8_0 *bl = w;
     __m256 acc[PARE_QX_TILE];
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < k / 32; b++) {
+        if (!(b & 1)) _mm_prefetch((const char *)(bl + b) + PARE_QDOT_PREFETCH, _MM_HINT_T0);
         const float dw = h2f(bl[b].d);
         __m256i wv = _mm256_loadu_si256((const __m256i *)bl[b].qs);
         __m256i aw = _mm256_sign_epi8(wv, wv);
@@ -241,13 +246,15 @@ INLINE void dot_q6_k_r(const void *w, const pare_qx *x, const int R, int64_t k, 
         for (int r = 0; r < R; r++)                                                             \
             for (int u = 0; u < U; u++) acc[r][u] = _mm256_setzero_ps();                        \
         int64_t i = 0;                                                                          \
-        for (; i + 8 * U <= k; i += 8 * U)                                                      \
+        for (; i + 8 * U <= k; i += 8 * U) {                                                    \
+            if (!(i & 31)) _mm_prefetch((const char *)(wp + i) + PARE_QDOT_PREFETCH, _MM_HINT_T0); \
             for (int u = 0; u < U; u++) {                                                       \
                 __m256 wv = LOAD8(wp + i + 8 * u);                                              \
                 for (int r = 0; r < R; r++)                                                     \
                     acc[r][u] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[r].x + i + 8 * u),        \
                                                 acc[r][u]);                                     \
             }                                                                                   \
+        }                                                                                       \
         for (int r = 0; r < R; r++) {                                                           \
             float s = pare_hsum256(_mm256_add_ps(acc[r][0], acc[r][1]));                                \
             for (int64_t t = i; t < k; t++) s += SCALAR(wp[t]) * x[r].x[t];                     \

@@ -32,6 +32,7 @@ INLINE void qpacked_r(const uint8_t *g, const pare_qx *x, const int R, int64_t k
     const int64_t nb = k / 32;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = g + (size_t)b * bb;
+        _mm_prefetch((const char *)p + 2048, _MM_HINT_T0); /* the group's stream, ahead of the hardware prefetchers */
         const __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         const __m256i a0 = _mm256_loadu_si256((const __m256i *)(p + qo));
         const __m256i a1 = _mm256_loadu_si256((const __m256i *)(p + qo + 32));
