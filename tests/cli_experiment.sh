@@ -58,6 +58,10 @@ bad_case "duplicate pipeline" "bad.yaml:13: pipelines[1]: duplicate pipeline nam
 bad_case "unknown key" "bad.yaml:8: dataset: unknown key 'splits'" 's/split:/splits:/'
 bad_case "bad value" "bad.yaml:14: pipelines[1].steps[1].quantize.act: 'dynamc' is not one of" 's/act: dynamic/act: dynamc/'
 bad_case "out of range" "bad.yaml:20: pipelines[4].steps[0].prune.sparsity: 1.5 is out of range" 's/sparsity: 0.5/sparsity: 1.5/'
+bad_case "smoothquant weight-only" "smoothquant is for act dynamic or static" 's/{quantize: {act: dynamic}}/{quantize: {method: smoothquant, act: none}}/'
+bad_case "5 bits on BERT" "BERT models quantize to 8 bits, or 4" 's/{quantize: {act: dynamic}}/{quantize: {bits: 5}}/'
+# the shipped quantization matrix (4-bit weight-only, SmoothQuant) checks clean
+expect_exit 0 "check minilm-quant.yaml" "$PARE" experiment check "$PARE_SOURCE_DIR/experiments/minilm-quant.yaml"
 bad_case "yaml syntax" "bad.yaml:10: YAML syntax" 's/reps: 3}/reps: 3/'
 bad_case "order" "quantize must be the last step" 's/{finetune-head: {epochs: 3}}, {quantize: {act: none}}/{quantize: {act: none}}, {finetune-head: {epochs: 3}}/'
 bad_case "unknown baseline" "baseline: no pipeline named 'nope'" '1a baseline: nope'

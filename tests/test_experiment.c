@@ -176,8 +176,8 @@ static void test_config(void **state) {
         {"      - quantize: {act: static, calib: percentile}\n", "      - quantize: {type: q4_0}\n",
          "g.yaml:13: pipelines[1].steps[2]: 'type' is for task lm"},
         {"dataset: {path: d.tsv,", "dataset: {task: lm, path: d.tsv,", "g.yaml:8: pipelines[0].steps[0]: step 'finetune-head' is not available for task lm"},
-        {"      - quantize: {act: static, calib: percentile}\n", "      - quantize: {bits: 4}\n",
-         "g.yaml:13: pipelines[1].steps[2]: 4 bits: the BERT path quantizes to 8 bits so far"},
+        {"      - quantize: {act: static, calib: percentile}\n", "      - quantize: {bits: 5}\n",
+         "g.yaml:13: pipelines[1].steps[2]: 5 bits: BERT models quantize to 8 bits, or 4 (method rtn, gptq, nf4, fp4)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[2048];

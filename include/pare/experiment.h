@@ -32,7 +32,9 @@ typedef struct pare_exp_step {
     int64_t batch;        /* 64 */
     char pooling[16];     /* mean */
     /* quantize */
-    char method[16];      /* quantize: rtn | gptq | awq (task lm); prune: magnitude | wanda | sparsegpt (task lm) */
+    char method[16];      /* quantize: rtn | gptq | awq (task lm); rtn | gptq (bits 4) | nf4 | fp4 | smoothquant (BERT);
+                             prune: magnitude | wanda | sparsegpt (task lm) */
+    double smooth;        /* BERT quantize: SmoothQuant alpha (method smoothquant: 0.8 unless given) */
     int64_t group;        /* task lm: scale per group of inputs (multiple of 32); 0: ggml's blocks of 32, or 128 for gptq/awq */
     bool sym;             /* task lm with a group: q4_0 / q5_0 instead of q4_1 / q5_1 */
     char calib_file[PARE_EXP_PATH]; /* task lm, gptq/awq: calibration text */

@@ -169,9 +169,12 @@ static pare_status step_head(cell_state *st, const pare_exp_step *sp, pare_err *
 }
 
 static pare_status step_quantize(cell_state *st, const pare_exp_step *sp, pare_err *err) {
-    pare_bert_quant_opts o = {.mode = !strcmp(sp->act, "static") ? PARE_BERT_W8A8_STATIC
+    const bool nf4 = !strcmp(sp->method, "nf4"), fp4 = !strcmp(sp->method, "fp4");
+    pare_bert_quant_opts o = {.mode = nf4 ? PARE_BERT_W4_NF4 : fp4 ? PARE_BERT_W4_FP4 : sp->bits == 4 ? PARE_BERT_W4_INT
+                                      : !strcmp(sp->act, "static") ? PARE_BERT_W8A8_STATIC
                                       : !strcmp(sp->act, "none") ? PARE_BERT_W8_ONLY
                                                                  : PARE_BERT_W8A8_DYNAMIC,
+                              .group = sp->group, .gptq = !strcmp(sp->method, "gptq"), .smooth_alpha = sp->smooth,
                               .calib = !strcmp(sp->calib, "percentile") ? PARE_CALIB_PERCENTILE : PARE_CALIB_MINMAX,
                               .calib_texts = st->split_texts[0],
                               .n_calib = sp->calib_n < st->split_n[0] ? sp->calib_n : st->split_n[0],

@@ -352,7 +352,7 @@ static pare_status parse_step(ycx *c, yaml_node_t *n, const char *key, pare_exp_
     snprintf(where, sizeof where, "%s.%s", key, kind);
     pare_status s = want(c, params, YAML_MAPPING_NODE, where, "a mapping of parameters");
     const char *name;
-    static const char *const pools[] = {"mean", "cls", "pooler", NULL}, *const methods[] = {"rtn", "gptq", "awq", NULL},
+    static const char *const pools[] = {"mean", "cls", "pooler", NULL}, *const methods[] = {"rtn", "gptq", "awq", "nf4", "fp4", "smoothquant", NULL},
                              *const acts[] = {"dynamic", "static", "none", NULL},
                              *const calibs[] = {"minmax", "percentile", NULL}, *const scopes[] = {"global", "local", NULL},
                              *const types[] = {"q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "f16", "bf16", "f32", NULL};
@@ -378,11 +378,12 @@ static pare_status parse_step(ycx *c, yaml_node_t *n, const char *key, pare_exp_
                 st->calib_n_given = true;
             } else if (!strcmp(name, "group")) s = get_int(c, v, sk, 32, 1 << 20, &st->group);
             else if (!strcmp(name, "sym")) s = get_bool(c, v, sk, &st->sym);
+            else if (!strcmp(name, "smooth")) s = get_num(c, v, sk, 0.01, 0.99, &st->smooth);
             else if (!strcmp(name, "calib_len")) s = get_int(c, v, sk, 2, 1 << 16, &st->calib_len);
             else if (!strcmp(name, "calib_file")) {
                 s = resolve_path(c, v, sk, st->calib_file, sizeof st->calib_file);
                 if (!s) s = check_exists(c, v, sk, st->calib_file, false);
-            } else s = unknown(c, k, where, name, "method, bits, type, group, sym, act, calib, calib_n, calib_file, calib_len");
+            } else s = unknown(c, k, where, name, "method, bits, type, group, sym, act, calib, calib_n, calib_file, calib_len, smooth");
         } else {
             if (!strcmp(name, "sparsity")) s = get_num(c, v, sk, 0, 0.99, &st->sparsity);
             else if (!strcmp(name, "scope")) s = get_choice(c, v, sk, scopes, st->scope, sizeof st->scope);
@@ -498,8 +499,26 @@ static pare_status check_task(ycx *c, pare_exp_config *cfg) {
                 continue;
             }
             if (st->kind != PARE_STEP_QUANTIZE) continue;
+            const bool bert4 = !lm && (!strcmp(st->method, "nf4") || !strcmp(st->method, "fp4") ||
+                                       (st->bits == 4 && (!strcmp(st->method, "rtn") || !strcmp(st->method, "gptq"))));
+            if (lm && (!strcmp(st->method, "nf4") || !strcmp(st->method, "fp4") || !strcmp(st->method, "smoothquant") || st->smooth > 0))
+                return task_fail(c, st->line, key, "nf4, fp4 and smoothquant are for BERT models so far");
+            if (bert4) { /* weight-only 4-bit: nf4 / fp4 (blocks of 64), int4 rtn / gptq (group, 128) */
+                st->bits = 4;
+                snprintf(st->act, sizeof st->act, "none");
+                if (!st->group && (!strcmp(st->method, "rtn") || !strcmp(st->method, "gptq"))) st->group = 128;
+                if (st->group % 32) return task_fail(c, st->line, key, "group must be a multiple of 32");
+                continue;
+            }
+            if (!lm && !strcmp(st->method, "smoothquant")) {
+                if (!(st->smooth > 0)) st->smooth = 0.8;
+                if (!strcmp(st->act, "none")) return task_fail(c, st->line, key, "smoothquant is for act dynamic or static");
+                snprintf(st->method, sizeof st->method, "rtn");
+            } else if (!lm && st->smooth > 0 && !strcmp(st->act, "none")) {
+                return task_fail(c, st->line, key, "smooth is for act dynamic or static");
+            }
             const bool grid = strcmp(st->method, "rtn") != 0 || st->group > 0;
-            if (!lm && grid) return task_fail(c, st->line, key, "gptq, awq and group are for task lm; BERT models take method rtn");
+            if (!lm && grid) return task_fail(c, st->line, key, "gptq, awq and group are for task lm (BERT: gptq with bits 4); BERT models take method rtn, nf4, fp4, smoothquant");
             if (lm && grid) {
                 if (!st->group) st->group = 128;
                 if (st->group % 32) return task_fail(c, st->line, key, "group must be a multiple of 32");
@@ -515,7 +534,7 @@ static pare_status check_task(ycx *c, pare_exp_config *cfg) {
             }
             if (!lm && st->type[0]) return task_fail(c, st->line, key, "'type' is for task lm; BERT models take bits: 8 and act");
             if (!lm && st->bits != 8) {
-                snprintf(msg, sizeof msg, "%lld bits: the BERT path quantizes to 8 bits so far", (long long)st->bits);
+                snprintf(msg, sizeof msg, "%lld bits: BERT models quantize to 8 bits, or 4 (method rtn, gptq, nf4, fp4)", (long long)st->bits);
                 return task_fail(c, st->line, key, msg);
             }
         }
@@ -644,11 +663,20 @@ void pare_exp_step_describe(const pare_exp_step *s, char *buf, size_t cap) {
             snprintf(buf, cap, "quantize(%s %s g%lld)", s->method, s->type, (long long)s->group);
         else if (s->type[0])
             snprintf(buf, cap, "quantize(%s %s)", s->method, s->type);
-        else if (!strcmp(s->act, "static"))
-            snprintf(buf, cap, "quantize(%s int%lld, act static %s, %lld calib texts)", s->method, (long long)s->bits,
-                     s->calib, (long long)s->calib_n);
-        else
-            snprintf(buf, cap, "quantize(%s int%lld, act %s)", s->method, (long long)s->bits, s->act);
+        else if (!strcmp(s->method, "nf4") || !strcmp(s->method, "fp4"))
+            snprintf(buf, cap, "quantize(%s, weight-only)", s->method);
+        else if (s->bits == 4)
+            snprintf(buf, cap, "quantize(%s int4 g%lld, weight-only%s)", s->method, (long long)s->group,
+                     strcmp(s->method, "gptq") ? "" : ", calibrated");
+        else {
+            char sq[32] = "";
+            if (s->smooth > 0) snprintf(sq, sizeof sq, ", smoothquant %g", s->smooth);
+            if (!strcmp(s->act, "static"))
+                snprintf(buf, cap, "quantize(%s int%lld, act static %s, %lld calib texts%s)", s->method, (long long)s->bits,
+                         s->calib, (long long)s->calib_n, sq);
+            else
+                snprintf(buf, cap, "quantize(%s int%lld, act %s%s)", s->method, (long long)s->bits, s->act, sq);
+        }
         break;
     default:
         if (s->nm_m) snprintf(buf, cap, "prune(%s %d:%d)", s->method, s->nm_n, s->nm_m);
