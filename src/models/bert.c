@@ -22,7 +22,7 @@ const pare_tensor *bert_find_tensor(const pare_bert *m, const char *name) {
 
 /* Look a tensor up (LayerNorm "weight"/"bias" may be the old "gamma"/"beta"),
  * check its shape, and convert it to f32 in the weights arena. */
-static pare_status load_f32(pare_bert *m, const char *name, int32_t n_dims, const int64_t *shape,
+pare_status bert_load_f32(pare_bert *m, const char *name, int32_t n_dims, const int64_t *shape,
                             bool required, const float **out, pare_err *err) {
     *out = NULL;
     const pare_tensor *t = bert_find_tensor(m, name);
@@ -93,15 +93,15 @@ static pare_status load_linear_q(pare_bert *m, const char *const *bases, int n_p
         memcpy(w + p * n_out * n_in, t->data, (size_t)(n_out * n_in));
         m->n_params += n_out * n_in;
         snprintf(name, sizeof name, "%s.weight_scale", bases[p]);
-        if ((s = load_f32(m, name, 1, &n_out, true, &v, err))) break;
+        if ((s = bert_load_f32(m, name, 1, &n_out, true, &v, err))) break;
         memcpy(ws + p * n_out, v, (size_t)n_out * sizeof(float));
         m->n_params -= n_out;
         snprintf(name, sizeof name, "%s.bias", bases[p]);
-        if ((s = load_f32(m, name, 1, &n_out, true, &v, err))) break;
+        if ((s = bert_load_f32(m, name, 1, &n_out, true, &v, err))) break;
         memcpy(b + p * n_out, v, (size_t)n_out * sizeof(float));
         if (m->qmode == PARE_BERT_W8A8_STATIC) {
             snprintf(name, sizeof name, "%s.input_scale", bases[p]);
-            if ((s = load_f32(m, name, 1, (int64_t[]){1}, true, &v, err))) break;
+            if ((s = bert_load_f32(m, name, 1, (int64_t[]){1}, true, &v, err))) break;
             in_scale = v[0] > in_scale ? v[0] : in_scale;
             m->n_params -= 1;
         }
@@ -110,7 +110,7 @@ static pare_status load_linear_q(pare_bert *m, const char *const *bases, int n_p
         char name[200];
         snprintf(name, sizeof name, "%s.smooth", bases[0]);
         const float *v;
-        if (!(s = load_f32(m, name, 1, &n_in, true, &v, err))) {
+        if (!(s = bert_load_f32(m, name, 1, &n_in, true, &v, err))) {
             lin->smooth = (float *)v;
             m->n_params -= n_in;
         }
@@ -141,8 +141,8 @@ static pare_status load_linear_f32(pare_bert *m, const char *base, int64_t n_out
     snprintf(wn, sizeof wn, "%s.weight", base);
     snprintf(bn, sizeof bn, "%s.bias", base);
     const float *w, *b;
-    pare_status s = load_f32(m, wn, 2, (int64_t[]){n_out, n_in}, true, &w, err);
-    if (!s) s = load_f32(m, bn, 1, (int64_t[]){n_out}, true, &b, err);
+    pare_status s = bert_load_f32(m, wn, 2, (int64_t[]){n_out, n_in}, true, &w, err);
+    if (!s) s = bert_load_f32(m, bn, 1, (int64_t[]){n_out}, true, &b, err);
     if (!s) s = pare_linear_init(lin, w, b, n_out, n_in, m->kernel, m->weights, err);
     return s;
 }
@@ -176,8 +176,8 @@ static pare_status load_qkv(pare_bert *m, int64_t il, bert_lin *lin, pare_err *e
         snprintf(wn, sizeof wn, "encoder.layer.%lld.attention.self.%s.weight", (long long)il, parts[p]);
         snprintf(bn, sizeof bn, "encoder.layer.%lld.attention.self.%s.bias", (long long)il, parts[p]);
         const float *pw, *pb;
-        pare_status s = load_f32(m, wn, 2, (int64_t[]){Hq, H}, true, &pw, err);
-        if (!s) s = load_f32(m, bn, 1, (int64_t[]){Hq}, true, &pb, err);
+        pare_status s = bert_load_f32(m, wn, 2, (int64_t[]){Hq, H}, true, &pw, err);
+        if (!s) s = bert_load_f32(m, bn, 1, (int64_t[]){Hq}, true, &pb, err);
         if (s) return s;
         memcpy(w + p * Hq * H, pw, (size_t)(Hq * H) * sizeof(float));
         memcpy(b + p * Hq, pb, (size_t)Hq * sizeof(float));
@@ -237,12 +237,12 @@ static pare_status load_layer(pare_bert *m, int64_t il, pare_err *err) {
     s = load_qkv(m, il, &L->qkv, err);
 #define LAYER_NAME(fmt) (snprintf(base, sizeof base, "encoder.layer.%lld." fmt, (long long)il), base)
     if (!s) s = load_linear(m, LAYER_NAME("attention.output.dense"), H, Hq, &L->attn_out, err);
-    if (!s) s = load_f32(m, LAYER_NAME("attention.output.LayerNorm.weight"), 1, &H, true, &L->ln1_g, err);
-    if (!s) s = load_f32(m, LAYER_NAME("attention.output.LayerNorm.bias"), 1, &H, true, &L->ln1_b, err);
+    if (!s) s = bert_load_f32(m, LAYER_NAME("attention.output.LayerNorm.weight"), 1, &H, true, &L->ln1_g, err);
+    if (!s) s = bert_load_f32(m, LAYER_NAME("attention.output.LayerNorm.bias"), 1, &H, true, &L->ln1_b, err);
     if (!s) s = load_linear(m, LAYER_NAME("intermediate.dense"), I, H, &L->inter, err);
     if (!s) s = load_linear(m, LAYER_NAME("output.dense"), H, I, &L->out, err);
-    if (!s) s = load_f32(m, LAYER_NAME("output.LayerNorm.weight"), 1, &H, true, &L->ln2_g, err);
-    if (!s) s = load_f32(m, LAYER_NAME("output.LayerNorm.bias"), 1, &H, true, &L->ln2_b, err);
+    if (!s) s = bert_load_f32(m, LAYER_NAME("output.LayerNorm.weight"), 1, &H, true, &L->ln2_g, err);
+    if (!s) s = bert_load_f32(m, LAYER_NAME("output.LayerNorm.bias"), 1, &H, true, &L->ln2_b, err);
 #undef LAYER_NAME
     return s;
 }
@@ -260,12 +260,12 @@ static pare_status load_all(pare_bert *m, const char *dir, pare_err *err) {
     if (!pare_tensor_file_find(m->file, "embeddings.word_embeddings.weight") &&
         pare_tensor_file_find(m->file, "bert.embeddings.word_embeddings.weight"))
         m->prefix = "bert.";
-    s = load_f32(m, "embeddings.word_embeddings.weight", 2, (int64_t[]){c->vocab_size, H}, true, &m->word_emb, err);
-    if (!s) s = load_f32(m, "embeddings.position_embeddings.weight", 2, (int64_t[]){c->max_position, H}, true, &m->pos_emb, err);
+    s = bert_load_f32(m, "embeddings.word_embeddings.weight", 2, (int64_t[]){c->vocab_size, H}, true, &m->word_emb, err);
+    if (!s) s = bert_load_f32(m, "embeddings.position_embeddings.weight", 2, (int64_t[]){c->max_position, H}, true, &m->pos_emb, err);
     if (!s && c->type_vocab_size > 0)
-        s = load_f32(m, "embeddings.token_type_embeddings.weight", 2, (int64_t[]){c->type_vocab_size, H}, false, &m->type_emb, err);
-    if (!s) s = load_f32(m, "embeddings.LayerNorm.weight", 1, &H, true, &m->emb_ln_g, err);
-    if (!s) s = load_f32(m, "embeddings.LayerNorm.bias", 1, &H, true, &m->emb_ln_b, err);
+        s = bert_load_f32(m, "embeddings.token_type_embeddings.weight", 2, (int64_t[]){c->type_vocab_size, H}, false, &m->type_emb, err);
+    if (!s) s = bert_load_f32(m, "embeddings.LayerNorm.weight", 1, &H, true, &m->emb_ln_g, err);
+    if (!s) s = bert_load_f32(m, "embeddings.LayerNorm.bias", 1, &H, true, &m->emb_ln_b, err);
     if (s) return s;
     m->layers = pare_arena_calloc(m->weights, sizeof(bert_layer) * (size_t)c->n_layers, 64);
     if (!m->layers) return pare_err_set(err, PARE_ERR_OOM, "out of memory");

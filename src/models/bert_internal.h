@@ -77,6 +77,10 @@ struct pare_bert {
 };
 
 const pare_tensor *bert_find_tensor(const pare_bert *m, const char *name);
+/* A tensor of the checkpoint as f32 in the weights arena, shape checked
+ * (LayerNorm "weight"/"bias" may be "gamma"/"beta"); counted in n_params. */
+pare_status bert_load_f32(pare_bert *m, const char *name, int32_t n_dims, const int64_t *shape, bool required,
+                          const float **out, pare_err *err);
 
 /* 4-bit weight-only (bert_w4.c) */
 #include "pare/wquant.h"

@@ -196,7 +196,7 @@ pare_status bert_w4_load_lin(pare_bert *m, const char *const *bases, int n_parts
     for (int p = 0; p < n_parts && !s; p++) {
         w4_part *q = &w4->part[p];
         if ((s = part_alloc(q, mode, n_out, n_in, m->qgroup, m->weights, err))) break;
-        const pare_tensor *t, *d, *mn, *aq, *as, *ao, *bt;
+        const pare_tensor *t, *d, *mn, *aq, *as, *ao;
         if ((s = need(m, bases[p], ".weight", PARE_DTYPE_U8, 2, (int64_t[]){n_out, n_in / 2}, &t, err))) return s;
         memcpy(q->codes, t->data, (size_t)(n_out * n_in / 2));
         if (mode == PARE_BERT_W4_INT) {
@@ -221,12 +221,11 @@ pare_status bert_w4_load_lin(pare_bert *m, const char *const *bases, int n_parts
         }
         bert_w4_dequant(q, mode, w + p * n_out * n_in);
         m->n_params += n_out * n_in;
-        char bn[256]; /* the bias as the source checkpoint had it (any float dtype) */
+        char bn[256];
+        const float *bv;
         snprintf(bn, sizeof bn, "%s.bias", bases[p]);
-        if (!(bt = bert_find_tensor(m, bn)) || !pare_tensor_has_shape(bt, 1, &n_out))
-            return pare_err_set(err, PARE_ERR_FORMAT, "%s: 4-bit model needs tensor '%s%s' [%lld]", pare_tensor_file_path(m->file), m->prefix,
-                                bn, (long long)n_out);
-        if ((s = pare_convert_to_f32(bt->dtype, bt->data, b + p * n_out, n_out, err))) return s;
+        if ((s = bert_load_f32(m, bn, 1, &n_out, true, &bv, err))) return s;
+        memcpy(b + p * n_out, bv, sizeof(float) * (size_t)n_out);
     }
     if (!s) s = pare_linear_init(&lin->f, w, b, n_parts * n_out, n_in, m->kernel, m->weights, err);
     if (!s) s = bert_lin_sparsify(m, lin, err);

@@ -330,7 +330,7 @@ static pare_status edit_config(cJSON *root, void *ctx, pare_err *err) {
     cJSON_DeleteItemFromObjectCaseSensitive(root, "intermediate_size");
     cJSON_AddNumberToObject(root, "intermediate_size", (double)e->inter);
     cJSON_DeleteItemFromObjectCaseSensitive(root, "pruned_heads");
-    cJSON *ph = cJSON_AddObjectToObject(root, "pruned_heads");
+    cJSON *ph = cJSON_CreateObject();
     if (!ph) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
     for (int64_t l = 0, j = 0; l < m->L; l++) {
         const sp_layer *y = &m->ly[l];
@@ -346,6 +346,8 @@ static pare_status edit_config(cJSON *root, void *ctx, pare_err *err) {
         if (list && cJSON_GetArraySize(list)) cJSON_AddItemToObject(ph, key, list);
         else cJSON_Delete(list);
     }
+    if (cJSON_GetArraySize(ph)) cJSON_AddItemToObject(root, "pruned_heads", ph); /* only when a head is gone */
+    else cJSON_Delete(ph);
     return PARE_OK;
 }
 
