@@ -241,13 +241,17 @@ int main(int argc, char **argv) {
                    100.0 * flop / best * 1e-9 / peak, 100.0 * flop / cpu * 1e-9 / peak);
             pare_arena_free(ar);
         }
-        if (only == PARE_KERNEL_AUTO) { /* W8A8 dynamic per token, same shape */
+        /* W8A8 dynamic per token, same shape: the best int8 kernel, then
+         * VNNI when the best is AMX */
+        static const pare_kernel_impl qimpls[] = {PARE_KERNEL_AUTO, PARE_KERNEL_AVX512};
+        for (int qi = 0; qi < 2 && only == PARE_KERNEL_AUTO; qi++) {
+            if (qi == 1 && pare_qisa_resolve(PARE_KERNEL_AUTO) == pare_qisa_resolve(PARE_KERNEL_AVX512)) break;
             int8_t *wq = malloc((size_t)(sh->n * sh->k));
             float *ws = malloc(sizeof(float) * (size_t)sh->n);
             pare_quantize_int8_rows(w, sh->n, sh->k, wq, ws);
             pare_arena *ar = pare_arena_create(0);
             pare_qlinear l;
-            if (!wq || !ws || pare_qlinear_init(&l, wq, ws, b, sh->n, sh->k, 0.0f, PARE_KERNEL_AUTO, ar, &err) != PARE_OK) {
+            if (!wq || !ws || pare_qlinear_init(&l, wq, ws, b, sh->n, sh->k, 0.0f, qimpls[qi], ar, &err) != PARE_OK) {
                 fprintf(stderr, "%s\n", err.msg);
                 return 1;
             }
@@ -256,8 +260,8 @@ int main(int argc, char **argv) {
             double best, cpu, t = median_time(reps, run_qlin, &c, &best, &cpu);
             double ops = 2.0 * (double)sh->m * (double)sh->n * (double)sh->k;
             printf("%-18s %5lld %5lld %5lld  %-7s %8.3f %8.3f %8.3f %8.1f %6.1f%% %6.1f%% %6.1f%%\n",
-                   sh->name, (long long)sh->m, (long long)sh->n, (long long)sh->k, "int8",
-                   t * 1e3, best * 1e3, cpu * 1e3, ops / t * 1e-9, 100.0 * ops / t * 1e-9 / peak,
+                   sh->name, (long long)sh->m, (long long)sh->n, (long long)sh->k,
+                   l.isa == PARE_QISA_AMX ? "i8-amx" : "i8-vnni", t * 1e3, best * 1e3, cpu * 1e3, ops / t * 1e-9, 100.0 * ops / t * 1e-9 / peak,
                    100.0 * ops / best * 1e-9 / peak, 100.0 * ops / cpu * 1e-9 / peak);
             free(scratch);
             free(wq);

@@ -34,7 +34,7 @@ static void check_gemm(int64_t m, int64_t n, int64_t k, int extreme, pare_pool *
     }
     for (int64_t i = 0; i < n; i++) ws[i] = 0.01f;
     pare_gemm_ref_i8(x, w, ref, m, n, k);
-    static const pare_kernel_impl impls[] = {PARE_KERNEL_REF, PARE_KERNEL_AVX2, PARE_KERNEL_AUTO};
+    static const pare_kernel_impl impls[] = {PARE_KERNEL_REF, PARE_KERNEL_AVX2, PARE_KERNEL_AVX512, PARE_KERNEL_AUTO};
     for (size_t ii = 0; ii < sizeof impls / sizeof *impls; ii++) {
         pare_arena *ar = pare_arena_create(1 << 20);
         pare_qlinear l;
@@ -144,7 +144,7 @@ static void test_forward(void **state) {
     pare_quantize_int8_rows(wf, n, k, wq, ws);
     pare_err err = {0};
     pare_pool *pool = pare_pool_create(2, &err);
-    static const pare_kernel_impl impls[] = {PARE_KERNEL_REF, PARE_KERNEL_AVX2, PARE_KERNEL_AUTO};
+    static const pare_kernel_impl impls[] = {PARE_KERNEL_REF, PARE_KERNEL_AVX2, PARE_KERNEL_AVX512, PARE_KERNEL_AUTO};
     for (size_t ii = 0; ii < 3; ii++)
         for (int stat = 0; stat < 2; stat++)
             for (int a = 0; a < 2; a++) {

@@ -187,10 +187,15 @@ double pare_time_now(void); /* monotonic seconds */
 /* CPU features found by cpuid, for kernel dispatch and for reports. */
 typedef struct pare_cpu_features {
     bool avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512_vnni, avx512_bf16, avx_vnni, avx512_vbmi2;
+    bool amx_int8; /* AMX tiles + int8 TMUL, with the tile state enabled in XCR0 */
     char brand[64];
 } pare_cpu_features;
 
 void pare_cpu_detect(pare_cpu_features *f);
+/* Ask the OS for the AMX tile data state (Linux arch_prctl
+ * ARCH_REQ_XCOMP_PERM; a process-wide, idempotent permission). True when
+ * AMX instructions may run in this process. */
+bool pare_amx_enable(void);
 /* "avx2 fma avx512f ..." */
 const char *pare_cpu_features_str(const pare_cpu_features *f, char *buf, size_t cap);
 

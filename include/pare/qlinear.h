@@ -15,6 +15,8 @@
  *         symmetric range; about 1.5x the fp32 FMA rate on Zen 3.
  *   VNNI  AVX-512 VNNI vpdpbusd on u8 = x + 128 (int32 accumulation, no
  *         saturation), minus a per-column 128 * sum_k w compensation.
+ *   AMX   tdpbusd on tiles of the same u8 input and VNNI-packed weights
+ *         (k padded to 64), the same compensation; about 8x VNNI's rate.
  * The weights are packed at init into panels of NR output columns, k in
  * groups of 4 bytes per column (the vpmaddubsw/vpdpbusd operand layout).
  */
@@ -31,11 +33,13 @@ typedef enum pare_qisa {
     PARE_QISA_REF = 0,
     PARE_QISA_AVX2 = 1, /* AVX2 vpmaddubsw + sign trick */
     PARE_QISA_VNNI = 2, /* AVX-512 VNNI vpdpbusd */
+    PARE_QISA_AMX = 3,  /* AMX tdpbusd on 16 x 64 tiles, VNNI's packing */
 } pare_qisa;
 
 const char *pare_qisa_name(pare_qisa isa);
-/* What this CPU runs for a requested kernel: REF -> REF; AVX512 -> VNNI if
- * present; anything else -> the best available (VNNI, AVX2, else REF). */
+/* What this CPU runs for a requested kernel: REF -> REF; AVX2 -> AVX2;
+ * AVX512 -> VNNI if present; anything else -> the best available (AMX when
+ * the OS grants the tile state, VNNI, AVX2, else REF). */
 pare_qisa pare_qisa_resolve(pare_kernel_impl want);
 
 /* How a layer quantizes its input. */
@@ -46,7 +50,7 @@ typedef enum pare_qact_mode {
 
 typedef struct pare_qlinear {
     int64_t n_out, n_in;
-    int64_t k_pad;      /* n_in rounded up to 4 */
+    int64_t k_pad;      /* n_in rounded up to 4 (AMX: to 64) */
     int64_t nr;         /* panel width of the packed layout (0: REF) */
     pare_qisa isa;
     float in_scale;     /* > 0: static input scale; 0: dynamic per token */
@@ -54,7 +58,7 @@ typedef struct pare_qlinear {
     int8_t *packed;     /* panels [n_panels][k_pad/4][nr][4] */
     float *w_scale;     /* [n_panels * nr] (padded with 0) */
     float *bias;        /* [n_panels * nr] (padded with 0) or NULL */
-    int32_t *comp;      /* VNNI: 128 * sum_k w[j][k] per padded column */
+    int32_t *comp;      /* VNNI, AMX: 128 * sum_k w[j][k] per padded column */
 } pare_qlinear;
 
 /* w: int8 [n_out, n_in] in [-127, 127] (checked), w_scale [n_out] > 0,

@@ -29,6 +29,8 @@ void pare_cpu_detect(pare_cpu_features *f) {
         f->avx512vl = zmm_ok && ((b >> 31) & 1);
         f->avx512_vnni = zmm_ok && ((c >> 11) & 1);
         f->avx512_vbmi2 = zmm_ok && ((c >> 6) & 1);
+        /* AMX-TILE (edx 24), AMX-INT8 (edx 25); XTILECFG/XTILEDATA: XCR0 17, 18 */
+        f->amx_int8 = ((d >> 24) & 1) && ((d >> 25) & 1) && ((xcr0 >> 17) & 3) == 3;
     }
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
         f->avx_vnni = ymm_ok && ((a >> 4) & 1);
@@ -49,11 +51,27 @@ void pare_cpu_detect(pare_cpu_features *f) {
 void pare_cpu_detect(pare_cpu_features *f) { memset(f, 0, sizeof *f); }
 #endif
 
+#if defined(__x86_64__) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+
+bool pare_amx_enable(void) {
+    pare_cpu_features f;
+    pare_cpu_detect(&f);
+    if (!f.amx_int8) return false;
+    /* ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 */
+    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+}
+#else
+bool pare_amx_enable(void) { return false; }
+#endif
+
 const char *pare_cpu_features_str(const pare_cpu_features *f, char *buf, size_t cap) {
     struct { bool on; const char *name; } list[] = {
         {f->avx2, "avx2"}, {f->fma, "fma"}, {f->f16c, "f16c"}, {f->avx512f, "avx512f"},
         {f->avx512bw, "avx512bw"}, {f->avx512vl, "avx512vl"}, {f->avx512_vnni, "avx512_vnni"},
         {f->avx512_bf16, "avx512_bf16"}, {f->avx_vnni, "avx_vnni"}, {f->avx512_vbmi2, "avx512_vbmi2"},
+        {f->amx_int8, "amx_int8"},
     };
     size_t off = 0;
     if (cap) buf[0] = 0;

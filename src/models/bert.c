@@ -126,7 +126,7 @@ static pare_status load_linear_q(pare_bert *m, const char *const *bases, int n_p
         if (m->qmode == PARE_BERT_W8A8_STATIC && !(in_scale > 0.0f))
             s = pare_err_set(err, PARE_ERR_FORMAT, "%s: '%s.input_scale' is not positive", pare_tensor_file_path(m->file), bases[0]);
         if (!s) s = pare_qlinear_init(&lin->q, w, ws, b, N, n_in, m->qmode == PARE_BERT_W8A8_STATIC ? in_scale : 0.0f,
-                                      m->kernel, m->weights, err);
+                                      m->params.kernel, m->weights, err);
         if (s) pare_err_wrap(err, "%s: '%s'", pare_tensor_file_path(m->file), bases[0]);
         lin->quant = s == PARE_OK;
     }

@@ -238,7 +238,7 @@ pare_status pare_bert_quantize(pare_bert *m, const pare_bert_quant_opts *o, pare
                 if (s) l->f = f;
             } else {
                 float in_scale = obs ? pare_act_observer_scale(&obs[il * 4 + which]) : 0.0f;
-                s = pare_qlinear_init(&l->q, q, sc, f.bias, f.n_out, f.n_in, in_scale, m->kernel, m->weights, err);
+                s = pare_qlinear_init(&l->q, q, sc, f.bias, f.n_out, f.n_in, in_scale, m->params.kernel, m->weights, err);
                 l->quant = s == PARE_OK;
             }
         }

@@ -10,7 +10,7 @@
 #define PARE_I8_VNNI_NR 48
 
 /* A quantized input: rows of k_pad bytes at stride ld. AVX2 reads q (signed)
- * and u = |q|; VNNI reads u = q + 128 only. */
+ * and u = |q|; VNNI and AMX read u = q + 128 only (AMX: rows padded to 16). */
 typedef struct pare_i8_input {
     const int8_t *q;
     const uint8_t *u;
@@ -23,6 +23,11 @@ void pare_i8_gemm_avx2(const pare_qlinear *l, const pare_i8_input *in, int64_t m
                        pare_act act, pare_pool *pool);
 void pare_i8_gemm_vnni(const pare_qlinear *l, const pare_i8_input *in, int64_t m, void *y,
                        pare_act act, pare_pool *pool);
+void pare_i8_gemm_amx(const pare_qlinear *l, const pare_i8_input *in, int64_t m, void *y,
+                      pare_act act, pare_pool *pool);
+
+/* Whether the layer's kernel reads u = q + 128 and subtracts comp. */
+static inline bool pare_i8_plus128(pare_qisa isa) { return isa == PARE_QISA_VNNI || isa == PARE_QISA_AMX; }
 
 /* One row: q[0, k_pad) from x[0, k) (zero padded), u as the ISA wants it
  * (u_plus128: q + 128, else |q|; u may be NULL), returns the scale. */

@@ -12,6 +12,7 @@ const char *pare_qisa_name(pare_qisa isa) {
     case PARE_QISA_REF: return "ref";
     case PARE_QISA_AVX2: return "avx2-maddubs";
     case PARE_QISA_VNNI: return "avx512-vnni";
+    case PARE_QISA_AMX: return "amx-int8";
     default: return "?";
     }
 }
@@ -23,6 +24,7 @@ pare_qisa pare_qisa_resolve(pare_kernel_impl want) {
     bool avx2 = f.avx2 && f.fma;
     if (want == PARE_KERNEL_REF) return PARE_QISA_REF;
     if (want == PARE_KERNEL_AVX2) return avx2 ? PARE_QISA_AVX2 : PARE_QISA_REF;
+    if (want != PARE_KERNEL_AVX512 && vnni && pare_amx_enable()) return PARE_QISA_AMX;
     return vnni ? PARE_QISA_VNNI : avx2 ? PARE_QISA_AVX2 : PARE_QISA_REF;
 }
 
@@ -75,8 +77,8 @@ static pare_status pack(pare_qlinear *l, const int8_t *w, const float *w_scale, 
     l->packed = pare_arena_alloc(arena, wbytes, 64);
     l->w_scale = pare_arena_alloc(arena, (size_t)cols * sizeof(float), 64);
     l->bias = bias ? pare_arena_alloc(arena, (size_t)cols * sizeof(float), 64) : NULL;
-    l->comp = l->isa == PARE_QISA_VNNI ? pare_arena_alloc(arena, (size_t)cols * sizeof(int32_t), 64) : NULL;
-    if (!l->packed || !l->w_scale || (bias && !l->bias) || (l->isa == PARE_QISA_VNNI && !l->comp))
+    l->comp = pare_i8_plus128(l->isa) ? pare_arena_alloc(arena, (size_t)cols * sizeof(int32_t), 64) : NULL;
+    if (!l->packed || !l->w_scale || (bias && !l->bias) || (pare_i8_plus128(l->isa) && !l->comp))
         return pare_err_set(err, PARE_ERR_OOM, "pare_qlinear_init: no memory for %zu packed bytes", wbytes);
     for (int64_t p = 0; p < n_panels; p++) {
         int8_t *panel = l->packed + p * kp * nr;
@@ -118,9 +120,9 @@ pare_status pare_qlinear_init(pare_qlinear *l, const int8_t *w, const float *w_s
             return pare_err_set(err, PARE_ERR_INVALID, "pare_qlinear_init: weight scale %lld is %g, not a positive number", (long long)i, (double)w_scale[i]);
     l->n_out = n_out;
     l->n_in = n_in;
-    l->k_pad = (n_in + 3) / 4 * 4;
     l->in_scale = in_scale;
     l->isa = pare_qisa_resolve(impl);
+    l->k_pad = l->isa == PARE_QISA_AMX ? (n_in + 63) / 64 * 64 : (n_in + 3) / 4 * 4;
     if (l->isa == PARE_QISA_REF) {
         size_t wb = (size_t)(n_out * n_in);
         int8_t *wc = pare_arena_alloc(arena, wb, 64);
@@ -136,7 +138,7 @@ pare_status pare_qlinear_init(pare_qlinear *l, const int8_t *w, const float *w_s
         l->bias = bc;
         return PARE_OK;
     }
-    l->nr = l->isa == PARE_QISA_VNNI ? PARE_I8_VNNI_NR : PARE_I8_AVX2_NR;
+    l->nr = pare_i8_plus128(l->isa) ? PARE_I8_VNNI_NR : PARE_I8_AVX2_NR;
     return pack(l, w, w_scale, bias, arena, err);
 }
 
@@ -164,8 +166,14 @@ size_t pare_qlinear_bytes(const pare_qlinear *l) {
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* Rows of quantized input the kernel reads: AMX tiles take 16 at a time. */
+static int64_t input_rows(const pare_qlinear *l, int64_t m) {
+    m = m > 0 ? m : 0;
+    return l->isa == PARE_QISA_AMX ? (m + 15) / 16 * 16 : m;
+}
+
 size_t pare_qlinear_scratch_bytes(const pare_qlinear *l, int64_t m) {
-    size_t rows = (size_t)(m > 0 ? m : 0);
+    size_t rows = (size_t)input_rows(l, m);
     return 2 * align64(rows * (size_t)l->k_pad) + align64(rows * sizeof(float));
 }
 
@@ -183,7 +191,7 @@ static void quant_worker(void *ctx, int ith, int nth) {
     const quant_job *j = ctx;
     const pare_qlinear *l = j->l;
     const int64_t k = l->n_in, kp = l->k_pad;
-    const bool plus128 = l->isa == PARE_QISA_VNNI;
+    const bool plus128 = pare_i8_plus128(l->isa);
     int64_t r0, r1;
     pare_split_range(j->m, ith, nth, &r0, &r1);
     for (int64_t r = r0; r < r1; r++) {
@@ -202,16 +210,21 @@ static void quant_worker(void *ctx, int ith, int nth) {
 /* Fill the scratch with the quantized input; returns its view. */
 static pare_i8_input prepare(const pare_qlinear *l, const float *x, const int8_t *xq, int64_t m,
                              void *scratch, pare_pool *pool) {
-    const size_t qb = align64((size_t)(m * l->k_pad));
+    const int64_t rows = input_rows(l, m);
+    const size_t qb = align64((size_t)(rows * l->k_pad));
     quant_job j = {.l = l, .x = x, .xq = xq, .m = m, .q = scratch,
                    .u = (uint8_t *)scratch + qb, .scale = (float *)(void *)((char *)scratch + 2 * qb)};
     pare_pool_run((double)m * (double)l->n_in >= 65536.0 ? pool : NULL, quant_worker, &j);
+    /* rows the AMX tiles read past m: defined bytes, results never stored */
+    memset(j.u + m * l->k_pad, 0, (size_t)((rows - m) * l->k_pad));
     return (pare_i8_input){.q = j.q, .u = j.u, .ld = l->k_pad, .scale = xq ? NULL : j.scale};
 }
 
 static void gemm_dispatch(const pare_qlinear *l, const pare_i8_input *in, int64_t m, void *y,
                           pare_act act, pare_pool *pool) {
-    if (l->isa == PARE_QISA_VNNI)
+    if (l->isa == PARE_QISA_AMX)
+        pare_i8_gemm_amx(l, in, m, y, act, pool);
+    else if (l->isa == PARE_QISA_VNNI)
         pare_i8_gemm_vnni(l, in, m, y, act, pool);
     else
         pare_i8_gemm_avx2(l, in, m, y, act, pool);
@@ -222,7 +235,7 @@ void pare_qlinear_forward(const pare_qlinear *l, const float *x, int64_t m, floa
     if (m <= 0) return;
     if (l->isa == PARE_QISA_REF) {
         int8_t *q = scratch;
-        float *sx = (float *)(void *)((char *)scratch + 2 * align64((size_t)(m * l->k_pad)));
+        float *sx = (float *)(void *)((char *)scratch + 2 * align64((size_t)(input_rows(l, m) * l->k_pad)));
         pare_quantize_rows_i8_ref(x, m, l->n_in, l->in_scale, q, l->n_in, sx);
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < l->n_out; j++) {
