@@ -82,7 +82,7 @@ static int check_case(pare_qtype t, int64_t m, int64_t n, int64_t k, bool bias, 
         void *pk = aligned_alloc(32, pb ? (pb + 31) / 32 * 32 : 32);
         pare_qpacked qp;
         tu_assert_ok(pare_qpack(t, w, n, k, pk, &qp, &err), &err);
-        assert_int_equal(qp.n_groups, n / 8);
+        assert_int_equal(qp.n_groups, n / pare_qpack_group_rows(t));
         tu_assert_ok(pare_qmatmul_packed(pool, &qp, x, m, y, bias ? b : NULL, &err), &err);
         free(pk);
     } else {
@@ -140,23 +140,25 @@ static void test_all_types(void **state) {
     pare_pool_free(pool);
 }
 
-/* Row-interleaved Q4_0 / Q4_1: whole groups of 8, ragged tails, one to many
- * x rows (ragged against the tile of 4), long k. */
+/* Row-interleaved Q4_0 / Q4_1 (and Q8_0 where AVX-512 VNNI runs): whole
+ * groups of 8 or 16, ragged tails, one to many x rows (ragged against the
+ * tile of 4), long k. */
 static void test_packed(void **state) {
     (void)state;
     if (!pare_qpack_supports(PARE_Q_Q4_0)) {
         print_message("no AVX2: packed path not tested\n");
         return;
     }
-    assert_false(pare_qpack_supports(PARE_Q_Q8_0));
-    const int64_t ms[] = {1, 2, 3, 4, 5, 17}, ns[] = {1, 7, 8, 9, 64, 67}, ks[] = {32, 64, 4096};
-    const pare_qtype types[] = {PARE_Q_Q4_0, PARE_Q_Q4_1};
+    assert_false(pare_qpack_supports(PARE_Q_Q4_K));
+    const int64_t ms[] = {1, 2, 3, 4, 5, 17}, ns[] = {1, 7, 8, 9, 16, 33, 67}, ks[] = {32, 64, 4096};
+    const pare_qtype types[] = {PARE_Q_Q4_0, PARE_Q_Q4_1, PARE_Q_Q8_0};
+    const int n_types = pare_qpack_supports(PARE_Q_Q8_0) ? 3 : 2;
     pare_err err = {0};
     pare_pool *pool = pare_pool_create(3, &err);
     assert_non_null(pool);
     uint64_t st = 7;
     int outputs = 0;
-    for (int ti = 0; ti < 2; ti++)
+    for (int ti = 0; ti < n_types; ti++)
         for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
             for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
                 for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {

@@ -62,18 +62,23 @@ pare_status pare_qmatmul(pare_pool *pool, pare_qtype type, const void *w, int64_
  * The kernel then sums 8 rows at once into the 8 lanes of one register: no
  * horizontal sums, scales converted 8 at a time, each x block loaded once
  * per 8 rows (llama.cpp repacks Q4_0 to its 8x8 layout for the same
- * reasons). Same bytes per weight as the original; rows beyond the last
- * whole group stay in the original layout (borrowed). AVX2 only. */
+ * reasons). Q8_0 rows are repacked in groups of 16 into the AVX-512 VNNI
+ * operand layout (one 64-byte load feeds 4 k values of 16 rows to
+ * vpdpbusd). Same bytes per weight as the original; rows beyond the last
+ * whole group stay in the original layout (borrowed). 4-bit: AVX2; Q8_0:
+ * AVX-512 VNNI. */
 typedef struct pare_qpacked {
     pare_qtype type;
     int64_t n, k;
-    int64_t n_groups;      /* n / 8 */
+    int64_t n_groups;      /* n / pare_qpack_group_rows(type) */
     const uint8_t *groups; /* n_groups * k/32 blocks of pare_qpack_block_bytes(type) */
     const uint8_t *tail;   /* rows 8*n_groups .. n-1 in the original layout (borrowed), or NULL */
 } pare_qpacked;
 
 /* True if this type can be packed on this CPU. */
 bool pare_qpack_supports(pare_qtype type);
+/* Rows per packed group: 16 for Q8_0, 8 for the 4-bit types. */
+int64_t pare_qpack_group_rows(pare_qtype type);
 /* Bytes the packed groups of an [n, k] weight take (0 if unsupported). */
 size_t pare_qpack_bytes(pare_qtype type, int64_t n, int64_t k);
 /* Pack w (n rows of type, as pare_qmatmul takes them) into dst (at least

@@ -176,10 +176,10 @@ static pare_status load_weight(pare_llama *m, int64_t il, const gpart *parts, in
     if (same && !m->params.dequantize && pare_qmatmul_supports((pare_qtype)t[0]->type)) {
         const pare_qtype qt = (pare_qtype)t[0]->type;
         w->qtype = qt;
-        /* repacked 8 rows at a time for the decode kernel: the original rows
-         * are then read only for a ragged tail (n_out % 8) */
+        /* repacked 8 (Q8_0: 16) rows at a time for the decode kernel: the
+         * original rows are then read only for a ragged tail */
         const bool pack = pare_qpack_supports(qt) && !m->params.no_repack;
-        const bool tail = n_out % 8 != 0;
+        const bool tail = n_out % pare_qpack_group_rows(qt) != 0;
         if (n_parts == 1) {
             w->raw = t[0]->data;
             if (!pack || tail) m->mapped_bytes += t[0]->nbytes;

@@ -47,10 +47,12 @@ pare_status pare_qx_prepare(pare_pool *pool, void (*quant)(const float *, int64_
                             const float *x, int64_t m, int64_t k, pare_qx **rows, void **mem,
                             pare_err *err);
 
-/* Packed (row-interleaved) kernels, qpacked_avx2.c: out[r * ldo + c] for the
- * 8 rows of group g and x rows r < R (R <= PARE_QX_TILE). */
+/* Packed (row-interleaved) kernels, qpacked_avx2.c (Q4_0, Q4_1) and
+ * qpacked_vnni.c (Q8_0): out[r * ldo + c] for the pare_qpack_group_rows
+ * rows of group g and x rows r < R (R <= PARE_QX_TILE). */
 typedef void (*pare_qpacked_fn)(const uint8_t *group, const pare_qx *x, int R, int64_t k, float *out,
                                 int64_t ldo);
 pare_qpacked_fn pare_qpacked_get_avx2(pare_qtype type);
+pare_qpacked_fn pare_qpacked_get_vnni(pare_qtype type);
 
 #endif
