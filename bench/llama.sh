@@ -4,8 +4,8 @@
 # or alone: bench/llama.sh).
 #
 # Files: SmolLM2-135M-Instruct Q4_1 (from `make models`) and TinyLlama-1.1B-
-# shaped random-weight GGUFs in F16, Q8_0 and Q4_0, written once into
-# .cache/bench by bench/make_tinyllama_gguf.py (needs pip gguf; ~4 GB).
+# shaped random-weight GGUFs in F32, F16, Q8_0 and Q4_0, written once into
+# .cache/bench by bench/make_tinyllama_gguf.py (needs pip gguf; ~8.5 GB).
 #
 # llama.cpp is built from fetched source outside the repository, never
 # committed. Set LLAMA_BENCH to its llama-bench binary; by default the script
@@ -30,8 +30,9 @@ mkdir -p "$out"
 files=("$models_dir/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
 if [ "${BENCH_TINYLLAMA:-1}" = 1 ]; then
     if "$py" -c 'import gguf' 2> /dev/null; then
-        "$py" "$root/bench/make_tinyllama_gguf.py" "$out"
-        for t in ${BENCH_TINYLLAMA_TYPES:-f16 q8_0 q4_0}; do files+=("$out/tinyllama-$t.gguf"); done
+        types=${BENCH_TINYLLAMA_TYPES:-f32 f16 q8_0 q4_0}
+        "$py" "$root/bench/make_tinyllama_gguf.py" "$out" --types "${types// /,}"
+        for t in $types; do files+=("$out/tinyllama-$t.gguf"); done
     else
         say "pip package gguf missing: skipping the TinyLlama-shaped files (pip install gguf)"
     fi

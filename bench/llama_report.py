@@ -39,6 +39,11 @@ def main(path):
             fmt(pd), fmt(ld), fmt(pd / ld, "%.2f") if pd and ld else "-",
             fmt(bound), fmt(100 * pd / bound, "%.0f%%") if pd and bound else "-"))
     print("\nratio = pare / llama.cpp (above 1: pare faster). Medians over rounds.")
+    f32 = med("tinyllama-f32", "pare", "decode_tok_s")
+    for q in ("q8_0", "q4_0"):
+        d = med("tinyllama-" + q, "pare", "decode_tok_s")
+        if f32 and d:
+            print("pare decode, tinyllama %s over pare's own f32: %.2fx" % (q, d / f32))
 
 
 if __name__ == "__main__":

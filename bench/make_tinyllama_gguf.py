@@ -12,7 +12,7 @@ Quantization uses the gguf package's numpy ports of ggml's reference
 quantizers, so the Q8_0/Q4_0 bytes are what llama-quantize writes for the
 same f32 values.
 
-usage: make_tinyllama_gguf.py OUT_DIR [--types f16,q8_0,q4_0] [--layers N]
+usage: make_tinyllama_gguf.py OUT_DIR [--types f32,f16,q8_0,q4_0] [--layers N]
 """
 import argparse
 import os
@@ -27,6 +27,7 @@ except ImportError:
 
 SHAPE = dict(layers=22, hidden=2048, ffn=5632, heads=32, kv_heads=4, vocab=32000, ctx=2048)
 TYPES = {
+    "f32": (gguf.GGMLQuantizationType.F32, gguf.LlamaFileType.ALL_F32),
     "f16": (gguf.GGMLQuantizationType.F16, gguf.LlamaFileType.MOSTLY_F16),
     "q8_0": (gguf.GGMLQuantizationType.Q8_0, gguf.LlamaFileType.MOSTLY_Q8_0),
     "q4_0": (gguf.GGMLQuantizationType.Q4_0, gguf.LlamaFileType.MOSTLY_Q4_0),
@@ -89,7 +90,9 @@ def write(path, typ, s, seed):
             w.add_tensor(name, np.ones(shape, dtype=np.float32))
             continue
         x = (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float32)
-        if qtype == gguf.GGMLQuantizationType.F16:
+        if qtype == gguf.GGMLQuantizationType.F32:
+            w.add_tensor(name, x)
+        elif qtype == gguf.GGMLQuantizationType.F16:
             w.add_tensor(name, x.astype(np.float16))
         else:
             w.add_tensor(name, gguf.quants.quantize(x, qtype), raw_dtype=qtype)
@@ -102,7 +105,7 @@ def write(path, typ, s, seed):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out_dir")
-    ap.add_argument("--types", default="f16,q8_0,q4_0")
+    ap.add_argument("--types", default="f32,f16,q8_0,q4_0")
     ap.add_argument("--layers", type=int, default=SHAPE["layers"])
     ap.add_argument("--seed", type=int, default=1100)
     a = ap.parse_args()

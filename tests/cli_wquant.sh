@@ -27,6 +27,18 @@ printf 'far too short\n' > "$TMP/short.txt"
 expect_error "short calib" "too short: 4 tokens, a sequence needs 512" \
     "$PARE" quantize "$m" --method gptq --calib "$TMP/short.txt" -o "$TMP/x.gguf"
 expect_error "missing calib" "nope.txt" "$PARE" quantize "$m" --method gptq --calib "$TMP/nope.txt" -o "$TMP/x.gguf"
+# token ids instead of text (FILE.ids): range-checked against the vocabulary
+printf '1 2 3\n4 x 5\n' > "$TMP/bad.ids"
+expect_error "ids not numbers" "bad.ids: byte 8: not a token id" \
+    "$PARE" quantize "$m" --method gptq --calib "$TMP/bad.ids" -o "$TMP/x.gguf"
+printf '1 2 99999999\n' > "$TMP/big.ids"
+expect_error "ids beyond vocab" "big.ids: byte 4: token id beyond the vocabulary" \
+    "$PARE" quantize "$m" --method gptq --calib "$TMP/big.ids" -o "$TMP/x.gguf"
+: > "$TMP/empty.ids"
+expect_error "empty ids" "empty.ids: the calibration file is empty" \
+    "$PARE" quantize "$m" --method gptq --calib "$TMP/empty.ids" -o "$TMP/x.gguf"
+seq 100 160 | tr '\n' ' ' > "$TMP/ok.ids"
+expect_exit 0 "gptq on ids" "$PARE" quantize "$m" --method gptq --calib "$TMP/ok.ids" --calib-seqs 2 --calib-len 30 -o "$TMP/ids.gguf"
 out=$("$PARE" quantize "$m" --method gptq --bits 4 --calib "$valid" --plan -o "$TMP/x.gguf" 2>&1)
 expect_match "plan" "$out" "memory: .* MB activations"
 expect_eq "plan writes nothing" "$([ -e "$TMP/x.gguf" ] && echo yes || echo no)" no

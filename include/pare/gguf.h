@@ -79,6 +79,11 @@ pare_status pare_gguf_open(const char *path, pare_gguf **out, pare_err *err);
 pare_status pare_gguf_open_memory(const void *data, size_t len, const char *name, pare_gguf **out,
                                   pare_err *err);
 void pare_gguf_close(pare_gguf *g);
+/* Drop a tensor's pages from this process's resident memory (madvise
+ * MADV_DONTNEED on the read-only file mapping; a later read faults them in
+ * again from the page cache). Nothing for files opened from memory. For
+ * layer-by-layer passes over files larger than the memory they may use. */
+void pare_gguf_release(const pare_gguf *g, const pare_gguf_tensor *t);
 /* True if path is a regular file that starts with the GGUF magic. */
 bool pare_is_gguf_file(const char *path);
 

@@ -101,6 +101,11 @@ typedef struct pare_llama_params {
                                 (up to 4 tokens a pass) then use; prefill stays
                                 dense; 0: the default, 0.3 (bench/sparse.sh
                                 measures the crossover) */
+    bool calib_only;         /* GGUF: leave the layers' linear weights unread
+                                (shapes and biases only): the model can then
+                                only be calibrated (pare_llama_calibrate reads
+                                each layer from the file itself), with memory
+                                near one layer; pare_llama_eval refuses it */
 } pare_llama_params;
 
 pare_llama_params pare_llama_default_params(void);

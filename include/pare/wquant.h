@@ -129,7 +129,10 @@ pare_status pare_llama_wquantize(const char *in, const char *out, const pare_lla
 struct pare_bpe;
 pare_status pare_calib_text_tokens(const struct pare_bpe *tok, const char *path, int64_t n_seq, int64_t seq_len,
                                    int32_t **out, int64_t *n_got, pare_err *err);
-/* The same with the tokenizer of the GGUF file `model`. */
+/* The same with the tokenizer of the GGUF file `model`; a path ending in
+ * ".ids" holds token ids instead (decimal, separated by white space, each
+ * below the GGUF's vocabulary size), for models whose tokenizer pare does
+ * not read (SentencePiece 'llama'). */
 pare_status pare_calib_gguf_tokens(const char *model, const char *path, int64_t n_seq, int64_t seq_len, int32_t **out,
                                    int64_t *n_got, pare_err *err);
 

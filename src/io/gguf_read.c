@@ -386,6 +386,17 @@ pare_status pare_gguf_open(const char *path, pare_gguf **out, pare_err *err) {
     return PARE_OK;
 }
 
+void pare_gguf_release(const pare_gguf *g, const pare_gguf_tensor *t) {
+    if (!g || !t || !g->map || !t->data) return;
+    const uintptr_t page = 4096, lo = (uintptr_t)t->data & ~(page - 1);
+    const uintptr_t hi = ((uintptr_t)t->data + t->nbytes + page - 1) & ~(page - 1);
+    const uintptr_t map_lo = (uintptr_t)g->map, map_hi = map_lo + g->map_len;
+    if (lo < map_lo || hi > (map_hi + page - 1) / page * page) return;
+    /* a read-only private file mapping: the pages come back from the page
+     * cache if touched again */
+    madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 void pare_gguf_close(pare_gguf *g) {
     if (!g) return;
     if (g->map) munmap(g->map, g->map_len);

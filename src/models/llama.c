@@ -467,6 +467,8 @@ pare_status llama_layer_forward(pare_llama *m, pare_llama_cache *kc, const llama
 pare_status pare_llama_forward(pare_llama *m, pare_llama_cache *kc, const pare_llama_batch *b,
                                const pare_llama_outputs *out, pare_err *err) {
     const pare_llama_config *c = &m->cfg;
+    if (m->params.calib_only)
+        return pare_err_set(err, PARE_ERR_INVALID, "the model was loaded for calibration only (no layer weights)");
     pare_status st = check_batch(m, kc, b, out, err);
     if (st) return st;
     const int64_t R = b->n_tokens, H = c->hidden_size, D = c->head_dim, n_out = pare_llama_batch_n_out(b);
@@ -503,6 +505,8 @@ pare_status pare_llama_forward(pare_llama *m, pare_llama_cache *kc, const pare_l
 pare_status pare_llama_classify(pare_llama *m, const int32_t *ids, int64_t B, int64_t T, float *scores,
                                 pare_err *err) {
     const pare_llama_config *c = &m->cfg;
+    if (m->params.calib_only)
+        return pare_err_set(err, PARE_ERR_INVALID, "the model was loaded for calibration only (no layer weights)");
     if (!m->has_score) return pare_err_set(err, PARE_ERR_INVALID, "the model has no score head");
     if (B <= 0 || T <= 0) return pare_err_set(err, PARE_ERR_INVALID, "batch %lld x %lld is empty", (long long)B, (long long)T);
     if (c->pad_token_id < 0 && B != 1)

@@ -54,6 +54,7 @@ static pare_status read_layer(calib_state *cs, int64_t il, pare_llama_calib_laye
         pare_status s = pare_dequantize_row((pare_qtype)t->type, t->data, cs->w[l] + row[l] * cl->n_in[l],
                                             pare_gguf_tensor_nelem(t), err);
         if (s) return pare_err_wrap(err, "%s: tensor %s", pare_gguf_path(m->gguf), name);
+        pare_gguf_release(m->gguf, t); /* the f32 copy is what the pass reads */
         row[l] += t->ne[1];
     }
     const llama_layer *ML = &m->layers[il];

@@ -173,6 +173,7 @@ static pare_status load_weight(pare_llama *m, int64_t il, const gpart *parts, in
         }
     }
     *w = (llama_weight){.qtype = PARE_Q_F32, .n_out = n_out, .n_in = n_in, .bias = bias};
+    if (il >= 0 && m->params.calib_only) return PARE_OK; /* shape and bias only */
     if (same && !m->params.dequantize && pare_qmatmul_supports((pare_qtype)t[0]->type)) {
         const pare_qtype qt = (pare_qtype)t[0]->type;
         w->qtype = qt;

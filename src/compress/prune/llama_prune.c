@@ -94,7 +94,7 @@ pare_status pare_llama_prune(const char *in, const char *out, const pare_llama_p
         return pare_err_set(err, PARE_ERR_INVALID, "prune: %s needs calibration text", pare_prune_method_name(o->method));
     pare_llama_params p = pare_llama_default_params();
     p.n_threads = o->n_threads;
-    p.no_repack = true;
+    p.calib_only = true; /* layers are read from the file one at a time */
     pare_llama *m = NULL;
     pare_status s = pare_llama_load(in, &p, &m, err);
     if (s) return s;

@@ -20,6 +20,80 @@ static size_t utf8_bad_at(const unsigned char *s, size_t len) {
     return len;
 }
 
+/* Windows of seq_len over the n ids (takes ids): as for text. */
+static pare_status windows(int32_t *ids, int64_t n, int64_t n_seq, int64_t seq_len, int32_t bos, const char *path,
+                           int32_t **out, int64_t *n_got, pare_err *err) {
+    if (n < seq_len) {
+        free(ids);
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: the calibration text is too short: %lld tokens, a sequence needs %lld",
+                            path, (long long)n, (long long)seq_len);
+    }
+    int64_t k = n / seq_len < n_seq ? n / seq_len : n_seq;
+    int32_t *dst = malloc(sizeof(int32_t) * (size_t)(k * seq_len));
+    if (!dst) {
+        free(ids);
+        return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    }
+    const int64_t step = n / k; /* >= seq_len */
+    for (int64_t q = 0; q < k; q++) {
+        memcpy(dst + q * seq_len, ids + q * step, sizeof(int32_t) * (size_t)seq_len);
+        if (bos >= 0) dst[q * seq_len] = bos;
+    }
+    free(ids);
+    *out = dst;
+    *n_got = k;
+    return PARE_OK;
+}
+
+/* Token ids written as decimal numbers separated by white space, each
+ * below n_vocab. */
+static pare_status read_ids(const char *path, int64_t n_vocab, int32_t **out, int64_t *n_out, pare_err *err) {
+    char *text;
+    size_t len;
+    pare_status s = pare_read_file(path, (size_t)1 << 30, &text, &len, err);
+    if (s) return s;
+    int64_t n = 0, cap = 0;
+    int32_t *ids = NULL;
+    for (size_t i = 0; i < len;) {
+        if (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t') {
+            i++;
+            continue;
+        }
+        int64_t v = 0;
+        size_t j = i;
+        for (; j < len && text[j] >= '0' && text[j] <= '9'; j++)
+            if (v <= n_vocab) v = v * 10 + (text[j] - '0'); /* past the vocabulary: stop growing */
+        bool end = j == len || text[j] == ' ' || text[j] == '\n' || text[j] == '\r' || text[j] == '\t';
+        if (j == i || !end || v >= n_vocab) {
+            free(text);
+            free(ids);
+            return pare_err_set(err, PARE_ERR_FORMAT, "%s: byte %zu: %s", path, i,
+                                j == i || !end ? "not a token id (decimal numbers separated by white space)"
+                                               : "token id beyond the vocabulary");
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 4096;
+            int32_t *p = realloc(ids, sizeof(int32_t) * (size_t)cap);
+            if (!p) {
+                free(text);
+                free(ids);
+                return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+            }
+            ids = p;
+        }
+        ids[n++] = (int32_t)v;
+        i = j;
+    }
+    free(text);
+    if (n == 0) {
+        free(ids);
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: the calibration file is empty", path);
+    }
+    *out = ids;
+    *n_out = n;
+    return PARE_OK;
+}
+
 pare_status pare_calib_text_tokens(const pare_bpe *tok, const char *path, int64_t n_seq, int64_t seq_len,
                                    int32_t **out, int64_t *n_got, pare_err *err) {
     *out = NULL;
@@ -54,26 +128,7 @@ pare_status pare_calib_text_tokens(const pare_bpe *tok, const char *path, int64_
     s = pare_bpe_encode(tok, text, use, false, &ids, &n, err);
     free(text);
     if (s) return pare_err_wrap(err, "%s", path);
-    if (n < seq_len) {
-        free(ids);
-        return pare_err_set(err, PARE_ERR_FORMAT, "%s: the calibration text is too short: %lld tokens, a sequence needs %lld",
-                            path, (long long)n, (long long)seq_len);
-    }
-    int64_t k = n / seq_len < n_seq ? n / seq_len : n_seq;
-    int32_t *dst = malloc(sizeof(int32_t) * (size_t)(k * seq_len));
-    if (!dst) {
-        free(ids);
-        return pare_err_set(err, PARE_ERR_OOM, "out of memory");
-    }
-    const int64_t step = n / k; /* >= seq_len */
-    for (int64_t q = 0; q < k; q++) {
-        memcpy(dst + q * seq_len, ids + q * step, sizeof(int32_t) * (size_t)seq_len);
-        if (pare_bpe_add_bos(tok) && pare_bpe_bos(tok) >= 0) dst[q * seq_len] = pare_bpe_bos(tok);
-    }
-    free(ids);
-    *out = dst;
-    *n_got = k;
-    return PARE_OK;
+    return windows(ids, n, n_seq, seq_len, pare_bpe_add_bos(tok) ? pare_bpe_bos(tok) : -1, path, out, n_got, err);
 }
 
 pare_status pare_calib_gguf_tokens(const char *model, const char *path, int64_t n_seq, int64_t seq_len, int32_t **out,
@@ -83,6 +138,25 @@ pare_status pare_calib_gguf_tokens(const char *model, const char *path, int64_t 
     pare_gguf *g = NULL;
     pare_bpe *tok = NULL;
     pare_status s = pare_gguf_open(model, &g, err);
+    const size_t pl = strlen(path);
+    if (!s && pl > 4 && !strcmp(path + pl - 4, ".ids")) { /* pre-tokenized */
+        int64_t at;
+        uint64_t n_vocab = 0;
+        int32_t *ids = NULL;
+        int64_t n = 0, bos = -1;
+        bool add_bos = false;
+        if (n_seq <= 0 || seq_len < 2)
+            s = pare_err_set(err, PARE_ERR_INVALID, "calibration: %lld sequences of %lld tokens is not a calibration set",
+                             (long long)n_seq, (long long)seq_len);
+        if (!s) s = pare_gguf_get_arr(g, "tokenizer.ggml.tokens", PARE_GGUF_STRING, &at, &n_vocab, err);
+        if (!s && n_vocab == 0) s = pare_err_set(err, PARE_ERR_FORMAT, "%s: no tokenizer.ggml.tokens", model);
+        if (!s) s = pare_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", false, &add_bos, err);
+        if (!s) s = pare_gguf_get_int(g, "tokenizer.ggml.bos_token_id", -1, -1, (int64_t)n_vocab - 1, &bos, err);
+        if (!s) s = read_ids(path, (int64_t)n_vocab, &ids, &n, err);
+        if (!s) s = windows(ids, n, n_seq, seq_len, add_bos ? (int32_t)bos : -1, path, out, n_got, err);
+        pare_gguf_close(g);
+        return s;
+    }
     if (!s) s = pare_bpe_from_gguf(g, &tok, err);
     if (!s) s = pare_calib_text_tokens(tok, path, n_seq, seq_len, out, n_got, err);
     pare_bpe_free(tok);

@@ -173,7 +173,7 @@ pare_status pare_llama_wquantize(const char *in, const char *out, const pare_lla
         return pare_err_set(err, PARE_ERR_INVALID, "quantize: %s needs calibration text", pare_wq_method_name(o->method));
     pare_llama_params p = pare_llama_default_params();
     p.n_threads = o->n_threads;
-    p.no_repack = true; /* the layers' weights are read from the file; only norms and biases are used */
+    p.calib_only = true; /* the layers' weights are read from the file; only norms and biases are used */
     pare_llama *m = NULL;
     pare_status s = pare_llama_load(in, &p, &m, err);
     if (s) return s;
