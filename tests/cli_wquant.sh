@@ -45,7 +45,14 @@ expect_eq "plan writes nothing" "$([ -e "$TMP/x.gguf" ] && echo yes || echo no)"
 
 ppl() { "$PARE" perplexity "$1" "$test" --ctx 256 --chunks 4 --threads 2 2>&1 | sed -n 's/^Final estimate: PPL = \([0-9.]*\).*/\1/p'; }
 
+expect_error "smoothquant 4 bits" "W8A8: 8 bits" "$PARE" quantize "$m" --method smoothquant --bits 4 --calib "$valid" -o "$TMP/x.gguf"
+expect_error "nf4 with calib" "--calib is for --method gptq" "$PARE" quantize "$m" --method nf4 --calib "$valid" -o "$TMP/x.gguf"
+expect_error "threshold not llm-int8" "--threshold for --method llm-int8" \
+    "$PARE" quantize "$m" --method gptq --threshold 6 --calib "$valid" -o "$TMP/x.gguf"
+
 if [ -n "${PARE_TEST_QUICK:-}" ]; then
+    expect_exit 0 "tiny llm-int8" "$PARE" quantize "$m" --method llm-int8 --calib "$valid" --calib-seqs 1 --calib-len 32 -o "$TMP/l.gguf"
+    expect_match "w8a8 runs" "$("$PARE" generate "$TMP/l.gguf" --prompt "The capital of France is" --max-tokens 4 --threads 2 2>&1)" "."
     expect_exit 0 "tiny gptq" "$PARE" quantize "$m" --method gptq --calib "$valid" --calib-seqs 1 --calib-len 32 -o "$TMP/g.gguf"
     expect_exit 0 "tiny awq" "$PARE" quantize "$m" --method awq --calib "$valid" --calib-seqs 1 --calib-len 32 -o "$TMP/a.gguf"
     finish
@@ -62,4 +69,21 @@ echo "slice perplexity: shipped $base, rtn $rtn, gptq $gptq, awq $awq" >&2
 closer() { awk -v b="$1" -v m="$2" -v r="$3" 'BEGIN { d1 = m - b; d2 = r - b; if (d1 < 0) d1 = -d1; if (d2 < 0) d2 = -d2; print (m != "" && d1 < d2) ? "yes" : "no" }'; }
 expect_eq "gptq closer than rtn ($gptq vs $rtn, shipped $base)" "$(closer "$base" "$gptq" "$rtn")" yes
 expect_eq "awq closer than rtn ($awq vs $rtn, shipped $base)" "$(closer "$base" "$awq" "$rtn")" yes
+
+# W8A8: one int8 scale per row (q8_0 blocks of equal scale), int8 inputs per
+# token; LLM.int8 keeps outlier input columns in f32. Within 5% of shipped.
+expect_exit 0 "smoothquant" "$PARE" quantize "$m" --method smoothquant "${calib[@]}" -o "$TMP/sq.gguf"
+expect_exit 0 "llm-int8" "$PARE" quantize "$m" --method llm-int8 "${calib[@]}" -o "$TMP/li.gguf"
+sq=$(ppl "$TMP/sq.gguf"); li=$(ppl "$TMP/li.gguf")
+echo "slice perplexity W8A8: smoothquant $sq, llm-int8 $li" >&2
+near() { awk -v b="$1" -v m="$2" 'BEGIN { print (m != "" && m < b * 1.05) ? "yes" : "no" }'; }
+expect_eq "smoothquant within 5% ($sq, shipped $base)" "$(near "$base" "$sq")" yes
+expect_eq "llm-int8 within 5% ($li, shipped $base)" "$(near "$base" "$li")" yes
+
+# NF4 (bitsandbytes: blocks of 64, double-quantized absmax; F16 values on
+# disk): closer to the shipped model than round to nearest g128.
+expect_exit 0 "nf4" "$PARE" quantize "$m" --method nf4 -o "$TMP/nf4.gguf"
+nf4=$(ppl "$TMP/nf4.gguf")
+echo "slice perplexity nf4 $nf4" >&2
+expect_eq "nf4 closer than rtn ($nf4 vs $rtn, shipped $base)" "$(closer "$base" "$nf4" "$rtn")" yes
 finish

@@ -100,7 +100,30 @@ pare_status pare_awq_search(const pare_grid *g, const float *w, int64_t n_out, i
  * load. AWQ's scales are folded into the RMSNorm weights (q/k/v and
  * gate/up inputs), into the up rows (down input), and into the v rows
  * (o input) when every query head has its own kv head. */
-typedef enum pare_wq_method { PARE_WQ_RTN = 0, PARE_WQ_GPTQ = 1, PARE_WQ_AWQ = 2 } pare_wq_method;
+typedef enum pare_wq_method {
+    PARE_WQ_RTN = 0,
+    PARE_WQ_GPTQ = 1,
+    PARE_WQ_AWQ = 2,
+    /* W8A8 (int8 weights, one scale per output row, int8 inputs with one
+     * scale per token, chosen at run time). The file holds Q8_0 blocks whose
+     * scales are equal along a row (llama.cpp runs it as plain Q8_0) plus
+     * the key pare.w8a8 = "dynamic", on which pare runs those layers through
+     * its int8 GEMM (include/pare/qlinear.h). */
+    PARE_WQ_SMOOTHQUANT = 3, /* + per-channel s = max|x|^a / max|w|^(1-a), folded as AWQ's */
+    PARE_WQ_LLM_INT8 = 4,    /* + input columns whose calibration max|x| reaches the
+                                threshold stay f32 at run time (LLM.int8's
+                                decomposition; pare.llm_int8.<layer>.<linear> lists them) */
+    /* bitsandbytes NF4 / FP4 (blocks of 64, double-quantized absmax), no
+     * calibration. No ggml type holds them: the file has F16 weights with
+     * the 4-bit values (what the format costs in accuracy, at F16 size) */
+    PARE_WQ_NF4 = 5,
+    PARE_WQ_FP4 = 6,
+} pare_wq_method;
+
+/* w [rows, cols] (cols a multiple of 64) replaced by its NF4 (or FP4)
+ * quantize-dequantize round trip, bitsandbytes semantics as the BERT 4-bit
+ * path (src/models/bert_w4.c). */
+pare_status pare_w4_roundtrip(bool fp4, float *w, int64_t rows, int64_t cols, pare_err *err);
 
 typedef struct pare_llama_wq_opts {
     pare_wq_method method;
@@ -110,12 +133,15 @@ typedef struct pare_llama_wq_opts {
     pare_gptq_opts gptq;
     pare_awq_opts awq;
     int64_t awq_rows;        /* calibration rows per linear layer the AWQ search runs (default 2048) */
+    double smooth_alpha;     /* SmoothQuant migration strength (default 0.5, the paper's) */
+    double outlier_threshold;/* LLM.int8: max|x| of an outlier input column (default 6) */
     int n_threads;           /* <= 0: all cores */
     bool verbose;            /* a line per layer with the errors on stderr */
 } pare_llama_wq_opts;
 
 const char *pare_wq_method_name(pare_wq_method m);
-/* The method called name ("rtn", "gptq", "awq"); false if none is. */
+/* The method called name ("rtn", "gptq", "awq", "smoothquant", "llm-int8",
+ * "nf4", "fp4"); false if none is. */
 bool pare_wq_method_parse(const char *name, pare_wq_method *out);
 pare_status pare_llama_wquantize(const char *in, const char *out, const pare_llama_wq_opts *o, pare_progress *prog,
                                  pare_err *err);

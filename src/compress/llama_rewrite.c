@@ -36,7 +36,8 @@ static bool locate(const pare_llama_config *c, const char *name, int64_t *il, in
 }
 
 pare_status llama_gguf_rewrite(const pare_gguf *g, const pare_llama_config *c, pare_qtype type, uint8_t *const *rows,
-                               float *const *norms, bool head_q8, const char *out, pare_err *err) {
+                               float *const *norms, bool head_q8, const llama_rewrite_kv *kv, const char *out,
+                               pare_err *err) {
     const int64_t H = c->hidden_size;
     pare_gguf_writer *w = pare_gguf_writer_create();
     const int64_t nt = pare_gguf_tensor_count(g);
@@ -45,6 +46,13 @@ pare_status llama_gguf_rewrite(const pare_gguf *g, const pare_llama_config *c, p
     for (int64_t i = 0; i < pare_gguf_kv_count(g) && !s; i++)
         if (strcmp(pare_gguf_kv_key(g, i), "general.file_type")) s = pare_gguf_writer_copy_kv(w, g, i, err);
     if (!s) s = pare_gguf_writer_add_u32(w, "general.file_type", (uint32_t)pare_gguf_file_type(type), err);
+    if (!s && kv && kv->w8a8) s = pare_gguf_writer_add_str(w, "pare.w8a8", kv->w8a8, err);
+    for (int64_t i = 0; kv && kv->outl && i < c->n_layers * PARE_LIN_COUNT && !s; i++) {
+        if (kv->n_outl[i] <= 0) continue;
+        char key[64];
+        snprintf(key, sizeof key, "pare.llm_int8.%lld.%d", (long long)(i / PARE_LIN_COUNT), (int)(i % PARE_LIN_COUNT));
+        s = pare_gguf_writer_add_arr_i32(w, key, kv->outl[i], (uint64_t)kv->n_outl[i], err);
+    }
     for (int64_t i = 0; i < nt && !s; i++) {
         const pare_gguf_tensor *t = pare_gguf_tensor_get(g, i);
         int64_t il, row;

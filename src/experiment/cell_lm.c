@@ -58,11 +58,13 @@ static pare_status ref_and_model_logits(void *ctx, const int32_t *tokens, int64_
     return PARE_OK;
 }
 
-/* RTN, GPTQ or AWQ onto a grid with a group size (pare_llama_wquantize),
+/* RTN, GPTQ or AWQ onto a grid with a group size, or W8A8 SmoothQuant /
+ * LLM.int8 (pare_llama_wquantize),
  * calibrated on sp->calib_file tokenized by the source's tokenizer. */
 static pare_status grid_quantize(const char *src, const char *dst, const pare_exp_step *sp, pare_progress *prog,
                                  pare_err *err) {
-    pare_llama_wq_opts o = {.grid = {pare_qtype_by_name(sp->type), sp->group}, .gptq = {.damp = 0.01, .block = 128}};
+    pare_llama_wq_opts o = {.grid = {pare_qtype_by_name(sp->type), sp->group > 0 ? sp->group : 128},
+                            .gptq = {.damp = 0.01, .block = 128}, .smooth_alpha = sp->smooth};
     pare_wq_method_parse(sp->method, &o.method); /* the config allowed only these names */
     int32_t *ids = NULL;
     pare_status s = PARE_OK;
@@ -105,12 +107,13 @@ static pare_status model_file(const exp_cell *c, char *path, size_t cap, char *s
         pare_exp_step_describe(sp, steps, steps_cap);
         fprintf(stderr, "  step %d/%d: %s\n", i + 1, pl->n_steps, steps);
         const bool prune = sp->kind == PARE_STEP_PRUNE;
+        const bool grid = sp->group || (sp->method[0] && strcmp(sp->method, "rtn")); /* W8A8 methods: no group */
         if (prune)
             snprintf(key, sizeof key, "%s|prune|%s|%.6f|%d:%d|%s|%lldx%lld", path, sp->method, sp->sparsity, sp->nm_n,
                      sp->nm_m, sp->calib_file, (long long)sp->calib_n, (long long)sp->calib_len);
-        else if (sp->group)
-            snprintf(key, sizeof key, "%s|%s|%s|g%lld|%s|%lldx%lld", path, sp->type, sp->method, (long long)sp->group,
-                     sp->calib_file, (long long)sp->calib_n, (long long)sp->calib_len);
+        else if (grid)
+            snprintf(key, sizeof key, "%s|%s|%s|g%lld|a%.4f|%s|%lldx%lld", path, sp->type, sp->method, (long long)sp->group,
+                     sp->smooth, sp->calib_file, (long long)sp->calib_n, (long long)sp->calib_len);
         else
             snprintf(key, sizeof key, "%s|%s", path, sp->type);
         snprintf(tmp, sizeof tmp, "%s/lm-%016llx-%s.gguf", c->art_dir, (unsigned long long)pare_fnv1a64(key, strlen(key)),
@@ -122,7 +125,7 @@ static pare_status model_file(const exp_cell *c, char *path, size_t cap, char *s
             snprintf(part, sizeof part, "%s.tmp%ld", tmp, (long)getpid());
             pare_progress prog;
             pare_status s = prune       ? prune_file(path, part, sp, &prog, err)
-                             : sp->group ? grid_quantize(path, part, sp, &prog, err)
+                             : grid      ? grid_quantize(path, part, sp, &prog, err)
                                       : pare_gguf_requantize(path, part, pare_qtype_by_name(sp->type), &prog, err);
             if (!s && rename(part, tmp) != 0) s = pare_err_set(err, PARE_ERR_IO, "%s: rename: %s", tmp, strerror(errno));
             if (s) {

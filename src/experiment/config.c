@@ -352,7 +352,7 @@ static pare_status parse_step(ycx *c, yaml_node_t *n, const char *key, pare_exp_
     snprintf(where, sizeof where, "%s.%s", key, kind);
     pare_status s = want(c, params, YAML_MAPPING_NODE, where, "a mapping of parameters");
     const char *name;
-    static const char *const pools[] = {"mean", "cls", "pooler", NULL}, *const methods[] = {"rtn", "gptq", "awq", "nf4", "fp4", "smoothquant", NULL},
+    static const char *const pools[] = {"mean", "cls", "pooler", NULL}, *const methods[] = {"rtn", "gptq", "awq", "nf4", "fp4", "smoothquant", "llm-int8", NULL},
                              *const acts[] = {"dynamic", "static", "none", NULL},
                              *const calibs[] = {"minmax", "percentile", NULL}, *const scopes[] = {"global", "local", NULL},
                              *const types[] = {"q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "f16", "bf16", "f32", NULL};
@@ -501,8 +501,25 @@ static pare_status check_task(ycx *c, pare_exp_config *cfg) {
             if (st->kind != PARE_STEP_QUANTIZE) continue;
             const bool bert4 = !lm && (!strcmp(st->method, "nf4") || !strcmp(st->method, "fp4") ||
                                        (st->bits == 4 && (!strcmp(st->method, "rtn") || !strcmp(st->method, "gptq"))));
-            if (lm && (!strcmp(st->method, "nf4") || !strcmp(st->method, "fp4") || !strcmp(st->method, "smoothquant") || st->smooth > 0))
-                return task_fail(c, st->line, key, "nf4, fp4 and smoothquant are for BERT models so far");
+            if (lm && (!strcmp(st->method, "nf4") || !strcmp(st->method, "fp4"))) { /* 4-bit values in F16 */
+                if (st->type[0] || st->group || (st->bits_given && st->bits != 4))
+                    return task_fail(c, st->line, key, "nf4 and fp4 are 4 bits (blocks of 64): no type, group or other bits");
+                st->bits = 4;
+                snprintf(st->type, sizeof st->type, "f16");
+                continue;
+            }
+            if (!lm && !strcmp(st->method, "llm-int8"))
+                return task_fail(c, st->line, key, "llm-int8 is for task lm (Llama-family GGUF)");
+            const bool w8a8 = !strcmp(st->method, "smoothquant") || !strcmp(st->method, "llm-int8");
+            if (lm && (w8a8 ? st->bits != 8 || st->type[0] : st->smooth > 0))
+                return task_fail(c, st->line, key, w8a8 ? "smoothquant and llm-int8 are W8A8: bits 8, no type"
+                                                        : "smooth is for method smoothquant");
+            if (lm && w8a8) {
+                if (!st->calib_file[0]) return task_fail(c, st->line, key, "smoothquant and llm-int8 need calib_file (a text file)");
+                if (!st->calib_n_given) st->calib_n = 32;
+                snprintf(st->type, sizeof st->type, "q8_0");
+                continue;
+            }
             if (bert4) { /* weight-only 4-bit: nf4 / fp4 (blocks of 64), int4 rtn / gptq (group, 128) */
                 st->bits = 4;
                 snprintf(st->act, sizeof st->act, "none");

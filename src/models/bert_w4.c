@@ -119,6 +119,18 @@ static pare_status quantize_table(w4_part *p, pare_bert_qmode mode, const float 
     return PARE_OK;
 }
 
+pare_status pare_w4_roundtrip(bool fp4, float *w, int64_t rows, int64_t cols, pare_err *err) {
+    const pare_bert_qmode mode = fp4 ? PARE_BERT_W4_FP4 : PARE_BERT_W4_NF4;
+    pare_arena *ar = pare_arena_create(0);
+    if (!ar) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    w4_part p;
+    pare_status s = part_alloc(&p, mode, rows, cols, 0, ar, err);
+    if (!s) s = quantize_table(&p, mode, w, err);
+    if (!s) bert_w4_dequant(&p, mode, w);
+    pare_arena_free(ar);
+    return s;
+}
+
 /* int4 codes and params of rows [r0, r0 + p->rows) of a quantized matrix. */
 static void part_from_qmat(w4_part *p, const pare_qmat *q, int64_t r0) {
     for (int64_t r = 0; r < p->rows; r++) {

@@ -351,8 +351,56 @@ static pare_status assign_positions(const pare_llama_cache *kc, const pare_llama
     return PARE_OK;
 }
 
-static pare_status weight_forward(const llama_weight *w, const float *x, int64_t m, float *y, pare_pool *pool,
-                                  pare_err *err) {
+typedef struct outl_job {
+    const llama_weight *w;
+    const float *x;
+    float *y;
+    int64_t m;
+} outl_job;
+
+/* y[r, j] += sum_o x[r, outl[o]] * w_outl[j, o], rows of y split over the pool */
+static void outl_worker(void *ctx, int ith, int nth) {
+    const outl_job *j = ctx;
+    const llama_weight *w = j->w;
+    int64_t r0, r1;
+    pare_split_range(j->m, ith, nth, &r0, &r1);
+    float xo[256];
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t o0 = 0; o0 < w->n_outl; o0 += 256) {
+            const int64_t no = w->n_outl - o0 < 256 ? w->n_outl - o0 : 256;
+            for (int64_t o = 0; o < no; o++) xo[o] = j->x[r * w->n_in + w->outl[o0 + o]];
+            for (int64_t c = 0; c < w->n_out; c++) {
+                const float *wr = w->w_outl + c * w->n_outl + o0;
+                float acc = 0;
+                for (int64_t o = 0; o < no; o++) acc += xo[o] * wr[o];
+                j->y[r * w->n_out + c] += acc;
+            }
+        }
+}
+
+/* W8A8: int8 inputs per token; LLM.int8's outlier columns left out of the
+ * int8 product (so they do not set the token's scale) and added in f32. */
+static pare_status w8a8_forward(const llama_weight *w, const float *x, int64_t m, float *y, const llama_scratch *s,
+                                pare_pool *pool, pare_err *err) {
+    if (!s || !s->q8 || (w->n_outl && !s->xm)) return pare_err_set(err, PARE_ERR_INVALID, "W8A8 layer without its scratch");
+    const float *xin = x;
+    if (w->n_outl) {
+        memcpy(s->xm, x, sizeof(float) * (size_t)(m * w->n_in));
+        for (int64_t r = 0; r < m; r++)
+            for (int64_t o = 0; o < w->n_outl; o++) s->xm[r * w->n_in + w->outl[o]] = 0.0f;
+        xin = s->xm;
+    }
+    pare_qlinear_forward(&w->q8, xin, m, y, PARE_ACT_NONE, s->q8, pool);
+    if (w->n_outl) {
+        outl_job j = {.w = w, .x = x, .y = y, .m = m};
+        pare_pool_run(m * w->n_out * w->n_outl >= 65536 ? pool : NULL, outl_worker, &j);
+    }
+    return PARE_OK;
+}
+
+static pare_status weight_forward(const llama_weight *w, const float *x, int64_t m, float *y, const llama_scratch *s,
+                                  pare_pool *pool, pare_err *err) {
+    if (w->w8a8) return w8a8_forward(w, x, m, y, s, pool, err);
     if (w->sparse.n && m <= 4) /* pruned, decode: bitmap-sparse f16 (prefill is faster dense, bench/sparse.sh) */
         return pare_sparse_matmul(pool, &w->sparse, x, m, y, w->bias, err);
     if (w->packed.groups) /* row-interleaved Q4_0 / Q4_1 */
@@ -384,6 +432,22 @@ pare_status llama_alloc_scratch(pare_llama *m, const pare_llama_cache *kc, int64
     ALLOC(s->seq, R);
     ALLOC(s->pos, R);
     ALLOC(s->next, kc->n_seq);
+    s->q8 = NULL;
+    s->xm = NULL;
+    if (m->w8a8 && m->layers) { /* the widest input of the int8 layers */
+        const llama_layer *L0 = &m->layers[0];
+        const pare_qlinear *ql[PARE_LIN_COUNT] = {&L0->qkv.q8, &L0->o.q8, &L0->gate_up.q8, &L0->down.q8};
+        size_t qb = 0;
+        int64_t kmax = 0;
+        for (int l = 0; l < PARE_LIN_COUNT; l++) {
+            const size_t b = pare_qlinear_scratch_bytes(ql[l], R);
+            qb = b > qb ? b : qb;
+            kmax = ql[l]->n_in > kmax ? ql[l]->n_in : kmax;
+        }
+        s->q8 = pare_arena_alloc(a, qb, 64);
+        ALLOC(s->xm, R * kmax);
+        if (!s->q8 || !s->xm) return pare_err_set(err, PARE_ERR_OOM, "out of memory for activations of %lld tokens", (long long)R);
+    }
 #undef ALLOC
     if (!s->x || !s->xn || !s->qkv || !s->att || !s->tmp || !s->gu || !s->mid || !s->cos_t || !s->sin_t ||
         !s->inv_freq || !s->xo || !s->seq || !s->pos || !s->next)
@@ -441,7 +505,7 @@ pare_status llama_layer_forward(pare_llama *m, pare_llama_cache *kc, const llama
     pare_status st;
     pare_rmsnorm_f32(s->x, L->attn_norm, s->xn, R, H, eps, m->pool);
     OBSERVE(PARE_LIN_QKV, s->xn, H);
-    if ((st = weight_forward(&L->qkv, s->xn, R, s->qkv, m->pool, err))) return st;
+    if ((st = weight_forward(&L->qkv, s->xn, R, s->qkv, s, m->pool, err))) return st;
     pare_rope_f32(s->qkv, ld, R, c->n_heads + c->n_kv_heads, D, s->cos_t, s->sin_t, c->rope.mode, m->pool);
     store_kv(kc, il, s, R, QD, ld);
     const size_t layer_off = (size_t)il * (size_t)kc->n_seq * (size_t)kc->max_ctx * (size_t)KD;
@@ -452,14 +516,14 @@ pare_status llama_layer_forward(pare_llama *m, pare_llama_cache *kc, const llama
                            .scale = 1.0f / sqrtf((float)D)};
     pare_attention_kv_f32(&a, m->pool);
     OBSERVE(PARE_LIN_O, s->att, QD);
-    if ((st = weight_forward(&L->o, s->att, R, s->tmp, m->pool, err))) return st;
+    if ((st = weight_forward(&L->o, s->att, R, s->tmp, s, m->pool, err))) return st;
     pare_add_f32(s->x, s->tmp, R * H);
     pare_rmsnorm_f32(s->x, L->mlp_norm, s->xn, R, H, eps, m->pool);
     OBSERVE(PARE_LIN_GATE_UP, s->xn, H);
-    if ((st = weight_forward(&L->gate_up, s->xn, R, s->gu, m->pool, err))) return st;
+    if ((st = weight_forward(&L->gate_up, s->xn, R, s->gu, s, m->pool, err))) return st;
     pare_swiglu_f32(s->gu, s->gu + F, 2 * F, s->mid, R, F, m->pool);
     OBSERVE(PARE_LIN_DOWN, s->mid, F);
-    if ((st = weight_forward(&L->down, s->mid, R, s->tmp, m->pool, err))) return st;
+    if ((st = weight_forward(&L->down, s->mid, R, s->tmp, s, m->pool, err))) return st;
     pare_add_f32(s->x, s->tmp, R * H);
     return PARE_OK;
 }
@@ -495,8 +559,8 @@ pare_status pare_llama_forward(pare_llama *m, pare_llama_cache *kc, const pare_l
         if (is_output(b, i)) memcpy(s.xo + (k++) * H, s.x + i * H, (size_t)H * sizeof(float));
     pare_rmsnorm_f32(s.xo, m->norm, s.xo, n_out, H, (float)c->rms_norm_eps, m->pool);
     if (out->hidden) memcpy(out->hidden, s.xo, (size_t)(n_out * H) * sizeof(float));
-    if (out->logits && (st = weight_forward(&m->lm_head, s.xo, n_out, out->logits, m->pool, err))) return st;
-    if (out->scores && (st = weight_forward(&m->score, s.xo, n_out, out->scores, m->pool, err))) return st;
+    if (out->logits && (st = weight_forward(&m->lm_head, s.xo, n_out, out->logits, &s, m->pool, err))) return st;
+    if (out->scores && (st = weight_forward(&m->score, s.xo, n_out, out->scores, &s, m->pool, err))) return st;
     return PARE_OK;
 }
 

@@ -14,6 +14,7 @@
 #include "models/llama_impl.h"
 #include "pare/quant.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,7 +180,7 @@ static pare_status load_weight(pare_llama *m, int64_t il, const gpart *parts, in
         w->qtype = qt;
         /* repacked 8 (Q8_0: 16) rows at a time for the decode kernel: the
          * original rows are then read only for a ragged tail */
-        const bool pack = pare_qpack_supports(qt) && !m->params.no_repack;
+        const bool pack = pare_qpack_supports(qt) && !m->params.no_repack && !(m->w8a8 && il >= 0);
         const bool tail = n_out % pare_qpack_group_rows(qt) != 0;
         if (n_parts == 1) {
             w->raw = t[0]->data;
@@ -227,6 +228,64 @@ static pare_status load_weight(pare_llama *m, int64_t il, const gpart *parts, in
     return pare_linear_init(&w->lin, dst ? dst : src, bias, n_out, n_in, m->kernel, m->weights, err);
 }
 
+/* pare.w8a8: linear `lin` of layer il, Q8_0 with one scale along each row,
+ * into an int8 layer; LLM.int8's outlier columns (key
+ * pare.llm_int8.<il>.<lin>) get an f32 copy of their weights. */
+static pare_status w8a8_convert(pare_llama *m, int64_t il, int lin, llama_weight *w, pare_err *err) {
+    const char *path = pare_gguf_path(m->gguf);
+    if (w->qtype != PARE_Q_Q8_0 || !w->raw)
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: pare.w8a8 needs Q8_0 linear weights (layer %lld)", path, (long long)il);
+    const int64_t R = w->n_out, C = w->n_in, nb = C / 32;
+    int8_t *q = malloc((size_t)(R * C));
+    float *sc = malloc(sizeof(float) * (size_t)R);
+    pare_status s = q && sc ? PARE_OK : pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    for (int64_t r = 0; r < R && !s; r++) {
+        const pare_block_q8_0 *bl = (const pare_block_q8_0 *)w->raw + r * nb;
+        for (int64_t b = 0; b < nb && !s; b++) {
+            if (bl[b].d != bl[0].d)
+                s = pare_err_set(err, PARE_ERR_FORMAT, "%s: layer %lld: pare.w8a8 but row %lld has more than one scale", path,
+                                 (long long)il, (long long)r);
+            for (int j = 0; j < 32 && !s; j++) {
+                if (bl[b].qs[j] == INT8_MIN)
+                    s = pare_err_set(err, PARE_ERR_FORMAT, "%s: layer %lld: pare.w8a8 weight of -128", path, (long long)il);
+                q[r * C + 32 * b + j] = bl[b].qs[j];
+            }
+        }
+        const float d = pare_f16_to_f32(bl[0].d);
+        sc[r] = d > 0 && isfinite(d) ? d : 1.0f;
+        if (!(d > 0)) memset(q + r * C, 0, (size_t)C); /* an all-zero row */
+    }
+    char key[64];
+    snprintf(key, sizeof key, "pare.llm_int8.%lld.%d", (long long)il, lin);
+    const int64_t ki = pare_gguf_find_key(m->gguf, key);
+    pare_gguf_type et;
+    uint64_t n = 0;
+    if (!s && ki >= 0 && (!pare_gguf_kv_arr(m->gguf, ki, &et, &n) || et != PARE_GGUF_I32 || n > (uint64_t)C))
+        s = pare_err_set(err, PARE_ERR_FORMAT, "%s: %s is not an int32 array of at most %lld columns", path, key, (long long)C);
+    if (!s && n) {
+        const int32_t *src = pare_gguf_kv_arr_data(m->gguf, ki);
+        int32_t *idx = pare_arena_alloc(m->weights, sizeof(int32_t) * n, 64);
+        float *wo = pare_arena_alloc(m->weights, sizeof(float) * (size_t)R * n, 64);
+        if (!src || !idx || !wo) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+        for (uint64_t o = 0; o < n && !s; o++) {
+            if (src[o] < 0 || src[o] >= C || (o && src[o] <= src[o - 1]))
+                s = pare_err_set(err, PARE_ERR_FORMAT, "%s: %s: column %lld is out of range or out of order", path, key,
+                                 (long long)src[o]);
+            idx[o] = src[o];
+        }
+        for (int64_t r = 0; r < R && !s; r++)
+            for (uint64_t o = 0; o < n; o++) wo[r * (int64_t)n + (int64_t)o] = (float)q[r * C + idx[o]] * sc[r];
+        w->outl = idx;
+        w->n_outl = (int64_t)n;
+        w->w_outl = wo;
+    }
+    if (!s) s = pare_qlinear_init(&w->q8, q, sc, w->bias, R, C, 0.0f, m->params.kernel, m->weights, err);
+    if (!s) w->w8a8 = true;
+    free(q);
+    free(sc);
+    return s;
+}
+
 static pare_status load_layer(pare_llama *m, int64_t il, pare_err *err) {
     const pare_llama_config *c = &m->cfg;
     const int64_t H = c->hidden_size, D = c->head_dim, QD = c->n_heads * D, KD = c->n_kv_heads * D;
@@ -244,14 +303,23 @@ static pare_status load_layer(pare_llama *m, int64_t il, pare_err *err) {
     const gpart down[] = {{"ffn_down", H}};
     if ((s = load_weight(m, il, qkv, 3, H, c->qkv_bias, &L->qkv, err)) ||
         (s = load_weight(m, il, o, 1, QD, false, &L->o, err)) ||
-        (s = load_weight(m, il, gate_up, 2, H, false, &L->gate_up, err)))
+        (s = load_weight(m, il, gate_up, 2, H, false, &L->gate_up, err)) ||
+        (s = load_weight(m, il, down, 1, F, false, &L->down, err)))
         return s;
-    return load_weight(m, il, down, 1, F, false, &L->down, err);
+    llama_weight *w[PARE_LIN_COUNT] = {&L->qkv, &L->o, &L->gate_up, &L->down};
+    for (int l = 0; l < PARE_LIN_COUNT && m->w8a8 && !m->params.calib_only && !m->params.dequantize; l++)
+        if ((s = w8a8_convert(m, il, l, w[l], err))) return s;
+    return PARE_OK;
 }
 
 pare_status llama_gguf_load(pare_llama *m, pare_err *err) {
     pare_status s = read_config(m, err);
     if (s) return s;
+    char w8[16];
+    if ((s = pare_gguf_get_str(m->gguf, "pare.w8a8", "", w8, sizeof w8, err))) return s;
+    if (w8[0] && strcmp(w8, "dynamic"))
+        return pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: pare.w8a8 is '%s'; pare runs 'dynamic'", pare_gguf_path(m->gguf), w8);
+    m->w8a8 = w8[0] && !m->params.dequantize;
     const pare_llama_config *c = &m->cfg;
     const int64_t H = c->hidden_size, V = c->vocab_size;
     const pare_gguf_tensor *emb = pare_gguf_tensor_find(m->gguf, "token_embd.weight");

@@ -8,6 +8,7 @@
 #include "pare/qtypes.h"
 #include "pare/quant.h"
 #include "pare/sparse.h"
+#include "pare/qlinear.h"
 
 /* One linear layer, y[m, n_out] = x[m, n_in] . W^T + bias. The weight is
  * either f32 in lin (raw NULL: packed for pare_linear's GEMM) or a
@@ -24,6 +25,14 @@ typedef struct llama_weight {
     int64_t n_out, n_in;
     const float *bias;   /* [n_out] or NULL */
     pare_linear lin;     /* the f32 form */
+    /* pare.w8a8 files: the int8 layer (per-row weight scales, per-token
+     * input scales) the forward runs instead; LLM.int8's outlier input
+     * columns outl[n_outl] multiply w_outl [n_out, n_outl] in f32 */
+    bool w8a8;
+    pare_qlinear q8;
+    const int32_t *outl;
+    int64_t n_outl;
+    const float *w_outl;
 } llama_weight;
 
 typedef struct llama_layer {
@@ -56,6 +65,7 @@ struct pare_llama {
     llama_weight score;    /* [n_labels, H] */
     int64_t n_params;
     size_t mapped_bytes;   /* f32 tensors used in place from the file mapping */
+    bool w8a8;             /* the layers run as int8 W8A8 (GGUF key pare.w8a8) */
 };
 
 struct pare_llama_cache {
@@ -67,6 +77,8 @@ struct pare_llama_cache {
 /* Activations of one forward pass (llama.c), in the model's scratch arena. */
 typedef struct llama_scratch {
     float *x, *xn, *qkv, *att, *tmp, *gu, *mid, *cos_t, *sin_t, *inv_freq, *xo;
+    void *q8;  /* W8A8 models: the int8 layers' quantized input (else NULL) */
+    float *xm; /* W8A8 with outliers: the input without its outlier columns */
     int32_t *seq, *pos;
     int64_t *next;
 } llama_scratch;

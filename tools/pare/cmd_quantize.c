@@ -40,6 +40,18 @@ static const char *HELP =
     "            such as SentencePiece 'llama'): memory stays near\n"
     "            one layer in f32 plus the calibration activations; --plan prints\n"
     "            the estimate and exits. --verbose: errors per layer.\n"
+    "  pare quantize MODEL.gguf --method smoothquant|llm-int8 --calib TEXT -o OUT.gguf\n"
+    "      W8A8: int8 weights with one scale per row (stored as q8_0 blocks of equal\n"
+    "      scale: llama.cpp loads the file as plain q8_0) and, in pare, int8 inputs\n"
+    "      with one scale per token through the int8 GEMM (key pare.w8a8).\n"
+    "      smoothquant [--smooth 0.5]: per input channel s = max|x|^a / max|w|^(1-a),\n"
+    "            folded into the norms, the up rows and (one kv head per head) the v rows.\n"
+    "      llm-int8 [--threshold 6]: input columns whose calibration max|x| reaches the\n"
+    "            threshold stay f32 at run time (pare-only keys pare.llm_int8.*).\n"
+    "  pare quantize MODEL.gguf --method nf4|fp4 -o OUT.gguf\n"
+    "      bitsandbytes NF4 / FP4 of the linear weights (blocks of 64, double-quantized\n"
+    "      absmax). No ggml type holds them, so the file keeps the 4-bit values as F16:\n"
+    "      it measures the format's accuracy (perplexity), not its size.\n"
     "\n"
     "  --method smoothquant [--smooth 0.8]\n"
     "                  SmoothQuant (Xiao et al. 2023) on top of --act dynamic|static: per\n"
@@ -80,7 +92,7 @@ static int quantize_gguf(const char *model, const char *out, const char *type, i
 typedef struct gguf_wq_args {
     const char *method, *type, *calib;
     int64_t bits, group, n_seq, seq_len, awq_rows;
-    double damp;
+    double damp, smooth, threshold;
     bool sym, act_order, plan, verbose;
 } gguf_wq_args;
 
@@ -114,7 +126,19 @@ static int quantize_gguf_grid(const char *model, const char *out, const gguf_wq_
     pare_llama_wq_opts o = {.grid.group = a->group, .n_threads = common->n_threads, .verbose = a->verbose,
                             .gptq = {.damp = a->damp, .act_order = a->act_order, .block = 128}, .awq_rows = a->awq_rows};
     if (!pare_wq_method_parse(a->method, &o.method)) {
-        fprintf(stderr, "pare quantize: --method for GGUF models is rtn, gptq or awq, not '%s'\n", a->method);
+        fprintf(stderr, "pare quantize: --method for GGUF models is rtn, gptq, awq, smoothquant or llm-int8, not '%s'\n", a->method);
+        return CLI_USAGE;
+    }
+    o.smooth_alpha = a->smooth;
+    o.outlier_threshold = a->threshold;
+    const bool w8a8 = o.method == PARE_WQ_SMOOTHQUANT || o.method == PARE_WQ_LLM_INT8;
+    if (w8a8 && (a->bits != 8 || (a->type && strcmp(a->type, "q8_0")))) {
+        fprintf(stderr, "pare quantize: %s is W8A8: 8 bits (q8_0 blocks with one scale per row), not %lld bits\n",
+                a->method, (long long)a->bits);
+        return CLI_USAGE;
+    }
+    if ((a->smooth > 0 && o.method != PARE_WQ_SMOOTHQUANT) || (a->threshold > 0 && o.method != PARE_WQ_LLM_INT8)) {
+        fprintf(stderr, "pare quantize: --smooth is for --method smoothquant, --threshold for --method llm-int8\n");
         return CLI_USAGE;
     }
     const char *type = a->type;
@@ -126,8 +150,14 @@ static int quantize_gguf_grid(const char *model, const char *out, const gguf_wq_
                 why, type, (long long)a->group);
         return CLI_USAGE;
     }
-    if ((o.method != PARE_WQ_RTN) != (a->calib != NULL)) {
-        fprintf(stderr, "pare quantize: %s\n", a->calib ? "--calib is for --method gptq or awq" : "gptq and awq need --calib TEXT (e.g. ../shared/data/wikitext-2/wiki.valid.tokens)");
+    const bool w4 = o.method == PARE_WQ_NF4 || o.method == PARE_WQ_FP4;
+    if (w4 && (a->type || a->bits != 4)) {
+        fprintf(stderr, "pare quantize: %s is 4 bits (blocks of 64, double-quantized absmax), no --type\n", a->method);
+        return CLI_USAGE;
+    }
+    if ((o.method != PARE_WQ_RTN && !w4) != (a->calib != NULL)) {
+        fprintf(stderr, "pare quantize: %s\n", a->calib ? "--calib is for --method gptq, awq, smoothquant or llm-int8"
+                                                       : "gptq, awq, smoothquant and llm-int8 need --calib TEXT (e.g. ../shared/data/wikitext-2/wiki.valid.tokens)");
         return CLI_USAGE;
     }
     pare_err err = {0};
@@ -161,8 +191,15 @@ static int quantize_gguf_grid(const char *model, const char *out, const gguf_wq_
         rc = cli_fail("quantize", &err);
         goto done;
     }
-    fprintf(stderr, "pare quantize: wrote %s (%s, %s, group %lld) in %.1f s\n", out, pare_wq_method_name(o.method),
-            pare_qtype_get((uint32_t)o.grid.type)->name, (long long)o.grid.group, pare_time_now() - t0);
+    if (w8a8)
+        fprintf(stderr, "pare quantize: wrote %s (%s: int8 weights, one scale per row, int8 inputs per token) in %.1f s\n",
+                out, pare_wq_method_name(o.method), pare_time_now() - t0);
+    else if (w4)
+        fprintf(stderr, "pare quantize: wrote %s (%s values stored as F16: no ggml type holds them) in %.1f s\n", out,
+                pare_wq_method_name(o.method), pare_time_now() - t0);
+    else
+        fprintf(stderr, "pare quantize: wrote %s (%s, %s, group %lld) in %.1f s\n", out, pare_wq_method_name(o.method),
+                pare_qtype_get((uint32_t)o.grid.type)->name, (long long)o.grid.group, pare_time_now() - t0);
 done:
     free(ids);
     return rc;
@@ -202,6 +239,12 @@ int cmd_quantize(int argc, char **argv) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1 << 24, &wq.awq_rows)) return CLI_USAGE;
         } else if (!strcmp(a, "--damp")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &wq.damp)) return CLI_USAGE;
+        } else if (!strcmp(a, "--threshold")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &wq.threshold)) return CLI_USAGE;
+            if (!(wq.threshold > 0)) {
+                fprintf(stderr, "pare quantize: --threshold takes LLM.int8's outlier magnitude (> 0), e.g. 6\n");
+                return CLI_USAGE;
+            }
         } else if (!strcmp(a, "--sym")) {
             wq.sym = true;
         } else if (!strcmp(a, "--act-order")) {
@@ -264,7 +307,9 @@ int cmd_quantize(int argc, char **argv) {
             wq.method = method;
             wq.type = type;
             wq.calib = calib;
-            wq.bits = bits_set ? bits : 4;
+            const bool w8 = !strcmp(method, "smoothquant") || !strcmp(method, "llm-int8");
+            wq.bits = bits_set ? bits : w8 ? 8 : 4;
+            wq.smooth = o.smooth_alpha;
             if (!wq.group) wq.group = 128;
             return quantize_gguf_grid(model, out, &wq, &common);
         }

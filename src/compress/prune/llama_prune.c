@@ -113,7 +113,7 @@ pare_status pare_llama_prune(const char *in, const char *out, const pare_llama_p
     if (!s) {
         fprintf(stderr, "prune: %s: %.2f%% of the layers' linear weights are zero\n", pare_prune_method_name(o->method),
                 100.0 * (double)ps.zeros / (double)(ps.total ? ps.total : 1));
-        s = llama_gguf_rewrite(pare_llama_gguf(m), c, PARE_Q_F16, ps.rows, NULL, false, out, err);
+        s = llama_gguf_rewrite(pare_llama_gguf(m), c, PARE_Q_F16, ps.rows, NULL, false, NULL, out, err);
     }
     for (int64_t i = 0; ps.rows && i < c->n_layers * PARE_LIN_COUNT; i++) free(ps.rows[i]);
     free(ps.rows);

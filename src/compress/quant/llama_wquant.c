@@ -17,11 +17,22 @@
 #include <string.h>
 
 const char *pare_wq_method_name(pare_wq_method m) {
-    return m == PARE_WQ_GPTQ ? "gptq" : m == PARE_WQ_AWQ ? "awq" : "rtn";
+    switch (m) {
+    case PARE_WQ_GPTQ: return "gptq";
+    case PARE_WQ_AWQ: return "awq";
+    case PARE_WQ_SMOOTHQUANT: return "smoothquant";
+    case PARE_WQ_LLM_INT8: return "llm-int8";
+    case PARE_WQ_NF4: return "nf4";
+    case PARE_WQ_FP4: return "fp4";
+    default: return "rtn";
+    }
 }
 
+static bool is_w8a8(pare_wq_method m) { return m == PARE_WQ_SMOOTHQUANT || m == PARE_WQ_LLM_INT8; }
+static bool is_w4(pare_wq_method m) { return m == PARE_WQ_NF4 || m == PARE_WQ_FP4; }
+
 bool pare_wq_method_parse(const char *name, pare_wq_method *out) {
-    for (int m = PARE_WQ_RTN; m <= PARE_WQ_AWQ; m++)
+    for (int m = PARE_WQ_RTN; m <= PARE_WQ_FP4; m++)
         if (!strcmp(name, pare_wq_method_name((pare_wq_method)m))) {
             *out = (pare_wq_method)m;
             return true;
@@ -42,6 +53,11 @@ typedef struct wq_state {
     int64_t xs_n[PARE_LIN_COUNT], rows_per_seq;
     double *xabs[PARE_LIN_COUNT];
     int64_t xabs_n[PARE_LIN_COUNT];
+    /* SmoothQuant, LLM.int8: max |x| per input channel; LLM.int8's outlier
+     * columns per (layer, linear) */
+    float *xmax[PARE_LIN_COUNT];
+    int32_t **outl;
+    int64_t *n_outl, outl_total;
     double err_rtn, err_method; /* summed over the model (GPTQ: H-weighted; AWQ: output MSE) */
 } wq_state;
 
@@ -49,6 +65,12 @@ static void observe(void *ud, pare_llama_lin l, const float *x, int64_t n, int64
     wq_state *ws = ud;
     if (ws->o->method == PARE_WQ_GPTQ) {
         pare_hessian_add(ws->h[l], ws->hx, x, n, k);
+        return;
+    }
+    if (is_w8a8(ws->o->method)) {
+        float *xm = ws->xmax[l];
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t j = 0; j < k; j++) xm[j] = fmaxf(xm[j], fabsf(x[r * k + j]));
         return;
     }
     /* AWQ */
@@ -65,6 +87,14 @@ static void observe(void *ud, pare_llama_lin l, const float *x, int64_t n, int64
  * values) or GPTQ, and keep its ggml rows. */
 static pare_status finish_linear(wq_state *ws, pare_llama_calib_layer *L, int l, pare_err *err) {
     const int64_t R = L->n_out[l], C = L->n_in[l];
+    if (is_w4(ws->o->method)) { /* the 4-bit values, written as F16 rows */
+        pare_status s = pare_w4_roundtrip(ws->o->method == PARE_WQ_FP4, L->w[l], R, C, err);
+        uint8_t *b = s ? NULL : malloc(sizeof(uint16_t) * (size_t)(R * C));
+        if (!s && !b) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+        for (int64_t i = 0; !s && i < R * C; i++) ((uint16_t *)(void *)b)[i] = pare_f32_to_f16(L->w[l][i]);
+        if (!s) ws->bytes[L->index * PARE_LIN_COUNT + l] = b;
+        return s;
+    }
     pare_qmat q;
     pare_status s = pare_qmat_init(&q, &ws->o->grid, R, C, err);
     if (s) return s;
@@ -95,11 +125,95 @@ static pare_status finish_linear(wq_state *ws, pare_llama_calib_layer *L, int l,
     return s;
 }
 
+/* Linear l's weights times s[l] per input channel, and the producer of its
+ * input divided by s[l]: the RMSNorm weights (q/k/v, gate/up), the up rows
+ * (down: mid = silu(gate) * up) or the v rows (o). s[l] NULL: untouched. */
+static void fold_scales(const pare_llama_config *c, pare_llama_calib_layer *L, float *const *s) {
+    const int64_t H = c->hidden_size, D = c->head_dim, QD = c->n_heads * D, KD = c->n_kv_heads * D, F = c->intermediate_size;
+    for (int l = 0; l < PARE_LIN_COUNT; l++) {
+        if (!s[l]) continue;
+        const int64_t R = L->n_out[l], C = L->n_in[l];
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t j = 0; j < C; j++) L->w[l][r * C + j] *= s[l][j];
+        if (l == PARE_LIN_QKV || l == PARE_LIN_GATE_UP) {
+            float *norm = l == PARE_LIN_QKV ? L->attn_norm : L->mlp_norm;
+            for (int64_t j = 0; j < C; j++) norm[j] /= s[l][j];
+        } else if (l == PARE_LIN_DOWN) {
+            for (int64_t j = 0; j < C; j++)
+                for (int64_t k = 0; k < H; k++) L->w[PARE_LIN_GATE_UP][(F + j) * H + k] /= s[l][j];
+        } else {
+            for (int64_t j = 0; j < C; j++)
+                for (int64_t k = 0; k < H; k++) L->w[PARE_LIN_QKV][(QD + KD + j) * H + k] /= s[l][j];
+        }
+    }
+}
+
+/* The layer's rescaled norms, for the rewrite. */
+static pare_status keep_norms(wq_state *ws, const pare_llama_calib_layer *L, pare_err *err) {
+    const int64_t H = ws->c->hidden_size;
+    float *norms = malloc(sizeof(float) * (size_t)(2 * H));
+    if (!norms) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    memcpy(norms, L->attn_norm, sizeof(float) * (size_t)H);
+    memcpy(norms + H, L->mlp_norm, sizeof(float) * (size_t)H);
+    ws->norms[L->index] = norms;
+    return PARE_OK;
+}
+
+/* SmoothQuant: s_j = max|x_j|^a / max_r |w_rj|^(1-a) for every linear
+ * whose input can absorb it (o only when each query head has its own kv
+ * head), clamped to [1e-5, 1e5]; channels never active keep s = 1. */
+static pare_status smooth_layer(wq_state *ws, pare_llama_calib_layer *L, pare_err *err) {
+    const double a = ws->o->smooth_alpha > 0 ? ws->o->smooth_alpha : 0.5;
+    const bool mha = ws->c->n_heads == ws->c->n_kv_heads;
+    float *s[PARE_LIN_COUNT] = {0};
+    pare_status st = PARE_OK;
+    for (int l = 0; l < PARE_LIN_COUNT && !st; l++) {
+        const int64_t R = L->n_out[l], C = L->n_in[l];
+        if (l == PARE_LIN_O && !mha) continue;
+        if (!(s[l] = malloc(sizeof(float) * (size_t)C))) {
+            st = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+            break;
+        }
+        for (int64_t j = 0; j < C; j++) {
+            float wmax = 0;
+            for (int64_t r = 0; r < R; r++) wmax = fmaxf(wmax, fabsf(L->w[l][r * C + j]));
+            const double xm = ws->xmax[l][j];
+            double v = xm > 0 && wmax > 0 ? pow(xm, a) / pow(wmax, 1 - a) : 1.0;
+            s[l][j] = (float)(v < 1e-5 ? 1e-5 : v > 1e5 ? 1e5 : v);
+        }
+    }
+    if (!st) fold_scales(ws->c, L, s);
+    for (int l = 0; l < PARE_LIN_COUNT; l++) free(s[l]);
+    return st;
+}
+
+/* LLM.int8: the input columns of each linear whose calibration max|x|
+ * reaches the threshold. */
+static pare_status outlier_layer(wq_state *ws, pare_llama_calib_layer *L, pare_err *err) {
+    const double thr = ws->o->outlier_threshold > 0 ? ws->o->outlier_threshold : 6.0;
+    for (int l = 0; l < PARE_LIN_COUNT; l++) {
+        const int64_t C = L->n_in[l], at = L->index * PARE_LIN_COUNT + l;
+        int64_t n = 0;
+        for (int64_t j = 0; j < C; j++) n += ws->xmax[l][j] >= thr;
+        int32_t *idx = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+        if (!idx) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+        n = 0;
+        for (int64_t j = 0; j < C; j++)
+            if (ws->xmax[l][j] >= thr) idx[n++] = (int32_t)j;
+        ws->outl[at] = idx;
+        ws->n_outl[at] = n;
+        ws->outl_total += n;
+        if (ws->o->verbose)
+            fprintf(stderr, "  layer %2lld %-7s  %lld outlier input columns (max|x| >= %g)\n", (long long)L->index,
+                    (const char *[]){"qkv", "o", "gate_up", "down"}[l], (long long)n, thr);
+    }
+    return PARE_OK;
+}
+
 /* AWQ: find the scales of every linear whose input can absorb them, fold
  * them in, then round every linear to nearest. */
 static pare_status awq_layer(wq_state *ws, pare_llama_calib_layer *L, pare_err *err) {
     const pare_llama_config *c = ws->c;
-    const int64_t H = c->hidden_size, D = c->head_dim, QD = c->n_heads * D, KD = c->n_kv_heads * D, F = c->intermediate_size;
     const bool mha = c->n_heads == c->n_kv_heads;
     float *s[PARE_LIN_COUNT] = {0};
     int64_t kmax = 0;
@@ -124,51 +238,40 @@ static pare_status awq_layer(wq_state *ws, pare_llama_calib_layer *L, pare_err *
             fprintf(stderr, "  layer %2lld %-7s  alpha %.2f  output mse: rtn %.4g  awq %.4g (%.2fx)\n", (long long)L->index,
                     (const char *[]){"qkv", "o", "gate_up", "down"}[l], alpha, lp, lb, lb > 0 ? lp / lb : 0.0);
     }
-    for (int l = 0; l < PARE_LIN_COUNT && !st; l++) {
-        if (!s[l]) continue;
-        const int64_t R = L->n_out[l], C = L->n_in[l];
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t j = 0; j < C; j++) L->w[l][r * C + j] *= s[l][j];
-        /* the producer of the input divides by s */
-        if (l == PARE_LIN_QKV || l == PARE_LIN_GATE_UP) {
-            float *norm = l == PARE_LIN_QKV ? L->attn_norm : L->mlp_norm;
-            for (int64_t j = 0; j < C; j++) norm[j] /= s[l][j];
-        } else if (l == PARE_LIN_DOWN) { /* up rows: mid = silu(gate) * up */
-            for (int64_t j = 0; j < C; j++)
-                for (int64_t k = 0; k < H; k++) L->w[PARE_LIN_GATE_UP][(F + j) * H + k] /= s[l][j];
-        } else { /* o: v rows */
-            for (int64_t j = 0; j < C; j++)
-                for (int64_t k = 0; k < H; k++) L->w[PARE_LIN_QKV][(QD + KD + j) * H + k] /= s[l][j];
-        }
-    }
+    if (!st) fold_scales(ws->c, L, s);
     for (int l = 0; l < PARE_LIN_COUNT; l++) {
         free(s[l]);
         ws->xs_n[l] = ws->xabs_n[l] = 0;
         memset(ws->xabs[l], 0, sizeof(double) * (size_t)L->n_in[l]);
     }
     free(xmean);
-    if (st) return st;
-    float *norms = malloc(sizeof(float) * (size_t)(2 * H));
-    if (!norms) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
-    memcpy(norms, L->attn_norm, sizeof(float) * (size_t)H);
-    memcpy(norms + H, L->mlp_norm, sizeof(float) * (size_t)H);
-    ws->norms[L->index] = norms;
-    return PARE_OK;
+    return st ? st : keep_norms(ws, L, err);
 }
 
 static pare_status layer_done(void *ud, pare_llama_calib_layer *L, pare_err *err) {
     wq_state *ws = ud;
     pare_status s = PARE_OK;
     if (ws->o->method == PARE_WQ_AWQ) s = awq_layer(ws, L, err);
+    if (ws->o->method == PARE_WQ_SMOOTHQUANT) s = smooth_layer(ws, L, err);
+    if (ws->o->method == PARE_WQ_LLM_INT8) s = outlier_layer(ws, L, err);
+    if (!s && is_w8a8(ws->o->method)) {
+        for (int l = 0; l < PARE_LIN_COUNT; l++) memset(ws->xmax[l], 0, sizeof(float) * (size_t)L->n_in[l]);
+        if (ws->o->method == PARE_WQ_SMOOTHQUANT) s = keep_norms(ws, L, err);
+    }
     for (int l = 0; l < PARE_LIN_COUNT && !s; l++) s = finish_linear(ws, L, l, err);
     return s;
 }
 
 pare_status pare_llama_wquantize(const char *in, const char *out, const pare_llama_wq_opts *o, pare_progress *prog,
                                  pare_err *err) {
-    const char *why = pare_grid_check(&o->grid);
+    pare_llama_wq_opts w8 = *o;
+    if (is_w8a8(o->method)) { /* int8, one scale per row (a group longer than any row) */
+        w8.grid = (pare_grid){.type = PARE_Q_Q8_0, .group = 1 << 20};
+        o = &w8;
+    }
+    const char *why = is_w4(o->method) ? NULL : pare_grid_check(&o->grid);
     if (why) return pare_err_set(err, PARE_ERR_INVALID, "quantize: %s", why);
-    const bool calib = o->method != PARE_WQ_RTN;
+    const bool calib = o->method != PARE_WQ_RTN && !is_w4(o->method);
     if (calib && (!o->tokens || o->n_seq <= 0 || o->seq_len <= 0))
         return pare_err_set(err, PARE_ERR_INVALID, "quantize: %s needs calibration text", pare_wq_method_name(o->method));
     pare_llama_params p = pare_llama_default_params();
@@ -196,6 +299,12 @@ pare_status pare_llama_wquantize(const char *in, const char *out, const pare_lla
             ok = ok && (ws.xs[l] = malloc(sizeof(float) * (size_t)(ws.rows_per_seq * o->n_seq * ks[l])));
             ok = ok && (ws.xabs[l] = calloc((size_t)ks[l], sizeof(double)));
         }
+    } else if (is_w8a8(o->method)) {
+        for (int l = 0; l < PARE_LIN_COUNT; l++) ok = ok && (ws.xmax[l] = calloc((size_t)ks[l], sizeof(float)));
+        if (o->method == PARE_WQ_LLM_INT8) {
+            ok = ok && (ws.outl = calloc((size_t)(c->n_layers * PARE_LIN_COUNT), sizeof *ws.outl));
+            ok = ok && (ws.n_outl = calloc((size_t)(c->n_layers * PARE_LIN_COUNT), sizeof *ws.n_outl));
+        }
     }
     if (!ok) s = pare_err_set(err, PARE_ERR_OOM, "quantize: out of memory for the calibration statistics");
     const pare_llama_calib_method meth = {.ud = &ws, .needs_inputs = calib, .observe = observe, .layer = layer_done};
@@ -203,10 +312,20 @@ pare_status pare_llama_wquantize(const char *in, const char *out, const pare_lla
     if (!s && calib && o->verbose)
         fprintf(stderr, "quantize: %s over the model: error %.4g vs round to nearest %.4g (%.2fx lower)\n",
                 pare_wq_method_name(o->method), ws.err_method, ws.err_rtn, ws.err_method > 0 ? ws.err_rtn / ws.err_method : 0.0);
-    if (!s) s = llama_gguf_rewrite(pare_llama_gguf(m), c, o->grid.type, ws.bytes, ws.norms, true, out, err);
+    if (!s && o->method == PARE_WQ_LLM_INT8)
+        fprintf(stderr, "quantize: llm-int8: %lld outlier input columns over %lld linears (max|x| >= %g)\n",
+                (long long)ws.outl_total, (long long)(c->n_layers * PARE_LIN_COUNT),
+                o->outlier_threshold > 0 ? o->outlier_threshold : 6.0);
+    const llama_rewrite_kv kv = {.w8a8 = is_w8a8(o->method) ? "dynamic" : NULL, .outl = ws.outl, .n_outl = ws.n_outl};
+    if (!s) s = llama_gguf_rewrite(pare_llama_gguf(m), c, is_w4(o->method) ? PARE_Q_F16 : o->grid.type, ws.bytes, ws.norms,
+                                   true, &kv, out, err);
     for (int64_t i = 0; ws.bytes && i < c->n_layers * PARE_LIN_COUNT; i++) free(ws.bytes[i]);
     for (int64_t i = 0; ws.norms && i < c->n_layers; i++) free(ws.norms[i]);
+    for (int64_t i = 0; ws.outl && i < c->n_layers * PARE_LIN_COUNT; i++) free(ws.outl[i]);
+    free(ws.outl);
+    free(ws.n_outl);
     for (int l = 0; l < PARE_LIN_COUNT; l++) {
+        free(ws.xmax[l]);
         free(ws.h[l]);
         free(ws.xs[l]);
         free(ws.xabs[l]);

@@ -61,16 +61,7 @@ static void i8_epilogue(int32_t *c, int64_t ldc, int mr, const float *sx, const 
     }
 }
 
-typedef struct {
-    const pare_qlinear *l;
-    const pare_i8_input *in;
-    int64_t m;
-    int32_t *y;
-    pare_act act;
-    int64_t group, n_groups;
-    int64_t rows, n_rblocks;
-    atomic_llong next;
-} i8_job;
+typedef pare_i8_job i8_job;
 
 static void i8_block(const i8_job *jb, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
     const pare_qlinear *l = jb->l;

@@ -34,16 +34,7 @@ typedef struct {
     uint8_t rows[16];
 } __attribute__((packed, aligned(64))) amx_tilecfg;
 
-typedef struct {
-    const pare_qlinear *l;
-    const pare_i8_input *in;
-    int64_t m;
-    int32_t *y;
-    pare_act act;
-    int64_t group, n_groups;
-    int64_t rows, n_rblocks;
-    atomic_llong next;
-} amx_job;
+typedef pare_i8_job amx_job;
 
 /* The int32 tile tmp[mr][48] (less comp) into y: floats
  * acc * sx[i] * sw[j] + bias[j], or the compensated int32 when sx is NULL;

@@ -18,6 +18,19 @@ typedef struct pare_i8_input {
     const float *scale; /* [m]; NULL: write the raw int32 accumulators */
 } pare_i8_input;
 
+/* One GEMM call of a packed driver: work items of (group of panels) x
+ * (block of rows), claimed through next. */
+typedef struct pare_i8_job {
+    const pare_qlinear *l;
+    const pare_i8_input *in;
+    int64_t m;
+    int32_t *y;
+    pare_act act;
+    int64_t group, n_groups;
+    int64_t rows, n_rblocks;
+    _Atomic long long next;
+} pare_i8_job;
+
 /* y (float, or int32 when in->scale is NULL) [m, n_out]. */
 void pare_i8_gemm_avx2(const pare_qlinear *l, const pare_i8_input *in, int64_t m, void *y,
                        pare_act act, pare_pool *pool);

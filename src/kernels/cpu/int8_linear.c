@@ -222,8 +222,10 @@ static pare_i8_input prepare(const pare_qlinear *l, const float *x, const int8_t
 
 static void gemm_dispatch(const pare_qlinear *l, const pare_i8_input *in, int64_t m, void *y,
                           pare_act act, pare_pool *pool) {
-    if (l->isa == PARE_QISA_AMX)
+    if (l->isa == PARE_QISA_AMX && m >= 16)
         pare_i8_gemm_amx(l, in, m, y, act, pool);
+    else if (l->isa == PARE_QISA_AMX) /* a few rows (decode): VNNI on the same panels, no 16-row tiles */
+        pare_i8_gemm_vnni(l, in, m, y, act, pool);
     else if (l->isa == PARE_QISA_VNNI)
         pare_i8_gemm_vnni(l, in, m, y, act, pool);
     else

@@ -85,23 +85,17 @@ INLINE void q4p_r(const uint8_t *g, const pare_qx *x, const int R, int64_t k, fl
     for (int r = 0; r < R; r++) _mm512_storeu_ps(out + r * ldo, acc[r]);
 }
 
-static void qpacked_q4_0(const uint8_t *g, const pare_qx *x, int R, int64_t k, float *out, int64_t ldo) {
-    switch (R) {
-    case 1: q4p_r(g, x, 1, k, out, ldo); break;
-    case 2: q4p_r(g, x, 2, k, out, ldo); break;
-    case 3: q4p_r(g, x, 3, k, out, ldo); break;
-    default: q4p_r(g, x, 4, k, out, ldo); break;
+#define INSTANCES(NAME, KERNEL)                                                                        \
+    static void NAME(const uint8_t *g, const pare_qx *x, int R, int64_t k, float *out, int64_t ldo) { \
+        switch (R) {                                                                                   \
+        case 1: KERNEL(g, x, 1, k, out, ldo); break;                                                  \
+        case 2: KERNEL(g, x, 2, k, out, ldo); break;                                                  \
+        case 3: KERNEL(g, x, 3, k, out, ldo); break;                                                  \
+        default: KERNEL(g, x, 4, k, out, ldo); break;                                                 \
+        }                                                                                              \
     }
-}
-
-static void qpacked_q8_0(const uint8_t *g, const pare_qx *x, int R, int64_t k, float *out, int64_t ldo) {
-    switch (R) {
-    case 1: q8p_r(g, x, 1, k, out, ldo); break;
-    case 2: q8p_r(g, x, 2, k, out, ldo); break;
-    case 3: q8p_r(g, x, 3, k, out, ldo); break;
-    default: q8p_r(g, x, 4, k, out, ldo); break;
-    }
-}
+INSTANCES(qpacked_q8_0, q8p_r)
+INSTANCES(qpacked_q4_0, q4p_r)
 
 pare_qpacked_fn pare_qpacked_get_vnni(pare_qtype type) {
     return type == PARE_Q_Q8_0 ? qpacked_q8_0 : type == PARE_Q_Q4_0 ? qpacked_q4_0 : NULL;
