@@ -83,6 +83,10 @@ void pare_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, co
                      double lr, bool decay);
 /* Global L2 norm of the gradients (returned), scaled to max_norm when above (<= 0: no clipping). */
 double pare_clip_grad_norm(float *const *grads, const int64_t *ns, int n_tensors, double max_norm);
+/* The same on one buffer of n gradients, split over pool: the sum of
+ * squares is taken in fixed chunks of 65536 added in order, so the result
+ * does not depend on the number of threads. */
+double pare_clip_grad_norm_pool(float *g, int64_t n, double max_norm, pare_pool *pool);
 /* Linear warm-up over `warmup` steps, then linear decay to 0 at `total`. */
 double pare_lr_linear(double lr, int64_t step, int64_t warmup, int64_t total);
 

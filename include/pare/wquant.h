@@ -143,6 +143,8 @@ const char *pare_wq_method_name(pare_wq_method m);
 /* The method called name ("rtn", "gptq", "awq", "smoothquant", "llm-int8",
  * "nf4", "fp4"); false if none is. */
 bool pare_wq_method_parse(const char *name, pare_wq_method *out);
+/* Whether the method calibrates on text (all but rtn, nf4 and fp4). */
+bool pare_wq_method_calibrates(pare_wq_method m);
 pare_status pare_llama_wquantize(const char *in, const char *out, const pare_llama_wq_opts *o, pare_progress *prog,
                                  pare_err *err);
 

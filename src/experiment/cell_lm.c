@@ -68,7 +68,7 @@ static pare_status grid_quantize(const char *src, const char *dst, const pare_ex
     pare_wq_method_parse(sp->method, &o.method); /* the config allowed only these names */
     int32_t *ids = NULL;
     pare_status s = PARE_OK;
-    if (o.method != PARE_WQ_RTN) {
+    if (pare_wq_method_calibrates(o.method)) {
         s = pare_calib_gguf_tokens(src, sp->calib_file, sp->calib_n, sp->calib_len, &ids, &o.n_seq, err);
         o.tokens = ids;
         o.seq_len = sp->calib_len;

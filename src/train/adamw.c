@@ -2,6 +2,7 @@
 #include "pare/grad.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 pare_adamw_opts pare_adamw_defaults(void) {
     return (pare_adamw_opts){.lr = 5e-5, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
@@ -29,6 +30,49 @@ double pare_clip_grad_norm(float *const *grads, const int64_t *ns, int n_tensors
         const float s = (float)(max_norm / (norm + 1e-6)); /* torch's clip_grad_norm_ */
         for (int t = 0; t < n_tensors; t++)
             for (int64_t i = 0; i < ns[t]; i++) grads[t][i] *= s;
+    }
+    return norm;
+}
+
+#define CLIP_CHUNK 65536
+
+typedef struct {
+    float *g;
+    int64_t n;
+    double *part; /* [chunks] */
+    float scale;  /* 0: sum the squares, else scale */
+} clip_job;
+
+static void clip_worker(void *ctx, int ith, int nth) {
+    clip_job *j = ctx;
+    const int64_t chunks = (j->n + CLIP_CHUNK - 1) / CLIP_CHUNK;
+    int64_t c0, c1;
+    pare_split_range(chunks, ith, nth, &c0, &c1);
+    for (int64_t c = c0; c < c1; c++) {
+        const int64_t lo = c * CLIP_CHUNK, hi = lo + CLIP_CHUNK < j->n ? lo + CLIP_CHUNK : j->n;
+        if (j->scale != 0.0f) {
+            for (int64_t i = lo; i < hi; i++) j->g[i] *= j->scale;
+            continue;
+        }
+        double ss = 0;
+        for (int64_t i = lo; i < hi; i++) ss += (double)j->g[i] * j->g[i];
+        j->part[c] = ss;
+    }
+}
+
+double pare_clip_grad_norm_pool(float *g, int64_t n, double max_norm, pare_pool *pool) {
+    const int64_t chunks = (n + CLIP_CHUNK - 1) / CLIP_CHUNK;
+    double *part = malloc(sizeof(double) * (size_t)(chunks > 0 ? chunks : 1));
+    if (!part) return pare_clip_grad_norm(&g, &n, 1, max_norm); /* no memory: one thread */
+    clip_job j = {.g = g, .n = n, .part = part};
+    pare_pool_run(pool, clip_worker, &j);
+    double ss = 0;
+    for (int64_t c = 0; c < chunks; c++) ss += part[c];
+    free(part);
+    const double norm = sqrt(ss);
+    if (max_norm > 0 && norm > max_norm) {
+        j.scale = (float)(max_norm / (norm + 1e-6));
+        pare_pool_run(pool, clip_worker, &j);
     }
     return norm;
 }

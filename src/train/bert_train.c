@@ -357,6 +357,28 @@ int64_t pare_bert_trainer_n_params(const pare_bert_trainer *t) {
 }
 const pare_bert_config *pare_bert_trainer_config(const pare_bert_trainer *t) { return &t->cfg; }
 
+typedef struct {
+    float *out;
+    const float *x, *dy; /* dy NULL: forward */
+    int64_t n;
+} gelu_job;
+
+static void gelu_worker(void *ctx, int ith, int nth) {
+    const gelu_job *j = ctx;
+    int64_t lo, hi;
+    pare_split_range(j->n, ith, nth, &lo, &hi);
+    if (lo >= hi) return;
+    if (j->dy) pare_g_gelu_bwd(j->out + lo, j->x + lo, j->dy + lo, hi - lo);
+    else pare_g_gelu_fwd(j->out + lo, j->x + lo, hi - lo);
+}
+
+/* GELU forward (dy NULL: out = gelu(x)) or backward (out += dy * gelu'(x)),
+ * element-wise over the pool. */
+static void gelu_pool(pare_pool *pool, float *out, const float *x, const float *dy, int64_t n) {
+    gelu_job j = {.out = out, .x = x, .dy = dy, .n = n};
+    pare_pool_run(pool, gelu_worker, &j);
+}
+
 static pare_status check_batch(const pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_t T, pare_err *err) {
     if (B <= 0 || T <= 0 || B > t->o.max_batch || T > t->o.max_len)
         return pare_err_set(err, PARE_ERR_INVALID, "training: batch %lld x %lld is outside %lld x %lld", (long long)B,
@@ -390,7 +412,7 @@ static void forward(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask
         for (int64_t i = 0; i < BT * H; i++) a->res1[i] += a->x[i];
         pare_g_layernorm_fwd(a->y1, a->m1, a->r1, a->res1, w + P->ln1_g, w + P->ln1_b, BT, H, eps);
         pare_g_linear_fwd(a->h1, a->y1, w + P->f1_w, w + P->f1_b, BT, H, I);
-        pare_g_gelu_fwd(a->g1, a->h1, BT * I);
+        gelu_pool(t->pool, a->g1, a->h1, NULL, BT * I);
         pare_g_linear_fwd(a->res2, a->g1, w + P->f2_w, w + P->f2_b, BT, I, H);
         for (int64_t i = 0; i < BT * H; i++) a->res2[i] += a->y1[i];
         pare_g_layernorm_fwd(a->y2, a->m2, a->r2, a->res2, w + P->ln2_g, w + P->ln2_b, BT, H, eps);
@@ -441,7 +463,7 @@ static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_
         memset(t->d_i1, 0, sizeof(float) * (size_t)(BT * I));
         pare_g_linear_bwd(t->d_i1, g + P->f2_w, g + P->f2_b, dres, a->g1, w + P->f2_w, BT, I, H);
         memset(t->d_i2, 0, sizeof(float) * (size_t)(BT * I));
-        pare_g_gelu_bwd(t->d_i2, a->h1, t->d_i1, BT * I);
+        gelu_pool(t->pool, t->d_i2, a->h1, t->d_i1, BT * I);
         pare_g_linear_bwd(dy, g + P->f1_w, g + P->f1_b, t->d_i2, a->y1, w + P->f1_w, BT, H, I);
         /* LN1 -> res1 = x + o(ctx) */
         memset(dres, 0, sizeof(float) * (size_t)(BT * H));
@@ -499,6 +521,27 @@ pare_status pare_bert_trainer_loss(pare_bert_trainer *t, const pare_train_batch 
     return forward_loss(t, bt, loss, err);
 }
 
+typedef struct {
+    pare_bert_trainer *t;
+    double lr;
+} adamw_job;
+
+
+/* Every parameter tensor split between the threads (element-wise: the
+ * result does not depend on the split). */
+static void adamw_worker(void *ctx, int ith, int nth) {
+    const adamw_job *j = ctx;
+    pare_bert_trainer *t = j->t;
+    for (int i = 0; i < t->n_p; i++) {
+        const tparam *p = &t->p[i];
+        int64_t lo, hi;
+        pare_split_range(p->n, ith, nth, &lo, &hi);
+        if (lo < hi)
+            pare_adamw_step(t->w + p->off + lo, t->g + p->off + lo, t->m + p->off + lo, t->v + p->off + lo, hi - lo,
+                            &t->o.adamw, t->step, j->lr, p->decay);
+    }
+}
+
 pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch *bt, double lr, float *loss,
                                    pare_err *err) {
     float l = 0;
@@ -507,12 +550,10 @@ pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch 
     backward(t, bt->ids, bt->B, bt->T);
     float *gp = t->g;
     const int64_t n_all = t->n_params;
-    if (t->o.clip >= 0) pare_clip_grad_norm(&gp, &n_all, 1, t->o.clip > 0 ? t->o.clip : 1.0);
+    if (t->o.clip >= 0) pare_clip_grad_norm_pool(gp, n_all, t->o.clip > 0 ? t->o.clip : 1.0, t->pool);
     t->step++;
-    for (int i = 0; i < t->n_p; i++) {
-        const tparam *p = &t->p[i];
-        pare_adamw_step(t->w + p->off, t->g + p->off, t->m + p->off, t->v + p->off, p->n, &t->o.adamw, t->step, lr, p->decay);
-    }
+    adamw_job aj = {.t = t, .lr = lr};
+    pare_pool_run(t->pool, adamw_worker, &aj);
     if (t->frozen) /* pruned weights stay pruned (recovery fine-tuning) */
         for (int64_t k = 0; k < t->n_params; k += 8)
             if (t->frozen[k / 8])

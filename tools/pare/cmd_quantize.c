@@ -155,7 +155,7 @@ static int quantize_gguf_grid(const char *model, const char *out, const gguf_wq_
         fprintf(stderr, "pare quantize: %s is 4 bits (blocks of 64, double-quantized absmax), no --type\n", a->method);
         return CLI_USAGE;
     }
-    if ((o.method != PARE_WQ_RTN && !w4) != (a->calib != NULL)) {
+    if (pare_wq_method_calibrates(o.method) != (a->calib != NULL)) {
         fprintf(stderr, "pare quantize: %s\n", a->calib ? "--calib is for --method gptq, awq, smoothquant or llm-int8"
                                                        : "gptq, awq, smoothquant and llm-int8 need --calib TEXT (e.g. ../shared/data/wikitext-2/wiki.valid.tokens)");
         return CLI_USAGE;

@@ -31,6 +31,8 @@ const char *pare_wq_method_name(pare_wq_method m) {
 static bool is_w8a8(pare_wq_method m) { return m == PARE_WQ_SMOOTHQUANT || m == PARE_WQ_LLM_INT8; }
 static bool is_w4(pare_wq_method m) { return m == PARE_WQ_NF4 || m == PARE_WQ_FP4; }
 
+bool pare_wq_method_calibrates(pare_wq_method m) { return m != PARE_WQ_RTN && !is_w4(m); }
+
 bool pare_wq_method_parse(const char *name, pare_wq_method *out) {
     for (int m = PARE_WQ_RTN; m <= PARE_WQ_FP4; m++)
         if (!strcmp(name, pare_wq_method_name((pare_wq_method)m))) {
@@ -271,7 +273,7 @@ pare_status pare_llama_wquantize(const char *in, const char *out, const pare_lla
     }
     const char *why = is_w4(o->method) ? NULL : pare_grid_check(&o->grid);
     if (why) return pare_err_set(err, PARE_ERR_INVALID, "quantize: %s", why);
-    const bool calib = o->method != PARE_WQ_RTN && !is_w4(o->method);
+    const bool calib = pare_wq_method_calibrates(o->method);
     if (calib && (!o->tokens || o->n_seq <= 0 || o->seq_len <= 0))
         return pare_err_set(err, PARE_ERR_INVALID, "quantize: %s needs calibration text", pare_wq_method_name(o->method));
     pare_llama_params p = pare_llama_default_params();
