@@ -11,6 +11,7 @@
 #include "models/model_files.h"
 #include "pare/quant.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,33 +352,6 @@ static pare_status assign_positions(const pare_llama_cache *kc, const pare_llama
     return PARE_OK;
 }
 
-typedef struct outl_job {
-    const llama_weight *w;
-    const float *x;
-    float *y;
-    int64_t m;
-} outl_job;
-
-/* y[r, j] += sum_o x[r, outl[o]] * w_outl[j, o], rows of y split over the pool */
-static void outl_worker(void *ctx, int ith, int nth) {
-    const outl_job *j = ctx;
-    const llama_weight *w = j->w;
-    int64_t r0, r1;
-    pare_split_range(j->m, ith, nth, &r0, &r1);
-    float xo[256];
-    for (int64_t r = r0; r < r1; r++)
-        for (int64_t o0 = 0; o0 < w->n_outl; o0 += 256) {
-            const int64_t no = w->n_outl - o0 < 256 ? w->n_outl - o0 : 256;
-            for (int64_t o = 0; o < no; o++) xo[o] = j->x[r * w->n_in + w->outl[o0 + o]];
-            for (int64_t c = 0; c < w->n_out; c++) {
-                const float *wr = w->w_outl + c * w->n_outl + o0;
-                float acc = 0;
-                for (int64_t o = 0; o < no; o++) acc += xo[o] * wr[o];
-                j->y[r * w->n_out + c] += acc;
-            }
-        }
-}
-
 /* W8A8: int8 inputs per token; LLM.int8's outlier columns left out of the
  * int8 product (so they do not set the token's scale) and added in f32. */
 static pare_status w8a8_forward(const llama_weight *w, const float *x, int64_t m, float *y, const llama_scratch *s,
@@ -391,9 +365,12 @@ static pare_status w8a8_forward(const llama_weight *w, const float *x, int64_t m
         xin = s->xm;
     }
     pare_qlinear_forward(&w->q8, xin, m, y, PARE_ACT_NONE, s->q8, pool);
-    if (w->n_outl) {
-        outl_job j = {.w = w, .x = x, .y = y, .m = m};
-        pare_pool_run(m * w->n_out * w->n_outl >= 65536 ? pool : NULL, outl_worker, &j);
+    if (w->n_outl) { /* y += x[:, outl] . w_outl^T, the gathered columns in xm */
+        const int64_t no = w->n_outl;
+        for (int64_t r = 0; r < m; r++)
+            for (int64_t o = 0; o < no; o++) s->xm[r * no + o] = x[r * w->n_in + w->outl[o]];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)w->n_out, (int)no, 1.0f, s->xm, (int)no,
+                    w->w_outl, (int)no, 1.0f, y, (int)w->n_out);
     }
     return PARE_OK;
 }
