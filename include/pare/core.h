@@ -193,9 +193,10 @@ typedef struct pare_cpu_features {
 
 void pare_cpu_detect(pare_cpu_features *f);
 /* Ask the OS for the AMX tile data state (Linux arch_prctl
- * ARCH_REQ_XCOMP_PERM; a process-wide, idempotent permission). True when
- * AMX instructions may run in this process. */
-bool pare_amx_enable(void);
+ * ARCH_REQ_XCOMP_PERM; a process-wide, idempotent permission) when f (from
+ * pare_cpu_detect) reports AMX-INT8. True when AMX instructions may run in
+ * this process. */
+bool pare_amx_enable(const pare_cpu_features *f);
 /* "avx2 fma avx512f ..." */
 const char *pare_cpu_features_str(const pare_cpu_features *f, char *buf, size_t cap);
 

@@ -55,15 +55,16 @@ void pare_cpu_detect(pare_cpu_features *f) { memset(f, 0, sizeof *f); }
 #include <sys/syscall.h>
 #include <unistd.h>
 
-bool pare_amx_enable(void) {
-    pare_cpu_features f;
-    pare_cpu_detect(&f);
-    if (!f.amx_int8) return false;
+bool pare_amx_enable(const pare_cpu_features *f) {
+    if (!f->amx_int8) return false;
     /* ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 */
     return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
 }
 #else
-bool pare_amx_enable(void) { return false; }
+bool pare_amx_enable(const pare_cpu_features *f) {
+    (void)f;
+    return false;
+}
 #endif
 
 const char *pare_cpu_features_str(const pare_cpu_features *f, char *buf, size_t cap) {

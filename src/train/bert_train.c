@@ -526,7 +526,6 @@ typedef struct {
     double lr;
 } adamw_job;
 
-
 /* Every parameter tensor split between the threads (element-wise: the
  * result does not depend on the split). */
 static void adamw_worker(void *ctx, int ith, int nth) {

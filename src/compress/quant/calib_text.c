@@ -45,6 +45,8 @@ static pare_status windows(int32_t *ids, int64_t n, int64_t n_seq, int64_t seq_l
     return PARE_OK;
 }
 
+static bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
 /* Token ids written as decimal numbers separated by white space, each
  * below n_vocab. */
 static pare_status read_ids(const char *path, int64_t n_vocab, int32_t **out, int64_t *n_out, pare_err *err) {
@@ -55,7 +57,7 @@ static pare_status read_ids(const char *path, int64_t n_vocab, int32_t **out, in
     int64_t n = 0, cap = 0;
     int32_t *ids = NULL;
     for (size_t i = 0; i < len;) {
-        if (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t') {
+        if (is_space(text[i])) {
             i++;
             continue;
         }
@@ -63,7 +65,7 @@ static pare_status read_ids(const char *path, int64_t n_vocab, int32_t **out, in
         size_t j = i;
         for (; j < len && text[j] >= '0' && text[j] <= '9'; j++)
             if (v <= n_vocab) v = v * 10 + (text[j] - '0'); /* past the vocabulary: stop growing */
-        bool end = j == len || text[j] == ' ' || text[j] == '\n' || text[j] == '\r' || text[j] == '\t';
+        bool end = j == len || is_space(text[j]);
         if (j == i || !end || v >= n_vocab) {
             free(text);
             free(ids);

@@ -24,7 +24,7 @@ pare_qisa pare_qisa_resolve(pare_kernel_impl want) {
     bool avx2 = f.avx2 && f.fma;
     if (want == PARE_KERNEL_REF) return PARE_QISA_REF;
     if (want == PARE_KERNEL_AVX2) return avx2 ? PARE_QISA_AVX2 : PARE_QISA_REF;
-    if (want != PARE_KERNEL_AVX512 && vnni && pare_amx_enable()) return PARE_QISA_AMX;
+    if (want != PARE_KERNEL_AVX512 && vnni && pare_amx_enable(&f)) return PARE_QISA_AMX;
     return vnni ? PARE_QISA_VNNI : avx2 ? PARE_QISA_AVX2 : PARE_QISA_REF;
 }
 
@@ -224,9 +224,7 @@ static void gemm_dispatch(const pare_qlinear *l, const pare_i8_input *in, int64_
                           pare_act act, pare_pool *pool) {
     if (l->isa == PARE_QISA_AMX && m >= 16)
         pare_i8_gemm_amx(l, in, m, y, act, pool);
-    else if (l->isa == PARE_QISA_AMX) /* a few rows (decode): VNNI on the same panels, no 16-row tiles */
-        pare_i8_gemm_vnni(l, in, m, y, act, pool);
-    else if (l->isa == PARE_QISA_VNNI)
+    else if (pare_i8_plus128(l->isa)) /* VNNI; AMX layers with a few rows (decode) too: same panels */
         pare_i8_gemm_vnni(l, in, m, y, act, pool);
     else
         pare_i8_gemm_avx2(l, in, m, y, act, pool);

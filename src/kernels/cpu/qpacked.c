@@ -41,9 +41,7 @@ static size_t block_bytes(pare_qtype t) {
 }
 
 /* bytes of one block of one row in ggml's layout */
-static size_t src_block_bytes(pare_qtype t) {
-    return t == PARE_Q_Q4_0 ? 18 : t == PARE_Q_Q4_1 ? 20 : 34;
-}
+static size_t src_block_bytes(pare_qtype t) { return (size_t)pare_qtype_get((uint32_t)t)->type_size; }
 
 int64_t pare_qpack_group_rows(pare_qtype type) {
     return type == PARE_Q_Q8_0 || (type == PARE_Q_Q4_0 && vnni()) ? 16 : 8;
