@@ -13,6 +13,7 @@
 #include "testutil.h"
 #include "pare/core.h"
 #include "pare/grad.h"
+#include "train/train_avx512.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -205,6 +206,46 @@ static void test_attention(void **state) {
         close_f32("attention out", fo, c.out, c.B * c.T * c.C);
         close_f32("attention dqkv", fd, d, n);
     }
+}
+
+/* The trainer's AVX-512 attention (register-tiled small GEMMs) and GELU
+ * against the double ops: head sizes 16 and 32, T not a multiple of 8 or
+ * 16, padding masks (one sequence with no visible key in a causal row is
+ * not possible; a fully masked sequence is), causal. */
+static void test_train_avx512(void **state) {
+    (void)state;
+    if (!__builtin_cpu_supports("avx512f")) skip();
+    static const struct { int64_t B, T, C, NH; int mask, causal; } cases[] = {
+        {2, 5, 32, 2, 0, 0}, {2, 17, 64, 2, 1, 0}, {3, 37, 96, 3, 1, 1}, {1, 40, 32, 1, 0, 1}, {2, 9, 32, 1, 2, 0}};
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        at_ctx c = {.B = cases[ci].B, .T = cases[ci].T, .C = cases[ci].C, .NH = cases[ci].NH, .causal = cases[ci].causal};
+        const int64_t n = c.B * c.T * 3 * c.C, no = c.B * c.T * c.C, na = c.B * c.NH * c.T * c.T;
+        int8_t *mask = keep(malloc((size_t)(c.B * c.T)));
+        for (int64_t i = 0; i < c.B * c.T; i++) /* mask 2: the second sequence has no real token */
+            mask[i] = (int8_t)(cases[ci].mask == 2 ? i < c.T : (i % c.T) < c.T - 1 - (i / c.T) * 3);
+        c.mask = cases[ci].mask ? mask : NULL;
+        assert_true(pare_train_attn_ok(c.C, c.NH));
+        c.qkv = rnd(n, 1.5), c.r = rnd(no, 1), c.out = zeros(no), c.att = zeros(na);
+        double *d = zeros(n);
+        at_loss(&c);
+        pare_g_attention_bwd_f64(d, c.r, c.qkv, c.att, c.B, c.T, c.C, c.NH);
+        float *fq = tof(c.qkv, n), *fr = tof(c.r, no), *fo = fz(no), *fa = fz(na), *fd = fz(n);
+        float *sc = fz(pare_train_attn_scratch(c.C, c.NH, c.T));
+        pare_train_attn_fwd_avx512(fo, fa, fq, c.mask, c.T, c.C, c.NH, c.causal, 0, c.B * c.NH, sc);
+        pare_train_attn_bwd_avx512(fd, fr, fq, fa, c.T, c.C, c.NH, 0, c.B * c.NH, sc);
+        close_f32("avx512 attention out", fo, c.out, no);
+        close_f32("avx512 attention probabilities", fa, c.att, na);
+        close_f32("avx512 attention dqkv", fd, d, n);
+    }
+    const int64_t n = 1000 + 7;
+    double *x = rnd(n, 6), *dy = rnd(n, 1), *y = zeros(n), *dx = zeros(n);
+    pare_g_gelu_fwd_f64(y, x, n);
+    pare_g_gelu_bwd_f64(dx, x, dy, n);
+    float *fx = tof(x, n), *fdy = tof(dy, n), *fy = fz(n), *fdx = fz(n);
+    pare_train_gelu_fwd_avx512(fy, fx, n);
+    pare_train_gelu_bwd_avx512(fdx, fx, fdy, n);
+    close_f32("avx512 gelu", fy, y, n);
+    close_f32("avx512 gelu backward", fdx, dx, n);
 }
 
 /* ---- embedding */
@@ -458,7 +499,7 @@ static void test_adamw(void **state) {
     (void)state;
     pare_adamw_opts o = pare_adamw_defaults();
     float p[2] = {1.0f, -2.0f}, g[2] = {0.5f, -0.25f}, m[2] = {0}, v[2] = {0};
-    pare_adamw_step(p, g, m, v, 2, &o, 1, 0.1, true);
+    pare_adamw_step(p, g, m, v, 2, &o, 1, 0.1, true, 1.0f);
     /* step 1: m/(1-b1) = g, v/(1-b2) = g^2, so the update is lr * (sign(g) + wd * p) */
     assert_float_equal(p[0], 1.0f - 0.1f * (1.0f + 0.01f * 1.0f), 1e-6);
     assert_float_equal(p[1], -2.0f - 0.1f * (-1.0f + 0.01f * -2.0f), 1e-6);
@@ -468,6 +509,27 @@ static void test_adamw(void **state) {
     assert_float_equal(pare_clip_grad_norm(gs, ns, 2, 6.5), 13.0, 1e-9);
     assert_float_equal(a[0], 3 * 6.5 / 13.0, 1e-5);
     assert_float_equal(b[0], 12 * 6.5 / 13.0, 1e-5);
+    /* the clipping factor folded into the step: 0.5 on 2 g is the step on g */
+    float p1[2] = {1.0f, -2.0f}, p2[2] = {1.0f, -2.0f}, g2[2] = {1.0f, -0.5f}, m1[2] = {0}, v1[2] = {0}, m2[2] = {0}, v2[2] = {0};
+    for (int st = 1; st <= 3; st++) {
+        pare_adamw_step(p1, g, m1, v1, 2, &o, st, 0.1, true, 1.0f);
+        pare_adamw_step(p2, g2, m2, v2, 2, &o, st, 0.1, true, 0.5f);
+    }
+    assert_float_equal(p1[0], p2[0], 1e-6);
+    assert_float_equal(p1[1], p2[1], 1e-6);
+    /* the pooled norm (fixed chunks) against the plain one; the factor */
+    const int64_t nb = 200003;
+    float *gb = fz(nb);
+    for (int64_t i = 0; i < nb; i++) gb[i] = (float)unif();
+    pare_err err = {0};
+    pare_pool *pool = pare_pool_create(3, &err);
+    assert_non_null(pool);
+    const double pooled = pare_grad_norm_pool(gb, nb, pool), plain = pare_clip_grad_norm(&gb, &nb, 1, 0);
+    pare_pool_free(pool);
+    assert_float_equal(pooled, plain, 1e-9 * plain);
+    assert_float_equal(pare_grad_norm_pool(gb, nb, NULL), pooled, 0); /* no pool: same chunks, same sum */
+    assert_float_equal(pare_clip_factor(13.0, 6.5), 6.5 / (13.0 + 1e-6), 1e-7);
+    assert_true(pare_clip_factor(5.0, 6.5) == 1.0f && pare_clip_factor(13.0, 0) == 1.0f);
     assert_float_equal(pare_lr_linear(1.0, 5, 10, 110), 0.5, 1e-12);
     assert_float_equal(pare_lr_linear(1.0, 60, 10, 110), 0.5, 1e-12);
     assert_float_equal(pare_lr_linear(1.0, 110, 10, 110), 0.0, 1e-12);
@@ -477,8 +539,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_linear, release),      cmocka_unit_test_teardown(test_layernorm, release),
         cmocka_unit_test_teardown(test_elementwise, release), cmocka_unit_test_teardown(test_attention, release),
+        cmocka_unit_test_teardown(test_train_avx512, release),
         cmocka_unit_test_teardown(test_llama_ops, release),
         cmocka_unit_test_teardown(test_embed, release),       cmocka_unit_test_teardown(test_losses, release),
-        cmocka_unit_test_teardown(test_torch, release),       cmocka_unit_test(test_adamw)};
+        cmocka_unit_test_teardown(test_torch, release),       cmocka_unit_test_teardown(test_adamw, release)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

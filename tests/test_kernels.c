@@ -176,6 +176,54 @@ static void test_gemm_bert_shape(void **state) {
     pare_pool_free(p2);
 }
 
+/* pare_sgemm, every transpose and start (bias, zero, accumulate), ragged
+ * panels, strided operands, and K cut into chunks by a short workspace;
+ * against the double reference. */
+static void test_sgemm(void **state) {
+    (void)state;
+    pare_err err = {0};
+    pare_pool *p3 = pare_pool_create(3, &err);
+    assert_non_null(p3);
+    uint64_t st = 7;
+    static const int64_t shapes[][3] = {{1, 1, 1}, {5, 50, 7}, {17, 48, 200}, {64, 100, 33}, {130, 97, 300}, {9, 384, 1024}};
+    const pare_kernel_impl impls[2] = {PARE_KERNEL_BLAS, pare_kernel_resolve(PARE_KERNEL_AUTO)};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int v = 0; v < 16; v++) {
+            const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], pad = 3;
+            pare_sgemm_args g = {.ta = v & 1, .tb = (v >> 1) & 1, .accumulate = (v >> 2) == 1, .M = M, .N = N, .K = K};
+            g.lda = (g.ta ? M : K) + pad;
+            g.ldb = (g.tb ? K : N) + pad;
+            g.ldc = N + pad;
+            float *a = rand_buf((g.ta ? K : M) * g.lda, &st, -1, 1), *b = rand_buf((g.tb ? N : K) * g.ldb, &st, -1, 1);
+            float *bias = (v >> 2) == 2 ? rand_buf(N, &st, -1, 1) : NULL;
+            float *c0 = rand_buf(M * g.ldc, &st, -1, 1), *want = malloc(sizeof(float) * (size_t)(M * g.ldc));
+            g.A = a, g.B = b, g.bias = bias;
+            const bool chunked = (v >> 2) == 3; /* a workspace of 2 rows of panels: K in chunks of 1 */
+            const int64_t wsn = chunked ? pare_sgemm_ws_min(N) : pare_sgemm_ws_full(N, K);
+            float *ws = malloc(sizeof(float) * (size_t)wsn), *got = malloc(sizeof(float) * (size_t)(M * g.ldc));
+            assert_non_null(want), assert_non_null(ws), assert_non_null(got);
+            memcpy(want, c0, sizeof(float) * (size_t)(M * g.ldc));
+            g.C = want;
+            pare_sgemm_ref(&g);
+            for (int im = 0; im < 2; im++) {
+                memcpy(got, c0, sizeof(float) * (size_t)(M * g.ldc));
+                g.C = got;
+                pare_sgemm(&g, impls[im], ws, wsn, im ? p3 : NULL);
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < g.ldc; j++) {
+                        const float w = want[i * g.ldc + j], x = got[i * g.ldc + j];
+                        if (j >= N) assert_true(x == c0[i * g.ldc + j]); /* the padding is not touched */
+                        else if (!(fabsf(w - x) <= 1e-5f * (float)K + 1e-5f))
+                            fail_msg("sgemm %s M %lld N %lld K %lld variant %d: [%lld, %lld] %g, want %g",
+                                     pare_kernel_impl_name(impls[im]), (long long)M, (long long)N, (long long)K, v,
+                                     (long long)i, (long long)j, x, w);
+                    }
+            }
+            free(a), free(b), free(bias), free(c0), free(want), free(ws), free(got);
+        }
+    pare_pool_free(p3);
+}
+
 static void test_act(void **state) {
     (void)state;
     uint64_t st = 7;
@@ -369,6 +417,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_impl_names),    cmocka_unit_test(test_linear_init_errors),
         cmocka_unit_test(test_gemm_shapes),   cmocka_unit_test(test_gemm_bert_shape),
+        cmocka_unit_test(test_sgemm),
         cmocka_unit_test(test_act),           cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_attention),     cmocka_unit_test(test_peak),
     };

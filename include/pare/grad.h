@@ -77,16 +77,21 @@ typedef struct pare_adamw_opts {
 } pare_adamw_opts;
 
 pare_adamw_opts pare_adamw_defaults(void); /* 5e-5, 0.9, 0.999, 1e-8, 0.01 */
-/* One AdamW step (step counts from 1) on n parameters with moments m, v;
- * decay: apply weight decay (not for biases and norms, as HF does). */
+/* One AdamW step (step counts from 1) on n parameters with moments m, v,
+ * in float in torch.optim.AdamW's order of operations; the gradient is
+ * gscale * g (gscale: the clipping factor, 1 without); decay: apply weight
+ * decay (not for biases and norms, as HF does). */
 void pare_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, const pare_adamw_opts *o, int64_t step,
-                     double lr, bool decay);
+                     double lr, bool decay, float gscale);
 /* Global L2 norm of the gradients (returned), scaled to max_norm when above (<= 0: no clipping). */
 double pare_clip_grad_norm(float *const *grads, const int64_t *ns, int n_tensors, double max_norm);
-/* The same on one buffer of n gradients, split over pool: the sum of
+/* The norm of one buffer of n gradients, split over pool: the sum of
  * squares is taken in fixed chunks of 65536 added in order, so the result
- * does not depend on the number of threads. */
-double pare_clip_grad_norm_pool(float *g, int64_t n, double max_norm, pare_pool *pool);
+ * does not depend on the number of threads. pare_clip_factor: torch's
+ * clip_grad_norm_ factor, max_norm / (norm + 1e-6) when norm > max_norm > 0,
+ * else 1 (pare_adamw_step's gscale). */
+double pare_grad_norm_pool(const float *g, int64_t n, pare_pool *pool);
+float pare_clip_factor(double norm, double max_norm);
 /* Linear warm-up over `warmup` steps, then linear decay to 0 at `total`. */
 double pare_lr_linear(double lr, int64_t step, int64_t warmup, int64_t total);
 

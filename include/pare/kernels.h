@@ -61,6 +61,29 @@ void pare_linear_forward(const pare_linear *l, const float *x, int64_t m, float 
 void pare_gemm_ref_f32(const float *a, const float *b, const float *bias, float *c, int64_t m,
                        int64_t n, int64_t k);
 
+/* General GEMM for training, where the weights change every step:
+ *   C[M, N] = op(A)[M, K] . op(B)[K, N] (+ bias[N]) (+ C when accumulate)
+ * row-major; op(A) = A^T when ta (A stored [K, M] at lda), else A [M, K];
+ * op(B) = B^T when tb (B stored [N, K], PyTorch's weight layout), else
+ * B [K, N]. bias must be NULL when accumulate. With AVX-512 (impl from
+ * pare_kernel_resolve) B is packed per call into ws and the packed tile
+ * GEMM runs on pool; K is cut into chunks when ws is short. Otherwise one
+ * cblas_sgemm. ws: caller-owned, ws_floats >= pare_sgemm_ws_min(N). */
+typedef struct pare_sgemm_args {
+    bool ta, tb, accumulate;
+    int64_t M, N, K;
+    const float *A, *B, *bias;
+    int64_t lda, ldb, ldc;
+    float *C;
+} pare_sgemm_args;
+int64_t pare_sgemm_ws_min(int64_t N);
+/* the floats that hold the whole of B packed (no chunking) */
+int64_t pare_sgemm_ws_full(int64_t N, int64_t K);
+void pare_sgemm(const pare_sgemm_args *g, pare_kernel_impl impl, float *ws, int64_t ws_floats,
+                pare_pool *pool);
+/* Plain loops in double: the truth for tests. */
+void pare_sgemm_ref(const pare_sgemm_args *g);
+
 /* ---- element-wise and row kernels (auto-vectorised or AVX-512, same API) */
 
 /* y = (x - mean) / sqrt(var + eps) * gamma + beta over rows of length dim.

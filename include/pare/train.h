@@ -68,6 +68,12 @@ pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o
                                      pare_err *err);
 void pare_bert_trainer_free(pare_bert_trainer *t);
 int64_t pare_bert_trainer_n_params(const pare_bert_trainer *t);
+/* Seconds spent in each phase of the steps so far (`pare dev train-step
+ * --profile`): GEMMs, attention, everything else of the forward and the
+ * backward, and the optimizer (clipping + AdamW). */
+enum { PARE_PROF_FWD_GEMM, PARE_PROF_FWD_ATTN, PARE_PROF_FWD_OTHER, PARE_PROF_BWD_GEMM, PARE_PROF_BWD_ATTN,
+       PARE_PROF_BWD_OTHER, PARE_PROF_OPT, PARE_PROF_N };
+const double *pare_bert_trainer_profile(const pare_bert_trainer *t);
 const struct pare_bert_config *pare_bert_trainer_config(const pare_bert_trainer *t);
 /* forward only: logits [B][n_labels] */
 pare_status pare_bert_trainer_logits(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask, int64_t B,

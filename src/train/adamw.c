@@ -9,15 +9,20 @@ pare_adamw_opts pare_adamw_defaults(void) {
 }
 
 void pare_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, const pare_adamw_opts *o, int64_t step,
-                     double lr, bool decay) {
-    const double b1 = o->beta1, b2 = o->beta2;
-    const double c1 = 1 - pow(b1, (double)step), c2 = 1 - pow(b2, (double)step);
+                     double lr, bool decay, float gscale) {
+    /* torch.optim.AdamW (single-tensor): p *= 1 - lr wd; m = lerp(m, g, 1 - b1);
+     * v = b2 v + (1 - b2) g^2; p -= lr / c1 * m / (sqrt(v) / sqrt(c2) + eps) */
+    const float b1 = (float)o->beta1, b2 = (float)o->beta2, eps = (float)o->eps;
+    const float keep = decay ? (float)(1 - lr * o->weight_decay) : 1.0f;
+    const float step_size = (float)(lr / (1 - pow(o->beta1, (double)step)));
+    const float inv_c2s = (float)(1 / sqrt(1 - pow(o->beta2, (double)step)));
     for (int64_t i = 0; i < n; i++) {
-        m[i] = (float)(b1 * m[i] + (1 - b1) * g[i]);
-        v[i] = (float)(b2 * v[i] + (1 - b2) * (double)g[i] * g[i]);
-        const double mh = m[i] / c1, vh = v[i] / c2;
-        /* decoupled weight decay (Loshchilov & Hutter), as torch.optim.AdamW */
-        p[i] = (float)(p[i] - lr * (mh / (sqrt(vh) + o->eps) + (decay ? o->weight_decay * p[i] : 0.0)));
+        const float gi = g[i] * gscale;
+        const float mi = m[i] + (1 - b1) * (gi - m[i]);
+        const float vi = b2 * v[i] + (1 - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = p[i] * keep - step_size * (mi / (sqrtf(vi) * inv_c2s + eps));
     }
 }
 
@@ -37,10 +42,9 @@ double pare_clip_grad_norm(float *const *grads, const int64_t *ns, int n_tensors
 #define CLIP_CHUNK 65536
 
 typedef struct {
-    float *g;
+    const float *g;
     int64_t n;
     double *part; /* [chunks] */
-    float scale;  /* 0: sum the squares, else scale */
 } clip_job;
 
 static void clip_worker(void *ctx, int ith, int nth) {
@@ -50,31 +54,34 @@ static void clip_worker(void *ctx, int ith, int nth) {
     pare_split_range(chunks, ith, nth, &c0, &c1);
     for (int64_t c = c0; c < c1; c++) {
         const int64_t lo = c * CLIP_CHUNK, hi = lo + CLIP_CHUNK < j->n ? lo + CLIP_CHUNK : j->n;
-        if (j->scale != 0.0f) {
-            for (int64_t i = lo; i < hi; i++) j->g[i] *= j->scale;
-            continue;
-        }
         double ss = 0;
         for (int64_t i = lo; i < hi; i++) ss += (double)j->g[i] * j->g[i];
         j->part[c] = ss;
     }
 }
 
-double pare_clip_grad_norm_pool(float *g, int64_t n, double max_norm, pare_pool *pool) {
+float pare_clip_factor(double norm, double max_norm) {
+    return max_norm > 0 && norm > max_norm ? (float)(max_norm / (norm + 1e-6)) : 1.0f;
+}
+
+double pare_grad_norm_pool(const float *g, int64_t n, pare_pool *pool) {
     const int64_t chunks = (n + CLIP_CHUNK - 1) / CLIP_CHUNK;
     double *part = malloc(sizeof(double) * (size_t)(chunks > 0 ? chunks : 1));
-    if (!part) return pare_clip_grad_norm(&g, &n, 1, max_norm); /* no memory: one thread */
+    if (!part) { /* no memory: one thread, the same chunks */
+        double ss = 0;
+        for (int64_t lo = 0; lo < n; lo += CLIP_CHUNK) {
+            double cs = 0;
+            for (int64_t i = lo; i < n && i < lo + CLIP_CHUNK; i++) cs += (double)g[i] * g[i];
+            ss += cs;
+        }
+        return sqrt(ss);
+    }
     clip_job j = {.g = g, .n = n, .part = part};
     pare_pool_run(pool, clip_worker, &j);
     double ss = 0;
     for (int64_t c = 0; c < chunks; c++) ss += part[c];
     free(part);
-    const double norm = sqrt(ss);
-    if (max_norm > 0 && norm > max_norm) {
-        j.scale = (float)(max_norm / (norm + 1e-6));
-        pare_pool_run(pool, clip_worker, &j);
-    }
-    return norm;
+    return sqrt(ss);
 }
 
 double pare_lr_linear(double lr, int64_t step, int64_t warmup, int64_t total) {

@@ -17,6 +17,7 @@
 #include "pare/prune.h"
 #include "kernels/cpu/kern_internal.h"
 #include "pare/train.h"
+#include "train/train_avx512.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -61,8 +62,14 @@ struct pare_bert_trainer {
     /* gradient scratch */
     float *d_a, *d_b, *d_i1, *d_i2, *d_qkv, *d_ctx, *d_pool, *d_logits, *d_cls;
     int32_t *pos_ids, *type_ids;
-    pare_pool *pool; /* attention over (sequence, head) pairs; the GEMMs run on OpenBLAS's threads */
-    float *attn_scratch; /* pool size x (head size + 1) x max_len */
+    pare_pool *pool; /* every split of the step: GEMMs, attention pairs, rows, columns, AdamW */
+    float *attn_scratch; /* pool size x attn_per_thread floats */
+    int64_t attn_per_thread;
+    pare_kernel_impl gemm; /* pare_sgemm's path: packed AVX-512 on pool, or cblas */
+    float *gemm_ws;        /* its packed B */
+    double prof[PARE_PROF_N], prof_mark; /* seconds per phase; the time the current phase began */
+    int64_t gemm_ws_n;
+    bool avx512;         /* the AVX-512 attention and GELU (train_avx512.h) */
 };
 
 typedef struct attn_job {
@@ -71,26 +78,20 @@ typedef struct attn_job {
     float *att;
     const int8_t *mask;
     int64_t T, C, NH, pairs;
-    bool bwd;
-    float *scratch; /* per thread: (C / NH + 1) * T */
+    bool bwd, avx512;
+    float *scratch; /* per_thread floats per thread */
+    int64_t per_thread;
 } attn_job;
-
-/* grad_avx512.c: the same ops built for AVX-512 */
-void pare_g_attention_fwd_range_avx512(float *out, float *att, const float *qkv, const int8_t *mask, int64_t T, int64_t C,
-                                       int64_t NH, int causal, int64_t p0, int64_t p1, float *scratch);
-void pare_g_attention_bwd_range_avx512(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t T,
-                                       int64_t C, int64_t NH, int64_t p0, int64_t p1, float *scratch);
 
 static void attn_run(void *ctx, int ith, int nth) {
     const attn_job *j = ctx;
     int64_t lo, hi;
     pare_split_range(j->pairs, ith, nth, &lo, &hi);
-    const bool v = pare_rowops_isa() >= PARE_ISA_AVX512;
-    float *sc = j->scratch + (size_t)ith * (size_t)((j->C / j->NH + 1) * j->T);
+    float *sc = j->scratch + (size_t)ith * (size_t)j->per_thread;
     if (j->bwd)
-        (v ? pare_g_attention_bwd_range_avx512 : pare_g_attention_bwd_range)(j->out, j->in, j->qkv, j->att_in, j->T, j->C, j->NH, lo, hi, sc);
+        (j->avx512 ? pare_train_attn_bwd_avx512 : pare_g_attention_bwd_range)(j->out, j->in, j->qkv, j->att_in, j->T, j->C, j->NH, lo, hi, sc);
     else
-        (v ? pare_g_attention_fwd_range_avx512 : pare_g_attention_fwd_range)(j->out, j->att, j->qkv, j->mask, j->T, j->C, j->NH, 0, lo, hi, sc);
+        (j->avx512 ? pare_train_attn_fwd_avx512 : pare_g_attention_fwd_range)(j->out, j->att, j->qkv, j->mask, j->T, j->C, j->NH, 0, lo, hi, sc);
 }
 
 static int64_t add_param(pare_bert_trainer *t, const char *name, int64_t r, int64_t c, bool decay) {
@@ -270,8 +271,24 @@ pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o
     if (!s) s = load_params(t, err);
     if (!s) s = alloc_acts(t, err);
     if (!s && !(t->pool = pare_pool_create(0, err))) s = err ? err->code : PARE_ERR_INTERNAL;
-    if (!s && !(t->attn_scratch = malloc(sizeof(float) * (size_t)pare_pool_size(t->pool) *
-                                         (size_t)((c->hidden_size / c->n_heads + 1) * o->max_len))))
+    if (!s) {
+        t->avx512 = pare_rowops_isa() >= PARE_ISA_AVX512 && pare_train_attn_ok(c->hidden_size, c->n_heads);
+        t->attn_per_thread = t->avx512 ? pare_train_attn_scratch(c->hidden_size, c->n_heads, o->max_len)
+                                       : (c->hidden_size / c->n_heads + 1) * o->max_len;
+    }
+    if (!s) { /* pare_sgemm's packed B: the largest forward and dx operands, dw's in chunks of 2048 rows */
+        const int64_t H = c->hidden_size, I = c->intermediate_size, BT = o->max_batch * o->max_len;
+        const int64_t shapes[][2] = {{3 * H, H}, {H, H}, {I, H}, {H, I}, {o->n_labels, H}};
+        t->gemm = pare_kernel_resolve(PARE_KERNEL_AUTO);
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            const int64_t no = shapes[i][0], ni = shapes[i][1];
+            const int64_t need[3] = {pare_sgemm_ws_full(no, ni), pare_sgemm_ws_full(ni, no),
+                                     pare_sgemm_ws_full(ni, BT < 2048 ? BT : 2048)};
+            for (int k = 0; k < 3; k++) t->gemm_ws_n = need[k] > t->gemm_ws_n ? need[k] : t->gemm_ws_n;
+        }
+        if (!(t->gemm_ws = malloc(sizeof(float) * (size_t)t->gemm_ws_n))) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    }
+    if (!s && !(t->attn_scratch = malloc(sizeof(float) * (size_t)pare_pool_size(t->pool) * (size_t)t->attn_per_thread)))
         s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
     if (!s && o->keep_zeros) s = pare_bert_trainer_freeze_zeros(t, err);
     if (s) {
@@ -297,6 +314,7 @@ void pare_bert_trainer_free(pare_bert_trainer *t) {
     free(t->frozen);
     pare_pool_free(t->pool);
     free(t->attn_scratch);
+    free(t->gemm_ws);
     free(t);
 }
 
@@ -361,6 +379,7 @@ typedef struct {
     float *out;
     const float *x, *dy; /* dy NULL: forward */
     int64_t n;
+    bool avx512;
 } gelu_job;
 
 static void gelu_worker(void *ctx, int ith, int nth) {
@@ -368,15 +387,125 @@ static void gelu_worker(void *ctx, int ith, int nth) {
     int64_t lo, hi;
     pare_split_range(j->n, ith, nth, &lo, &hi);
     if (lo >= hi) return;
-    if (j->dy) pare_g_gelu_bwd(j->out + lo, j->x + lo, j->dy + lo, hi - lo);
-    else pare_g_gelu_fwd(j->out + lo, j->x + lo, hi - lo);
+    if (j->dy) { /* out = dy gelu'(x) */
+        memset(j->out + lo, 0, sizeof(float) * (size_t)(hi - lo));
+        (j->avx512 ? pare_train_gelu_bwd_avx512 : pare_g_gelu_bwd)(j->out + lo, j->x + lo, j->dy + lo, hi - lo);
+    }
+    else (j->avx512 ? pare_train_gelu_fwd_avx512 : pare_g_gelu_fwd)(j->out + lo, j->x + lo, hi - lo);
 }
 
-/* GELU forward (dy NULL: out = gelu(x)) or backward (out += dy * gelu'(x)),
+/* GELU forward (dy NULL: out = gelu(x)) or backward (out = dy * gelu'(x)),
  * element-wise over the pool. */
-static void gelu_pool(pare_pool *pool, float *out, const float *x, const float *dy, int64_t n) {
-    gelu_job j = {.out = out, .x = x, .dy = dy, .n = n};
-    pare_pool_run(pool, gelu_worker, &j);
+static void gelu_pool(const pare_bert_trainer *t, float *out, const float *x, const float *dy, int64_t n) {
+    gelu_job j = {.out = out, .x = x, .dy = dy, .n = n, .avx512 = pare_rowops_isa() >= PARE_ISA_AVX512};
+    pare_pool_run(t->pool, gelu_worker, &j);
+}
+
+/* Row and column work of the forward and backward split over the pool.
+ * Rows are independent; the LayerNorm parameter and bias gradients are
+ * sums over rows, split by columns so every column is summed in row order
+ * whatever the thread count (the same floats as one thread). */
+typedef enum { OP_LN_FWD, OP_LN_BWD_DX, OP_LN_BWD_PARAMS, OP_COLSUM, OP_ZERO } rowop;
+typedef struct {
+    rowop op;
+    int64_t n;          /* what is split: rows, columns or floats */
+    int64_t M, C;
+    float *y, *mean, *rstd, *dg, *db;
+    float *x;           /* LN_FWD: x += res first when res */
+    const float *xc, *res, *dy, *g, *b;
+    const float *cmean, *crstd;
+    float eps;
+} rows_job;
+
+static void rows_worker(void *ctx, int ith, int nth) {
+    const rows_job *j = ctx;
+    int64_t lo, hi;
+    pare_split_range(j->n, ith, nth, &lo, &hi);
+    if (lo >= hi) return;
+    const int64_t C = j->C;
+    switch (j->op) {
+    case OP_LN_FWD:
+        if (j->res)
+            for (int64_t i = lo * C; i < hi * C; i++) j->x[i] += j->res[i];
+        pare_g_layernorm_fwd(j->y + lo * C, j->mean + lo, j->rstd + lo, j->x + lo * C, j->g, j->b, hi - lo, C, j->eps);
+        break;
+    case OP_LN_BWD_DX:
+        pare_g_layernorm_bwd(j->y + lo * C, NULL, NULL, j->dy + lo * C, j->xc + lo * C, j->g, j->cmean + lo, j->crstd + lo,
+                             hi - lo, C);
+        break;
+    case OP_LN_BWD_PARAMS: /* columns [lo, hi) */
+        for (int64_t i = 0; i < j->M; i++) {
+            const float *xi = j->xc + i * C, *dyi = j->dy + i * C, m = j->cmean[i], rs = j->crstd[i];
+            for (int64_t c = lo; c < hi; c++) {
+                j->db[c] += dyi[c];
+                j->dg[c] += (xi[c] - m) * rs * dyi[c];
+            }
+        }
+        break;
+    case OP_COLSUM:
+        for (int64_t i = 0; i < j->M; i++)
+            for (int64_t c = lo; c < hi; c++) j->db[c] += j->dy[i * C + c];
+        break;
+    case OP_ZERO: memset(j->y + lo, 0, sizeof(float) * (size_t)(hi - lo)); break;
+    }
+}
+
+static void zero_pool(const pare_bert_trainer *t, float *p, int64_t n) {
+    rows_job j = {.op = OP_ZERO, .n = n, .y = p};
+    pare_pool_run(n >= 65536 ? t->pool : NULL, rows_worker, &j);
+}
+
+/* y = LayerNorm(x (+= res first when res)) over M rows of C */
+static void ln_fwd(const pare_bert_trainer *t, float *y, float *mean, float *rstd, float *x, const float *res,
+                   const float *g, const float *b, int64_t M, int64_t C, float eps) {
+    rows_job j = {.op = OP_LN_FWD, .n = M, .C = C, .y = y, .mean = mean, .rstd = rstd, .x = x, .res = res, .g = g,
+                  .b = b, .eps = eps};
+    pare_pool_run(t->pool, rows_worker, &j);
+}
+
+/* dx += LayerNorm backward; dg, db += their sums over the rows */
+static void ln_bwd(const pare_bert_trainer *t, float *dx, float *dg, float *db, const float *dy, const float *x,
+                   const float *g, const float *mean, const float *rstd, int64_t M, int64_t C) {
+    rows_job j = {.op = OP_LN_BWD_DX, .n = M, .M = M, .C = C, .y = dx, .dg = dg, .db = db, .dy = dy, .xc = x, .g = g,
+                  .cmean = mean, .crstd = rstd};
+    pare_pool_run(t->pool, rows_worker, &j);
+    j.op = OP_LN_BWD_PARAMS;
+    j.n = C;
+    pare_pool_run(t->pool, rows_worker, &j);
+}
+
+/* Close the running phase into prof[ph] and start the next. */
+static void prof_to(pare_bert_trainer *t, int ph) {
+    const double now = pare_time_now();
+    t->prof[ph] += now - t->prof_mark;
+    t->prof_mark = now;
+}
+
+const double *pare_bert_trainer_profile(const pare_bert_trainer *t) { return t->prof; }
+
+/* y[M][N] = x[M][K] W[N][K]^T + b */
+static void lin_fwd(pare_bert_trainer *t, float *y, const float *x, const float *w, const float *b, int64_t M,
+                    int64_t K, int64_t N) {
+    const pare_sgemm_args g = {.tb = true, .M = M, .N = N, .K = K, .A = x, .lda = K, .B = w, .ldb = K, .bias = b,
+                               .C = y, .ldc = N};
+    prof_to(t, PARE_PROF_FWD_OTHER);
+    pare_sgemm(&g, t->gemm, t->gemm_ws, t->gemm_ws_n, t->pool);
+    prof_to(t, PARE_PROF_FWD_GEMM);
+}
+
+/* dx = (dx_acc ? dx : 0) + dy W; dw += dy^T x; db += column sums of dy */
+static void lin_bwd(pare_bert_trainer *t, float *dx, bool dx_acc, float *dw, float *db, const float *dy,
+                    const float *x, const float *w, int64_t M, int64_t K, int64_t N) {
+    const pare_sgemm_args gx = {.accumulate = dx_acc, .M = M, .N = K, .K = N, .A = dy, .lda = N, .B = w, .ldb = K,
+                                .C = dx, .ldc = K};
+    const pare_sgemm_args gw = {.ta = true, .accumulate = true, .M = N, .N = K, .K = M, .A = dy, .lda = N, .B = x,
+                                .ldb = K, .C = dw, .ldc = K};
+    prof_to(t, PARE_PROF_BWD_OTHER);
+    pare_sgemm(&gx, t->gemm, t->gemm_ws, t->gemm_ws_n, t->pool);
+    pare_sgemm(&gw, t->gemm, t->gemm_ws, t->gemm_ws_n, t->pool);
+    prof_to(t, PARE_PROF_BWD_GEMM);
+    rows_job j = {.op = OP_COLSUM, .n = N, .M = M, .C = N, .db = db, .dy = dy};
+    pare_pool_run(M * N >= 65536 ? t->pool : NULL, rows_worker, &j);
 }
 
 static pare_status check_batch(const pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_t T, pare_err *err) {
@@ -400,29 +529,29 @@ static void forward(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask
     pare_g_embed_fwd(e, ids, w + t->word, BT, H);
     pare_g_embed_fwd(e, t->pos_ids, w + t->pos, BT, H);
     pare_g_embed_fwd(e, t->type_ids, w + t->type, BT, H);
-    pare_g_layernorm_fwd(t->emb, t->emb_m, t->emb_r, e, w + t->lne_g, w + t->lne_b, BT, H, eps);
+    ln_fwd(t, t->emb, t->emb_m, t->emb_r, e, NULL, w + t->lne_g, w + t->lne_b, BT, H, eps);
     for (int64_t l = 0; l < c->n_layers; l++) {
         const layer_p *P = &t->L[l];
         layer_a *a = &t->A[l];
-        pare_g_linear_fwd(a->qkv, a->x, w + P->qkv_w, w + P->qkv_b, BT, H, 3 * H);
+        lin_fwd(t, a->qkv, a->x, w + P->qkv_w, w + P->qkv_b, BT, H, 3 * H);
         attn_job aj = {.out = a->ctx, .att = a->att, .qkv = a->qkv, .mask = mask, .T = T, .C = H, .NH = NH, .pairs = B * NH,
-                       .scratch = t->attn_scratch};
+                       .scratch = t->attn_scratch, .per_thread = t->attn_per_thread, .avx512 = t->avx512};
+        prof_to(t, PARE_PROF_FWD_OTHER);
         pare_pool_run(t->pool, attn_run, &aj);
-        pare_g_linear_fwd(a->res1, a->ctx, w + P->o_w, w + P->o_b, BT, H, H);
-        for (int64_t i = 0; i < BT * H; i++) a->res1[i] += a->x[i];
-        pare_g_layernorm_fwd(a->y1, a->m1, a->r1, a->res1, w + P->ln1_g, w + P->ln1_b, BT, H, eps);
-        pare_g_linear_fwd(a->h1, a->y1, w + P->f1_w, w + P->f1_b, BT, H, I);
-        gelu_pool(t->pool, a->g1, a->h1, NULL, BT * I);
-        pare_g_linear_fwd(a->res2, a->g1, w + P->f2_w, w + P->f2_b, BT, I, H);
-        for (int64_t i = 0; i < BT * H; i++) a->res2[i] += a->y1[i];
-        pare_g_layernorm_fwd(a->y2, a->m2, a->r2, a->res2, w + P->ln2_g, w + P->ln2_b, BT, H, eps);
+        prof_to(t, PARE_PROF_FWD_ATTN);
+        lin_fwd(t, a->res1, a->ctx, w + P->o_w, w + P->o_b, BT, H, H);
+        ln_fwd(t, a->y1, a->m1, a->r1, a->res1, a->x, w + P->ln1_g, w + P->ln1_b, BT, H, eps);
+        lin_fwd(t, a->h1, a->y1, w + P->f1_w, w + P->f1_b, BT, H, I);
+        gelu_pool(t, a->g1, a->h1, NULL, BT * I);
+        lin_fwd(t, a->res2, a->g1, w + P->f2_w, w + P->f2_b, BT, I, H);
+        ln_fwd(t, a->y2, a->m2, a->r2, a->res2, a->y1, w + P->ln2_g, w + P->ln2_b, BT, H, eps);
     }
     const float *last = t->A[c->n_layers - 1].y2;
     for (int64_t b = 0; b < B; b++) memcpy(t->cls_in + b * H, last + b * T * H, sizeof(float) * (size_t)H);
     float *pre = t->d_pool + B * H; /* the pooler's pre-activation is not needed: tanh's backward uses its output */
-    pare_g_linear_fwd(pre, t->cls_in, w + t->pool_w, w + t->pool_b, B, H, H);
+    lin_fwd(t, pre, t->cls_in, w + t->pool_w, w + t->pool_b, B, H, H);
     pare_g_tanh_fwd(t->pooled, pre, B * H);
-    pare_g_linear_fwd(t->logits, t->pooled, w + t->cls_w, w + t->cls_b, B, H, L);
+    lin_fwd(t, t->logits, t->pooled, w + t->cls_w, w + t->cls_b, B, H, L);
 }
 
 pare_status pare_bert_trainer_logits(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask, int64_t B, int64_t T,
@@ -439,14 +568,13 @@ static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_
     const int64_t H = c->hidden_size, I = c->intermediate_size, NH = c->n_heads, BT = B * T, L = t->o.n_labels;
     const float *w = t->w;
     float *g = t->g;
-    memset(g, 0, sizeof(float) * (size_t)t->n_params);
+    zero_pool(t, g, t->n_params);
     /* head */
     float *d_pooled = t->d_pool, *d_pre = t->d_pool + B * H;
     memset(d_pooled, 0, sizeof(float) * (size_t)(2 * B * H));
-    pare_g_linear_bwd(d_pooled, g + t->cls_w, g + t->cls_b, t->d_logits, t->pooled, w + t->cls_w, B, H, L);
+    lin_bwd(t, d_pooled, false, g + t->cls_w, g + t->cls_b, t->d_logits, t->pooled, w + t->cls_w, B, H, L);
     pare_g_tanh_bwd(d_pre, t->pooled, d_pooled, B * H);
-    memset(t->d_cls, 0, sizeof(float) * (size_t)(B * H));
-    pare_g_linear_bwd(t->d_cls, g + t->pool_w, g + t->pool_b, d_pre, t->cls_in, w + t->pool_w, B, H, H);
+    lin_bwd(t, t->d_cls, false, g + t->pool_w, g + t->pool_b, d_pre, t->cls_in, w + t->pool_w, B, H, H);
     /* d of the last layer's output: only the CLS rows */
     float *dy = t->d_a;
     memset(dy, 0, sizeof(float) * (size_t)(BT * H));
@@ -456,26 +584,26 @@ static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_
         const layer_p *P = &t->L[l];
         const layer_a *a = &t->A[l];
         /* dy: gradient of y2. LN2 -> res2 = y1 + f2 */
-        memset(dres, 0, sizeof(float) * (size_t)(BT * H));
-        pare_g_layernorm_bwd(dres, g + P->ln2_g, g + P->ln2_b, dy, a->res2, w + P->ln2_g, a->m2, a->r2, BT, H);
+        zero_pool(t, dres, BT * H);
+        ln_bwd(t, dres, g + P->ln2_g, g + P->ln2_b, dy, a->res2, w + P->ln2_g, a->m2, a->r2, BT, H);
         /* dy1 starts as dres (residual); ffn2 and ffn1 add to it */
         memcpy(dy, dres, sizeof(float) * (size_t)(BT * H));
-        memset(t->d_i1, 0, sizeof(float) * (size_t)(BT * I));
-        pare_g_linear_bwd(t->d_i1, g + P->f2_w, g + P->f2_b, dres, a->g1, w + P->f2_w, BT, I, H);
-        memset(t->d_i2, 0, sizeof(float) * (size_t)(BT * I));
-        gelu_pool(t->pool, t->d_i2, a->h1, t->d_i1, BT * I);
-        pare_g_linear_bwd(dy, g + P->f1_w, g + P->f1_b, t->d_i2, a->y1, w + P->f1_w, BT, H, I);
+        lin_bwd(t, t->d_i1, false, g + P->f2_w, g + P->f2_b, dres, a->g1, w + P->f2_w, BT, I, H);
+        gelu_pool(t, t->d_i2, a->h1, t->d_i1, BT * I);
+        lin_bwd(t, dy, true, g + P->f1_w, g + P->f1_b, t->d_i2, a->y1, w + P->f1_w, BT, H, I);
         /* LN1 -> res1 = x + o(ctx) */
-        memset(dres, 0, sizeof(float) * (size_t)(BT * H));
-        pare_g_layernorm_bwd(dres, g + P->ln1_g, g + P->ln1_b, dy, a->res1, w + P->ln1_g, a->m1, a->r1, BT, H);
+        zero_pool(t, dres, BT * H);
+        ln_bwd(t, dres, g + P->ln1_g, g + P->ln1_b, dy, a->res1, w + P->ln1_g, a->m1, a->r1, BT, H);
         memcpy(dy, dres, sizeof(float) * (size_t)(BT * H)); /* dx starts as the residual */
-        memset(t->d_ctx, 0, sizeof(float) * (size_t)(BT * H));
-        pare_g_linear_bwd(t->d_ctx, g + P->o_w, g + P->o_b, dres, a->ctx, w + P->o_w, BT, H, H);
-        memset(t->d_qkv, 0, sizeof(float) * (size_t)(BT * 3 * H));
+        lin_bwd(t, t->d_ctx, false, g + P->o_w, g + P->o_b, dres, a->ctx, w + P->o_w, BT, H, H);
+        zero_pool(t, t->d_qkv, BT * 3 * H);
         attn_job aj = {.out = t->d_qkv, .in = t->d_ctx, .qkv = a->qkv, .att_in = a->att, .T = T, .C = H, .NH = NH,
-                       .pairs = B * NH, .bwd = true, .scratch = t->attn_scratch};
+                       .pairs = B * NH, .bwd = true, .scratch = t->attn_scratch,
+                       .per_thread = t->attn_per_thread, .avx512 = t->avx512};
+        prof_to(t, PARE_PROF_BWD_OTHER);
         pare_pool_run(t->pool, attn_run, &aj);
-        pare_g_linear_bwd(dy, g + P->qkv_w, g + P->qkv_b, t->d_qkv, a->x, w + P->qkv_w, BT, H, 3 * H);
+        prof_to(t, PARE_PROF_BWD_ATTN);
+        lin_bwd(t, dy, true, g + P->qkv_w, g + P->qkv_b, t->d_qkv, a->x, w + P->qkv_w, BT, H, 3 * H);
     }
     /* embeddings: recompute their sum (the forward's copy was overwritten) */
     float *e = dres;
@@ -483,8 +611,8 @@ static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_
     pare_g_embed_fwd(e, ids, w + t->word, BT, H);
     pare_g_embed_fwd(e, t->pos_ids, w + t->pos, BT, H);
     pare_g_embed_fwd(e, t->type_ids, w + t->type, BT, H);
-    memset(t->d_ctx, 0, sizeof(float) * (size_t)(BT * H));
-    pare_g_layernorm_bwd(t->d_ctx, g + t->lne_g, g + t->lne_b, dy, e, w + t->lne_g, t->emb_m, t->emb_r, BT, H);
+    zero_pool(t, t->d_ctx, BT * H);
+    ln_bwd(t, t->d_ctx, g + t->lne_g, g + t->lne_b, dy, e, w + t->lne_g, t->emb_m, t->emb_r, BT, H);
     pare_g_embed_bwd(g + t->word, ids, t->d_ctx, BT, H);
     pare_g_embed_bwd(g + t->pos, t->pos_ids, t->d_ctx, BT, H);
     pare_g_embed_bwd(g + t->type, t->type_ids, t->d_ctx, BT, H);
@@ -524,6 +652,7 @@ pare_status pare_bert_trainer_loss(pare_bert_trainer *t, const pare_train_batch 
 typedef struct {
     pare_bert_trainer *t;
     double lr;
+    float gscale; /* the clipping factor */
 } adamw_job;
 
 /* Every parameter tensor split between the threads (element-wise: the
@@ -537,27 +666,31 @@ static void adamw_worker(void *ctx, int ith, int nth) {
         pare_split_range(p->n, ith, nth, &lo, &hi);
         if (lo < hi)
             pare_adamw_step(t->w + p->off + lo, t->g + p->off + lo, t->m + p->off + lo, t->v + p->off + lo, hi - lo,
-                            &t->o.adamw, t->step, j->lr, p->decay);
+                            &t->o.adamw, t->step, j->lr, p->decay, j->gscale);
     }
 }
 
 pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch *bt, double lr, float *loss,
                                    pare_err *err) {
     float l = 0;
+    t->prof_mark = pare_time_now();
     pare_status s = forward_loss(t, bt, &l, err);
     if (s) return s;
+    prof_to(t, PARE_PROF_FWD_OTHER);
     backward(t, bt->ids, bt->B, bt->T);
+    prof_to(t, PARE_PROF_BWD_OTHER);
     float *gp = t->g;
     const int64_t n_all = t->n_params;
-    if (t->o.clip >= 0) pare_clip_grad_norm_pool(gp, n_all, t->o.clip > 0 ? t->o.clip : 1.0, t->pool);
+    const float gscale = t->o.clip >= 0 ? pare_clip_factor(pare_grad_norm_pool(gp, n_all, t->pool), t->o.clip > 0 ? t->o.clip : 1.0) : 1.0f;
     t->step++;
-    adamw_job aj = {.t = t, .lr = lr};
+    adamw_job aj = {.t = t, .lr = lr, .gscale = gscale};
     pare_pool_run(t->pool, adamw_worker, &aj);
     if (t->frozen) /* pruned weights stay pruned (recovery fine-tuning) */
         for (int64_t k = 0; k < t->n_params; k += 8)
             if (t->frozen[k / 8])
                 for (int b = 0; b < 8 && k + b < t->n_params; b++)
                     if (t->frozen[k / 8] >> b & 1) t->w[k + b] = 0;
+    prof_to(t, PARE_PROF_OPT);
     if (loss) *loss = l;
     return PARE_OK;
 }
@@ -565,9 +698,12 @@ pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch 
 pare_status pare_bert_trainer_taylor(pare_bert_trainer *t, const pare_train_batch *bt, pare_struct_unit unit, double *scores,
                                      pare_err *err) {
     float l;
+    t->prof_mark = pare_time_now();
     pare_status s = forward_loss(t, bt, &l, err);
     if (s) return s;
+    prof_to(t, PARE_PROF_FWD_OTHER);
     backward(t, bt->ids, bt->B, bt->T);
+    prof_to(t, PARE_PROF_BWD_OTHER);
     const pare_bert_config *c = &t->cfg;
     const int64_t H = c->hidden_size, I = c->intermediate_size, A = c->n_heads, D = H / A;
     for (int64_t ly = 0; ly < c->n_layers; ly++) {

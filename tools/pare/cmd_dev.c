@@ -14,7 +14,7 @@ static const char *HELP =
     "                            [--labels N] [--pad-id ID] [--seed S] [--shape tinyllama]\n"
     "       pare dev tokenizer-json MODEL.gguf -o DIR\n"
     "       pare dev train-step MODEL [--batch 8] [--seq 128] [--labels 11] [--warmup 2]\n"
-    "                            [--iters 5] [--threads N] [--json]\n"
+    "                            [--iters 5] [--threads N] [--json] [--profile]\n"
     "\n"
     "random-bert: a Hugging Face BERT folder with seeded random weights (BERT init),\n"
     "for benchmarks and tests of shapes no shipped model has. The tokenizer files and\n"
@@ -37,7 +37,8 @@ static const char *HELP =
     "train-step: the time of one fine-tuning step (forward, BCE loss over --labels,\n"
     "backward, clipping, AdamW) of a BERT folder on a batch of fixed pseudo-random\n"
     "ids, median over --iters after --warmup (bench/train.sh sets it beside\n"
-    "PyTorch's).\n"
+    "PyTorch's). --profile prints, on stderr, the mean time per step of its phases\n"
+    "(GEMMs, attention and the rest of the forward and backward; the optimizer).\n"
     "\n"
     "tokenizer-json: the GGUF's byte-level BPE tokenizer as DIR/tokenizer.json and\n"
     "DIR/tokenizer_config.json in Hugging Face's format (HF tokenizers and pare read\n"
@@ -209,6 +210,7 @@ static int cmp_dbl(const void *a, const void *b) {
 static int train_step(int argc, char **argv) {
     const char *model = NULL;
     int64_t B = 8, T = 128, L = 11, warm = 2, iters = 5;
+    bool profile = false;
     cli_common common = {0};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -216,6 +218,10 @@ static int train_step(int argc, char **argv) {
         if (r == CLI_ARG_BAD) return CLI_USAGE;
         if (r == CLI_ARG_HELP) return CLI_OK;
         if (r == CLI_ARG_NEXT) continue;
+        if (!strcmp(a, "--profile")) {
+            profile = true;
+            continue;
+        }
 #define INT(opt, var, lo, hi) if (!strcmp(a, opt)) { if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, lo, hi, &var)) return CLI_USAGE; continue; }
         INT("--batch", B, 1, 4096) INT("--seq", T, 2, 512) INT("--labels", L, 1, 256) INT("--warmup", warm, 0, 1000)
         INT("--iters", iters, 1, 1000)
@@ -243,11 +249,21 @@ static int train_step(int argc, char **argv) {
     for (int64_t i = 0; tgt && i < B * L; i++) tgt[i] = (float)(pare_splitmix64(&st) % 4 == 0);
     pare_train_batch bt = {.ids = ids, .B = B, .T = T, .targets = tgt};
     int rc = ids && tgt && ts ? CLI_OK : CLI_FAIL;
+    double prof0[PARE_PROF_N] = {0};
     for (int64_t i = 0; i < warm + iters && rc == CLI_OK; i++) {
+        if (i == warm) memcpy(prof0, pare_bert_trainer_profile(t), sizeof prof0);
         const double t0 = pare_time_now();
         float loss;
         if (pare_bert_trainer_step(t, &bt, 1e-5, &loss, &err)) rc = cli_fail("dev train-step", &err);
         if (i >= warm) ts[i - warm] = pare_time_now() - t0;
+    }
+    if (rc == CLI_OK && profile) {
+        static const char *const names[PARE_PROF_N] = {"forward GEMMs", "forward attention", "forward other",
+                                                       "backward GEMMs", "backward attention", "backward other",
+                                                       "clipping + AdamW"};
+        const double *pr = pare_bert_trainer_profile(t);
+        for (int k = 0; k < PARE_PROF_N; k++)
+            fprintf(stderr, "  %-20s %8.1f ms per step\n", names[k], (pr[k] - prof0[k]) * 1e3 / (double)iters);
     }
     if (rc == CLI_OK) {
         qsort(ts, (size_t)iters, sizeof *ts, cmp_dbl);

@@ -9,11 +9,14 @@
 /* Packed-weight panel widths (output columns per panel) of each GEMM. */
 #define PARE_AVX2_NR 16
 #define PARE_AVX512_NR 48
+#define PARE_SGEMM_NR 48 /* pare_sgemm (sgemm_avx512.c) */
 
 void pare_gemm_avx2(const pare_linear *l, const float *x, int64_t m, float *y, pare_act act,
                     pare_pool *pool);
 void pare_gemm_avx512(const pare_linear *l, const float *x, int64_t m, float *y, pare_act act,
                       pare_pool *pool);
+/* pare_sgemm's packed path (sgemm_body.h): K > 0, M > 0, N > 0 */
+void pare_sgemm_avx512(const pare_sgemm_args *g, float *ws, int64_t ws_floats, pare_pool *pool);
 
 /* Row kernels, one per ISA (suffix _generic, _avx2, _avx512). */
 #define PARE_ROWOPS_DECL(sfx)                                                                   \
