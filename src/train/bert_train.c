@@ -375,37 +375,11 @@ int64_t pare_bert_trainer_n_params(const pare_bert_trainer *t) {
 }
 const pare_bert_config *pare_bert_trainer_config(const pare_bert_trainer *t) { return &t->cfg; }
 
-typedef struct {
-    float *out;
-    const float *x, *dy; /* dy NULL: forward */
-    int64_t n;
-    bool avx512;
-} gelu_job;
-
-static void gelu_worker(void *ctx, int ith, int nth) {
-    const gelu_job *j = ctx;
-    int64_t lo, hi;
-    pare_split_range(j->n, ith, nth, &lo, &hi);
-    if (lo >= hi) return;
-    if (j->dy) { /* out = dy gelu'(x) */
-        memset(j->out + lo, 0, sizeof(float) * (size_t)(hi - lo));
-        (j->avx512 ? pare_train_gelu_bwd_avx512 : pare_g_gelu_bwd)(j->out + lo, j->x + lo, j->dy + lo, hi - lo);
-    }
-    else (j->avx512 ? pare_train_gelu_fwd_avx512 : pare_g_gelu_fwd)(j->out + lo, j->x + lo, hi - lo);
-}
-
-/* GELU forward (dy NULL: out = gelu(x)) or backward (out = dy * gelu'(x)),
- * element-wise over the pool. */
-static void gelu_pool(const pare_bert_trainer *t, float *out, const float *x, const float *dy, int64_t n) {
-    gelu_job j = {.out = out, .x = x, .dy = dy, .n = n, .avx512 = pare_rowops_isa() >= PARE_ISA_AVX512};
-    pare_pool_run(t->pool, gelu_worker, &j);
-}
-
 /* Row and column work of the forward and backward split over the pool.
  * Rows are independent; the LayerNorm parameter and bias gradients are
  * sums over rows, split by columns so every column is summed in row order
  * whatever the thread count (the same floats as one thread). */
-typedef enum { OP_LN_FWD, OP_LN_BWD_DX, OP_LN_BWD_PARAMS, OP_COLSUM, OP_ZERO } rowop;
+typedef enum { OP_LN_FWD, OP_LN_BWD_DX, OP_LN_BWD_PARAMS, OP_COLSUM, OP_ZERO, OP_GELU_FWD, OP_GELU_BWD } rowop;
 typedef struct {
     rowop op;
     int64_t n;          /* what is split: rows, columns or floats */
@@ -415,6 +389,7 @@ typedef struct {
     const float *xc, *res, *dy, *g, *b;
     const float *cmean, *crstd;
     float eps;
+    bool avx512;        /* GELU: train_avx512.h's */
 } rows_job;
 
 static void rows_worker(void *ctx, int ith, int nth) {
@@ -447,7 +422,20 @@ static void rows_worker(void *ctx, int ith, int nth) {
             for (int64_t c = lo; c < hi; c++) j->db[c] += j->dy[i * C + c];
         break;
     case OP_ZERO: memset(j->y + lo, 0, sizeof(float) * (size_t)(hi - lo)); break;
+    case OP_GELU_FWD: (j->avx512 ? pare_train_gelu_fwd_avx512 : pare_g_gelu_fwd)(j->y + lo, j->xc + lo, hi - lo); break;
+    case OP_GELU_BWD: /* y = dy gelu'(x) */
+        memset(j->y + lo, 0, sizeof(float) * (size_t)(hi - lo));
+        (j->avx512 ? pare_train_gelu_bwd_avx512 : pare_g_gelu_bwd)(j->y + lo, j->xc + lo, j->dy + lo, hi - lo);
+        break;
     }
+}
+
+/* GELU forward (dy NULL: out = gelu(x)) or backward (out = dy * gelu'(x)),
+ * element-wise over the pool. */
+static void gelu_pool(const pare_bert_trainer *t, float *out, const float *x, const float *dy, int64_t n) {
+    rows_job j = {.op = dy ? OP_GELU_BWD : OP_GELU_FWD, .n = n, .y = out, .xc = x, .dy = dy,
+                  .avx512 = pare_rowops_isa() >= PARE_ISA_AVX512};
+    pare_pool_run(t->pool, rows_worker, &j);
 }
 
 static void zero_pool(const pare_bert_trainer *t, float *p, int64_t n) {

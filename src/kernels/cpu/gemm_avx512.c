@@ -1,5 +1,7 @@
-/* Packed-weight GEMM for AVX-512F: 8 x 48 micro-tile (24 zmm
- * accumulators), L1d 48 KB / L2 1 MB class caches. See gemm_body.h. */
+/* Packed GEMMs for AVX-512F: 8 x 48 micro-tile (24 zmm accumulators),
+ * L1d 48 KB / L2 1 MB class caches. The inference GEMM on weights packed at
+ * load (gemm_body.h) and the training GEMM packing per call (sgemm_body.h)
+ * share the tile. */
 #define GB_VL 16
 #define GB_NV 3
 #define GB_MR 8
@@ -8,5 +10,6 @@
 #define GB_GROUP 4
 #define GB_SFX avx512
 #include "kernels/cpu/gemm_body.h"
+#include "kernels/cpu/sgemm_body.h"
 
-_Static_assert(GB_NR == PARE_AVX512_NR, "panel width");
+_Static_assert(GB_NR == PARE_AVX512_NR && GB_NR == PARE_SGEMM_NR, "panel width");

@@ -2,6 +2,8 @@
  * sgemm_body.h for training), written once with GCC vector extensions and
  * compiled per ISA. The includer defines GB_VL (floats per vector), GB_NV
  * (vectors per panel, NR = VL*NV), GB_MR (rows per tile) and GB_SFX. */
+#ifndef PARE_GEMM_TILE_H
+#define PARE_GEMM_TILE_H
 #include "kernels/cpu/kern_internal.h"
 
 #define GB_CAT2(a, b) a##b
@@ -70,3 +72,4 @@ static void gb_tile_any(int at, int mr, int64_t kc, const float *a, int64_t lda,
     }
 }
 
+#endif

@@ -9,7 +9,7 @@
 /* Packed-weight panel widths (output columns per panel) of each GEMM. */
 #define PARE_AVX2_NR 16
 #define PARE_AVX512_NR 48
-#define PARE_SGEMM_NR 48 /* pare_sgemm (sgemm_avx512.c) */
+#define PARE_SGEMM_NR 48 /* pare_sgemm (sgemm_body.h in gemm_avx512.c) */
 
 void pare_gemm_avx2(const pare_linear *l, const float *x, int64_t m, float *y, pare_act act,
                     pare_pool *pool);
