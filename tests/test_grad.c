@@ -8,8 +8,10 @@
  *      (tests/golden/grad_ops.bin, tools/make_grad_golden.py): outputs,
  *      losses and every gradient within 2e-5 of the largest magnitude;
  *   4. AdamW, clipping and the schedule on hand-worked numbers.
- * Ops: linear, LayerNorm, GELU, tanh, attention (padding mask, causal),
- * embedding, BCE-with-logits, softmax CE, distillation (both forms). */
+ * Ops: linear, LayerNorm, GELU, tanh, attention (padding mask, causal,
+ * grouped-query), embedding, RMSNorm, SwiGLU, RoPE, BCE-with-logits,
+ * softmax CE, distillation (both forms); the trainer's AVX-512 attention
+ * and GELU against the double ops. */
 #include "testutil.h"
 #include "pare/core.h"
 #include "pare/grad.h"
@@ -181,28 +183,33 @@ static void test_elementwise(void **state) {
 }
 
 /* ---- attention */
-typedef struct { double *qkv, *r, *out, *att; const int8_t *mask; int64_t B, T, C, NH; int causal; } at_ctx;
+typedef struct { double *qkv, *r, *out, *att; const int8_t *mask; int64_t B, T, C, NH, NKV; int causal; } at_ctx;
 static double at_loss(void *c_) {
     at_ctx *c = c_;
-    pare_g_attention_fwd_f64(c->out, c->att, c->qkv, c->mask, c->B, c->T, c->C, c->NH, c->causal);
+    pare_g_attention_fwd_f64(c->out, c->att, c->qkv, c->mask, c->B, c->T, c->C, c->NH, c->NKV, c->causal);
     return dot(c->out, c->r, c->B * c->T * c->C);
 }
+/* qkv floats of a case: q of C, k and v of NKV heads of C / NH */
+static int64_t at_qkv(const at_ctx *c) { return c->B * c->T * (c->C + 2 * c->NKV * (c->C / c->NH)); }
+
 static void test_attention(void **state) {
     (void)state;
     const int8_t mask[2 * 5] = {1, 1, 1, 1, 0, 1, 1, 0, 0, 0};
-    for (int v = 0; v < 3; v++) {
-        at_ctx c = {.B = 2, .T = 5, .C = 8, .NH = 2, .mask = v == 1 ? mask : NULL, .causal = v == 2};
-        const int64_t n = c.B * c.T * 3 * c.C;
+    static const char *const names[5] = {"attention dqkv", "attention dqkv (padding mask)", "attention dqkv (causal)",
+                                         "attention dqkv (GQA, mask)", "attention dqkv (GQA, causal)"};
+    for (int v = 0; v < 5; v++) {
+        at_ctx c = {.B = 2, .T = 5, .C = v < 3 ? 8 : 12, .NH = v < 3 ? 2 : 6, .NKV = v < 3 ? 2 : 2,
+                    .mask = v == 1 || v == 3 ? mask : NULL, .causal = v == 2 || v == 4};
+        const int64_t n = at_qkv(&c);
         c.qkv = rnd(n, 1.5), c.r = rnd(c.B * c.T * c.C, 1), c.out = zeros(c.B * c.T * c.C), c.att = zeros(c.B * c.NH * c.T * c.T);
         double *d = zeros(n);
         at_loss(&c);
-        pare_g_attention_bwd_f64(d, c.r, c.qkv, c.att, c.B, c.T, c.C, c.NH);
-        fd_check(v == 0 ? "attention dqkv" : v == 1 ? "attention dqkv (padding mask)" : "attention dqkv (causal)", at_loss,
-                 &c, c.qkv, d, n);
+        pare_g_attention_bwd_f64(d, c.r, c.qkv, c.att, c.B, c.T, c.C, c.NH, c.NKV);
+        fd_check(names[v], at_loss, &c, c.qkv, d, n);
         float *fq = tof(c.qkv, n), *fr = tof(c.r, c.B * c.T * c.C), *fo = fz(c.B * c.T * c.C);
         float *fa = fz(c.B * c.NH * c.T * c.T), *fd = fz(n);
-        pare_g_attention_fwd(fo, fa, fq, c.mask, c.B, c.T, c.C, c.NH, c.causal);
-        pare_g_attention_bwd(fd, fr, fq, fa, c.B, c.T, c.C, c.NH);
+        pare_g_attention_fwd(fo, fa, fq, c.mask, c.B, c.T, c.C, c.NH, c.NKV, c.causal);
+        pare_g_attention_bwd(fd, fr, fq, fa, c.B, c.T, c.C, c.NH, c.NKV);
         close_f32("attention out", fo, c.out, c.B * c.T * c.C);
         close_f32("attention dqkv", fd, d, n);
     }
@@ -215,24 +222,26 @@ static void test_attention(void **state) {
 static void test_train_avx512(void **state) {
     (void)state;
     if (!__builtin_cpu_supports("avx512f")) skip();
-    static const struct { int64_t B, T, C, NH; int mask, causal; } cases[] = {
-        {2, 5, 32, 2, 0, 0}, {2, 17, 64, 2, 1, 0}, {3, 37, 96, 3, 1, 1}, {1, 40, 32, 1, 0, 1}, {2, 9, 32, 1, 2, 0}};
+    static const struct { int64_t B, T, C, NH, NKV; int mask, causal; } cases[] = {
+        {2, 5, 32, 2, 2, 0, 0}, {2, 17, 64, 2, 2, 1, 0}, {3, 37, 96, 3, 3, 1, 1}, {1, 40, 32, 1, 1, 0, 1},
+        {2, 9, 32, 1, 1, 2, 0}, {2, 19, 96, 6, 2, 1, 1}, {1, 24, 64, 4, 1, 0, 0}};
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
-        at_ctx c = {.B = cases[ci].B, .T = cases[ci].T, .C = cases[ci].C, .NH = cases[ci].NH, .causal = cases[ci].causal};
-        const int64_t n = c.B * c.T * 3 * c.C, no = c.B * c.T * c.C, na = c.B * c.NH * c.T * c.T;
+        at_ctx c = {.B = cases[ci].B, .T = cases[ci].T, .C = cases[ci].C, .NH = cases[ci].NH, .NKV = cases[ci].NKV,
+                    .causal = cases[ci].causal};
+        const int64_t n = at_qkv(&c), no = c.B * c.T * c.C, na = c.B * c.NH * c.T * c.T;
         int8_t *mask = keep(malloc((size_t)(c.B * c.T)));
         for (int64_t i = 0; i < c.B * c.T; i++) /* mask 2: the second sequence has no real token */
             mask[i] = (int8_t)(cases[ci].mask == 2 ? i < c.T : (i % c.T) < c.T - 1 - (i / c.T) * 3);
         c.mask = cases[ci].mask ? mask : NULL;
-        assert_true(pare_train_attn_ok(c.C, c.NH));
+        assert_true(pare_train_attn_ok(c.C, c.NH, c.NKV));
         c.qkv = rnd(n, 1.5), c.r = rnd(no, 1), c.out = zeros(no), c.att = zeros(na);
         double *d = zeros(n);
         at_loss(&c);
-        pare_g_attention_bwd_f64(d, c.r, c.qkv, c.att, c.B, c.T, c.C, c.NH);
+        pare_g_attention_bwd_f64(d, c.r, c.qkv, c.att, c.B, c.T, c.C, c.NH, c.NKV);
         float *fq = tof(c.qkv, n), *fr = tof(c.r, no), *fo = fz(no), *fa = fz(na), *fd = fz(n);
         float *sc = fz(pare_train_attn_scratch(c.C, c.NH, c.T));
-        pare_train_attn_fwd_avx512(fo, fa, fq, c.mask, c.T, c.C, c.NH, c.causal, 0, c.B * c.NH, sc);
-        pare_train_attn_bwd_avx512(fd, fr, fq, fa, c.T, c.C, c.NH, 0, c.B * c.NH, sc);
+        pare_train_attn_fwd_avx512(fo, fa, fq, c.mask, c.T, c.C, c.NH, c.NKV, c.causal, 0, c.B * c.NKV, sc);
+        pare_train_attn_bwd_avx512(fd, fr, fq, fa, c.T, c.C, c.NH, c.NKV, 0, c.B * c.NKV, sc);
         close_f32("avx512 attention out", fo, c.out, no);
         close_f32("avx512 attention probabilities", fa, c.att, na);
         close_f32("avx512 attention dqkv", fd, d, n);
@@ -467,12 +476,30 @@ static void test_torch(void **state) {
         float *qkv = gget(&g, nm, n);
         snprintf(nm, sizeof nm, "%sr", p);
         float *r = gget(&g, nm, B * T * C), *o = fz(B * T * C), *att = fz(B * NH * T * T), *d = fz(n);
-        pare_g_attention_fwd(o, att, qkv, causal ? NULL : mask, B, T, C, NH, causal);
-        pare_g_attention_bwd(d, r, qkv, att, B, T, C, NH);
+        pare_g_attention_fwd(o, att, qkv, causal ? NULL : mask, B, T, C, NH, NH, causal);
+        pare_g_attention_bwd(d, r, qkv, att, B, T, C, NH, NH);
         snprintf(nm, sizeof nm, "%sout", p);
         near_torch(causal ? "attention out (causal)" : "attention out (mask)", o, gget(&g, nm, B * T * C), B * T * C);
         snprintf(nm, sizeof nm, "%sdqkv", p);
         near_torch(causal ? "attention dqkv (causal)" : "attention dqkv (mask)", d, gget(&g, nm, n), n);
+    }
+    for (int causal = 0; causal < 2; causal++) { /* grouped-query attention: 4 query heads on 2 kv heads */
+        const int64_t B = 2, T = 6, C = 16, NH = 4, NKV = 2, D = C / NH, n = B * T * (C + 2 * NKV * D);
+        const char *p = causal ? "gqac." : "gqa.";
+        char nm[32];
+        float *m = gget(&g, "att.mask", B * T);
+        int8_t mask[12];
+        for (int i = 0; i < 12; i++) mask[i] = m[i] != 0;
+        snprintf(nm, sizeof nm, "%sqkv", p);
+        float *qkv = gget(&g, nm, n);
+        snprintf(nm, sizeof nm, "%sr", p);
+        float *r = gget(&g, nm, B * T * C), *o = fz(B * T * C), *att = fz(B * NH * T * T), *d = fz(n);
+        pare_g_attention_fwd(o, att, qkv, causal ? NULL : mask, B, T, C, NH, NKV, causal);
+        pare_g_attention_bwd(d, r, qkv, att, B, T, C, NH, NKV);
+        snprintf(nm, sizeof nm, "%sout", p);
+        near_torch(causal ? "GQA attention out (causal)" : "GQA attention out (mask)", o, gget(&g, nm, B * T * C), B * T * C);
+        snprintf(nm, sizeof nm, "%sdqkv", p);
+        near_torch(causal ? "GQA attention dqkv (causal)" : "GQA attention dqkv (mask)", d, gget(&g, nm, n), n);
     }
     {   /* losses */
         const int64_t B = 4, L = 5;

@@ -117,6 +117,25 @@ ld = a * F.cross_entropy(s, labels) + (1 - a) * Temp * Temp * kl
 (gs,) = torch.autograd.grad(ld, s)
 put("kdm.loss", ld.reshape(1)); put("kdm.ds", gs)
 
+# grouped-query attention (Llama): qkv [B, T, C + 2 NKV D], query head h on
+# kv head h // (NH / NKV); drawn last so the arrays above keep their values
+B, T, C, NH, NKV = 2, 6, 16, 4, 2
+D = C // NH
+for name, causal in [("gqa", False), ("gqac", True)]:
+    qkv, r = rnd(B, T, C + 2 * NKV * D, scale=1.5), rnd(B, T, C)
+    q, k, v = qkv.split([C, NKV * D, NKV * D], dim=2)
+    heads = lambda z, n: z.reshape(B, T, n, D).transpose(1, 2)
+    kk = heads(k, NKV).repeat_interleave(NH // NKV, dim=1)
+    vv = heads(v, NKV).repeat_interleave(NH // NKV, dim=1)
+    if causal:
+        o = F.scaled_dot_product_attention(heads(q, NH), kk, vv, is_causal=True)
+    else:
+        o = F.scaled_dot_product_attention(heads(q, NH), kk, vv, attn_mask=mask[:, None, None, :])
+    o = o.transpose(1, 2).reshape(B, T, C)
+    (o * r).sum().backward()
+    for n, t in [("qkv", qkv), ("r", r), ("out", o), ("dqkv", qkv.grad)]:
+        put(name + "." + n, t)
+
 path = sys.argv[1] if len(sys.argv) > 1 else "tests/golden/grad_ops.bin"
 with open(path, "wb") as f:
     for name, vals in out:

@@ -33,20 +33,23 @@ void pare_g_gelu_fwd(float *y, const float *x, int64_t n);
 void pare_g_gelu_bwd(float *dx, const float *x, const float *dy, int64_t n);
 void pare_g_tanh_fwd(float *y, const float *x, int64_t n);
 void pare_g_tanh_bwd(float *dx, const float *y, const float *dy, int64_t n);
-/* self-attention on qkv [B][T][3C]; att [B][NH][T][T] (probabilities) saved;
- * mask [B][T] of real tokens (NULL: all); causal for decoders */
+/* Self-attention, grouped-query when NKV < NH (NKV = NH: BERT's): qkv
+ * [B][T][C + 2 NKV D], D = C / NH, q | k | v with query head h on kv head
+ * h / (NH / NKV); att [B][NH][T][T] (probabilities) saved; mask [B][T] of
+ * real tokens (NULL: all); causal for decoders. */
 void pare_g_attention_fwd(float *out, float *att, const float *qkv, const int8_t *mask, int64_t B, int64_t T,
-                          int64_t C, int64_t NH, int causal);
+                          int64_t C, int64_t NH, int64_t NKV, int causal);
 void pare_g_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t B, int64_t T,
-                          int64_t C, int64_t NH);
-/* The same over (sequence, head) pairs [p0, p1) of the B * NH (pair p is
- * sequence p / NH, head p % NH): disjoint ranges touch disjoint memory, so
- * threads can split the pairs. scratch: (C / NH + 1) * T floats per thread.
- * (The whole-batch forms above allocate it; they do nothing if they cannot.) */
+                          int64_t C, int64_t NH, int64_t NKV);
+/* The same over (sequence, kv head) pairs [p0, p1) of the B * NKV (pair p
+ * is sequence p / NKV, kv head p % NKV, with its query heads): disjoint
+ * ranges touch disjoint memory, so threads can split the pairs. scratch:
+ * (C / NH + 1) * T floats per thread. (The whole-batch forms above allocate
+ * it; they do nothing if they cannot.) */
 void pare_g_attention_fwd_range(float *out, float *att, const float *qkv, const int8_t *mask, int64_t T, int64_t C,
-                                int64_t NH, int causal, int64_t p0, int64_t p1, float *scratch);
+                                int64_t NH, int64_t NKV, int causal, int64_t p0, int64_t p1, float *scratch);
 void pare_g_attention_bwd_range(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t T, int64_t C,
-                                int64_t NH, int64_t p0, int64_t p1, float *scratch);
+                                int64_t NH, int64_t NKV, int64_t p0, int64_t p1, float *scratch);
 /* Llama-family ops. RMSNorm over C (rstd [M] saved); SwiGLU silu(a) * b;
  * rotary embedding (HF rotate-half) of rows of NH heads of D at positions
  * pos[M], base theta (the forward overwrites y; the backward adds into dx).

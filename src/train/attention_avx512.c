@@ -4,7 +4,8 @@
  * of streaming rows through L1 per product. Head size D must be a multiple
  * of 16 (pare_train_attn_ok); the trainer uses grad_body.h otherwise.
  *
- * Per pair, with P the probabilities [T][T] (kept in att for the backward):
+ * Per (sequence, kv head) pair and each of its query heads, with P the
+ * probabilities [T][T] (kept in att for the backward):
  *   forward   S = Q K^T * scale (+ masks), P = softmax(S), O = P V
  *   backward  dP = dO V^T, dS = P (dP - rowsum(P dP)) * scale,
  *             dQ = dS K, dK = dS^T Q, dV = P^T dO
@@ -88,7 +89,9 @@ static void gemm_nn(int at, int64_t M, int64_t N, int64_t K, const float *a, int
     }
 }
 
-bool pare_train_attn_ok(int64_t C, int64_t NH) { return NH > 0 && C % NH == 0 && (C / NH) % 16 == 0; }
+bool pare_train_attn_ok(int64_t C, int64_t NH, int64_t NKV) {
+    return NH > 0 && NKV > 0 && NH % NKV == 0 && C % NH == 0 && (C / NH) % 16 == 0;
+}
 
 int64_t pare_train_attn_scratch(int64_t C, int64_t NH, int64_t T) {
     const int64_t D = C / NH, Tp = (T + 15) / 16 * 16;
@@ -104,77 +107,83 @@ static void transpose_head(float *dst, const float *src, int64_t ld, int64_t T, 
 }
 
 void pare_train_attn_fwd_avx512(float *out, float *att, const float *qkv, const int8_t *mask, int64_t T, int64_t C,
-                                int64_t NH, int causal, int64_t p0, int64_t p1, float *scratch) {
-    const int64_t D = C / NH, Tp = (T + 15) / 16 * 16, C3 = 3 * C;
+                                int64_t NH, int64_t NKV, int causal, int64_t p0, int64_t p1, float *scratch) {
+    const int64_t D = C / NH, Tp = (T + 15) / 16 * 16, S = C + 2 * NKV * D, G = NH / NKV;
     const float scale = 1.0f / sqrtf((float)D);
     float *kt = scratch, *s = kt + D * Tp;
     for (int64_t p = p0; p < p1; p++) {
-        const int64_t b = p / NH, h = p % NH;
-        const float *q = qkv + b * T * C3 + h * D, *k = q + C, *v = q + 2 * C;
+        const int64_t b = p / NKV, kh = p % NKV;
+        const float *row0 = qkv + b * T * S, *k = row0 + C + kh * D, *v = row0 + C + (NKV + kh) * D;
         const int8_t *mk = mask ? mask + b * T : NULL;
-        transpose_head(kt, k, C3, T, Tp, D);
-        for (int64_t i0 = 0; i0 < T; i0 += MR) {
-            const int64_t mr = T - i0 < MR ? T - i0 : MR;
-            gemm_nn(0, mr, Tp, D, q + i0 * C3, C3, kt, Tp, s, Tp, 0);
-            for (int64_t r = 0; r < mr; r++) {
-                const int64_t i = i0 + r;
-                float *sr = s + r * Tp, mx = -1e30f;
-                for (int64_t j = 0; j < Tp; j++) {
-                    const int on = j < T && (!mk || mk[j]) && (!causal || j <= i);
-                    sr[j] = on ? sr[j] * scale : -1e30f;
-                    mx = sr[j] > mx ? sr[j] : mx;
+        transpose_head(kt, k, S, T, Tp, D);
+        for (int64_t h = kh * G; h < (kh + 1) * G; h++) {
+            const float *q = row0 + h * D;
+            for (int64_t i0 = 0; i0 < T; i0 += MR) {
+                const int64_t mr = T - i0 < MR ? T - i0 : MR;
+                gemm_nn(0, mr, Tp, D, q + i0 * S, S, kt, Tp, s, Tp, 0);
+                for (int64_t r = 0; r < mr; r++) {
+                    const int64_t i = i0 + r;
+                    float *sr = s + r * Tp, mx = -1e30f;
+                    for (int64_t j = 0; j < Tp; j++) {
+                        const int on = j < T && (!mk || mk[j]) && (!causal || j <= i);
+                        sr[j] = on ? sr[j] * scale : -1e30f;
+                        mx = sr[j] > mx ? sr[j] : mx;
+                    }
+                    float *ar = att + ((b * NH + h) * T + i) * T;
+                    if (mx <= -1e29f) { /* no visible key */
+                        memset(sr, 0, sizeof(float) * (size_t)Tp);
+                        memset(ar, 0, sizeof(float) * (size_t)T);
+                        continue;
+                    }
+                    vm_v sum = VM_SPLAT(0.0f);
+                    for (int64_t j = 0; j < Tp; j += 16) {
+                        vm_v e = vm_exp(*(vm_uv *)(sr + j) - mx); /* -1e30 - mx -> exactly 0 */
+                        *(vm_uv *)(sr + j) = e;
+                        sum += e;
+                    }
+                    const float inv = 1.0f / _mm512_reduce_add_ps((__m512)sum);
+                    for (int64_t j = 0; j < Tp; j += 16) *(vm_uv *)(sr + j) *= inv;
+                    memcpy(ar, sr, sizeof(float) * (size_t)T);
                 }
-                float *ar = att + ((b * NH + h) * T + i) * T;
-                if (mx <= -1e29f) { /* no visible key */
-                    memset(sr, 0, sizeof(float) * (size_t)Tp);
-                    memset(ar, 0, sizeof(float) * (size_t)T);
-                    continue;
-                }
-                vm_v sum = VM_SPLAT(0.0f);
-                for (int64_t j = 0; j < Tp; j += 16) {
-                    vm_v e = vm_exp(*(vm_uv *)(sr + j) - mx); /* -1e30 - mx -> exactly 0 */
-                    *(vm_uv *)(sr + j) = e;
-                    sum += e;
-                }
-                const float inv = 1.0f / _mm512_reduce_add_ps((__m512)sum);
-                for (int64_t j = 0; j < Tp; j += 16) *(vm_uv *)(sr + j) *= inv;
-                memcpy(ar, sr, sizeof(float) * (size_t)T);
+                gemm_nn(0, mr, D, T, s, Tp, v, S, out + (b * T + i0) * C + h * D, C, 0);
             }
-            gemm_nn(0, mr, D, T, s, Tp, v, C3, out + (b * T + i0) * C + h * D, C, 0);
         }
     }
 }
 
 void pare_train_attn_bwd_avx512(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t T,
-                                int64_t C, int64_t NH, int64_t p0, int64_t p1, float *scratch) {
-    const int64_t D = C / NH, Tp = (T + 15) / 16 * 16, C3 = 3 * C;
+                                int64_t C, int64_t NH, int64_t NKV, int64_t p0, int64_t p1, float *scratch) {
+    const int64_t D = C / NH, Tp = (T + 15) / 16 * 16, S = C + 2 * NKV * D, G = NH / NKV;
     const float scale = 1.0f / sqrtf((float)D);
     float *vt = scratch, *dp = vt + D * Tp, *ds = dp + MR * Tp;
     for (int64_t p = p0; p < p1; p++) {
-        const int64_t b = p / NH, h = p % NH;
-        const float *q = qkv + b * T * C3 + h * D, *k = q + C, *v = q + 2 * C;
-        const float *P = att + (b * NH + h) * T * T, *dO = dout + b * T * C + h * D;
-        float *dq = dqkv + b * T * C3 + h * D, *dk = dq + C, *dv = dq + 2 * C;
-        transpose_head(vt, v, C3, T, Tp, D);
-        for (int64_t i0 = 0; i0 < T; i0 += MR) {
-            const int64_t mr = T - i0 < MR ? T - i0 : MR;
-            gemm_nn(0, mr, Tp, D, dO + i0 * C, C, vt, Tp, dp, Tp, 0);
-            for (int64_t r = 0; r < mr; r++) {
-                const float *pr = P + (i0 + r) * T, *dpr = dp + r * Tp;
-                float *dsr = ds + (i0 + r) * Tp;
-                const int64_t T16 = T / 16 * 16;
-                vm_v acc = VM_SPLAT(0.0f);
-                for (int64_t j = 0; j < T16; j += 16) acc += *(const vm_uv *)(pr + j) * *(const vm_uv *)(dpr + j);
-                float dot = _mm512_reduce_add_ps((__m512)acc);
-                for (int64_t j = T16; j < T; j++) dot += pr[j] * dpr[j];
-                for (int64_t j = 0; j < T16; j += 16)
-                    *(vm_uv *)(dsr + j) = *(const vm_uv *)(pr + j) * (*(const vm_uv *)(dpr + j) - dot) * scale;
-                for (int64_t j = T16; j < T; j++) dsr[j] = pr[j] * (dpr[j] - dot) * scale;
-                for (int64_t j = T; j < Tp; j++) dsr[j] = 0;
+        const int64_t b = p / NKV, kh = p % NKV;
+        const float *row0 = qkv + b * T * S, *k = row0 + C + kh * D, *v = row0 + C + (NKV + kh) * D;
+        float *drow0 = dqkv + b * T * S, *dk = drow0 + C + kh * D, *dv = drow0 + C + (NKV + kh) * D;
+        transpose_head(vt, v, S, T, Tp, D);
+        for (int64_t h = kh * G; h < (kh + 1) * G; h++) {
+            const float *q = row0 + h * D, *P = att + (b * NH + h) * T * T, *dO = dout + b * T * C + h * D;
+            float *dq = drow0 + h * D;
+            for (int64_t i0 = 0; i0 < T; i0 += MR) {
+                const int64_t mr = T - i0 < MR ? T - i0 : MR;
+                gemm_nn(0, mr, Tp, D, dO + i0 * C, C, vt, Tp, dp, Tp, 0);
+                for (int64_t r = 0; r < mr; r++) {
+                    const float *pr = P + (i0 + r) * T, *dpr = dp + r * Tp;
+                    float *dsr = ds + (i0 + r) * Tp;
+                    const int64_t T16 = T / 16 * 16;
+                    vm_v acc = VM_SPLAT(0.0f);
+                    for (int64_t j = 0; j < T16; j += 16) acc += *(const vm_uv *)(pr + j) * *(const vm_uv *)(dpr + j);
+                    float dot = _mm512_reduce_add_ps((__m512)acc);
+                    for (int64_t j = T16; j < T; j++) dot += pr[j] * dpr[j];
+                    for (int64_t j = 0; j < T16; j += 16)
+                        *(vm_uv *)(dsr + j) = *(const vm_uv *)(pr + j) * (*(const vm_uv *)(dpr + j) - dot) * scale;
+                    for (int64_t j = T16; j < T; j++) dsr[j] = pr[j] * (dpr[j] - dot) * scale;
+                    for (int64_t j = T; j < Tp; j++) dsr[j] = 0;
+                }
+                gemm_nn(0, mr, D, T, ds + i0 * Tp, Tp, k, S, dq + i0 * S, S, 1);
             }
-            gemm_nn(0, mr, D, T, ds + i0 * Tp, Tp, k, C3, dq + i0 * C3, C3, 1);
+            gemm_nn(1, T, D, T, ds, Tp, q, S, dk, S, 1); /* dK += dS^T Q */
+            gemm_nn(1, T, D, T, P, T, dO, C, dv, S, 1);  /* dV += P^T dO */
         }
-        gemm_nn(1, T, D, T, ds, Tp, q, C3, dk, C3, 1); /* dK = dS^T Q */
-        gemm_nn(1, T, D, T, P, T, dO, C, dv, C3, 1);   /* dV = P^T dO */
     }
 }

@@ -89,9 +89,9 @@ static void attn_run(void *ctx, int ith, int nth) {
     pare_split_range(j->pairs, ith, nth, &lo, &hi);
     float *sc = j->scratch + (size_t)ith * (size_t)j->per_thread;
     if (j->bwd)
-        (j->avx512 ? pare_train_attn_bwd_avx512 : pare_g_attention_bwd_range)(j->out, j->in, j->qkv, j->att_in, j->T, j->C, j->NH, lo, hi, sc);
+        (j->avx512 ? pare_train_attn_bwd_avx512 : pare_g_attention_bwd_range)(j->out, j->in, j->qkv, j->att_in, j->T, j->C, j->NH, j->NH, lo, hi, sc);
     else
-        (j->avx512 ? pare_train_attn_fwd_avx512 : pare_g_attention_fwd_range)(j->out, j->att, j->qkv, j->mask, j->T, j->C, j->NH, 0, lo, hi, sc);
+        (j->avx512 ? pare_train_attn_fwd_avx512 : pare_g_attention_fwd_range)(j->out, j->att, j->qkv, j->mask, j->T, j->C, j->NH, j->NH, 0, lo, hi, sc);
 }
 
 static int64_t add_param(pare_bert_trainer *t, const char *name, int64_t r, int64_t c, bool decay) {
@@ -272,7 +272,7 @@ pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o
     if (!s) s = alloc_acts(t, err);
     if (!s && !(t->pool = pare_pool_create(0, err))) s = err ? err->code : PARE_ERR_INTERNAL;
     if (!s) {
-        t->avx512 = pare_rowops_isa() >= PARE_ISA_AVX512 && pare_train_attn_ok(c->hidden_size, c->n_heads);
+        t->avx512 = pare_rowops_isa() >= PARE_ISA_AVX512 && pare_train_attn_ok(c->hidden_size, c->n_heads, c->n_heads);
         t->attn_per_thread = t->avx512 ? pare_train_attn_scratch(c->hidden_size, c->n_heads, o->max_len)
                                        : (c->hidden_size / c->n_heads + 1) * o->max_len;
     }

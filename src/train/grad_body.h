@@ -93,106 +93,112 @@ void G_FN(pare_g_tanh_bwd)(REAL *dx, const REAL *y, const REAL *dy, int64_t n) {
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1 - y[i] * y[i]);
 }
 
-/* Multi-head self-attention on qkv [B][T][3C] (q | k | v, heads of C/NH
- * inside each): out [B][T][C]; att [B][NH][T][T] keeps the probabilities.
- * mask [B][T] (NULL: all) marks real tokens; padded keys get no weight;
- * causal: key j visible from query i when j <= i. */
+/* Multi-head self-attention, grouped-query when NKV < NH: qkv [B][T][S],
+ * S = C + 2 NKV D with D = C / NH: q (NH heads of D) | k (NKV heads) |
+ * v (NKV heads); query head h reads kv head h / (NH / NKV). out [B][T][C];
+ * att [B][NH][T][T] keeps the probabilities. mask [B][T] (NULL: all) marks
+ * real tokens; padded keys get no weight; causal: key j visible from query
+ * i when j <= i. The ranges run over (sequence, kv head) pairs p of the
+ * B * NKV (p / NKV, p % NKV), each with its NH / NKV query heads, so
+ * disjoint ranges write disjoint memory. */
 void G_FN(pare_g_attention_fwd_range)(REAL *out, REAL *att, const REAL *qkv, const int8_t *mask, int64_t T, int64_t C,
-                                      int64_t NH, int causal, int64_t p0, int64_t p1, REAL *kt) {
-    const int64_t D = C / NH;
+                                      int64_t NH, int64_t NKV, int causal, int64_t p0, int64_t p1, REAL *kt) {
+    const int64_t D = C / NH, S = C + 2 * NKV * D, G = NH / NKV;
     const REAL scale = 1 / SQRT((REAL)D);
-    /* kt: K^T of the head (D x T), so the score loops run along j */
+    /* kt: K^T of the kv head (D x T), so the score loops run along j */
     for (int64_t p = p0; p < p1; p++) {
-        const int64_t b = p / NH, h = p % NH;
+        const int64_t b = p / NKV, kh = p % NKV;
         for (int64_t j = 0; j < T; j++) {
-            const REAL *k = qkv + (b * T + j) * 3 * C + C + h * D;
+            const REAL *k = qkv + (b * T + j) * S + C + kh * D;
             for (int64_t d = 0; d < D; d++) kt[d * T + j] = k[d];
         }
-        for (int64_t i = 0; i < T; i++) {
-            const REAL *q = qkv + (b * T + i) * 3 * C + h * D;
-            REAL *a = att + ((b * NH + h) * T + i) * T;
-            for (int64_t j = 0; j < T; j++) a[j] = 0;
-            for (int64_t d = 0; d < D; d++) {
-                const REAL qd = q[d], *row = kt + d * T;
-                for (int64_t j = 0; j < T; j++) a[j] += qd * row[j];
+        for (int64_t h = kh * G; h < (kh + 1) * G; h++)
+            for (int64_t i = 0; i < T; i++) {
+                const REAL *q = qkv + (b * T + i) * S + h * D;
+                REAL *a = att + ((b * NH + h) * T + i) * T;
+                for (int64_t j = 0; j < T; j++) a[j] = 0;
+                for (int64_t d = 0; d < D; d++) {
+                    const REAL qd = q[d], *row = kt + d * T;
+                    for (int64_t j = 0; j < T; j++) a[j] += qd * row[j];
+                }
+                REAL mx = -1e30f;
+                for (int64_t j = 0; j < T; j++) {
+                    const int on = (!mask || mask[b * T + j]) && (!causal || j <= i);
+                    a[j] = on ? a[j] * scale : (REAL)-1e30f;
+                    mx = a[j] > mx ? a[j] : mx;
+                }
+                REAL sum = 0;
+                for (int64_t j = 0; j < T; j++) {
+                    a[j] = a[j] <= (REAL)-1e29f ? 0 : EXP(a[j] - mx);
+                    sum += a[j];
+                }
+                const REAL inv = sum > 0 ? 1 / sum : 0;
+                REAL *o = out + (b * T + i) * C + h * D;
+                for (int64_t d = 0; d < D; d++) o[d] = 0;
+                for (int64_t j = 0; j < T; j++) {
+                    a[j] *= inv;
+                    if (a[j] == 0) continue;
+                    const REAL *v = qkv + (b * T + j) * S + C + (NKV + kh) * D;
+                    for (int64_t d = 0; d < D; d++) o[d] += a[j] * v[d];
+                }
             }
-            REAL mx = -1e30f;
-            for (int64_t j = 0; j < T; j++) {
-                const int on = (!mask || mask[b * T + j]) && (!causal || j <= i);
-                a[j] = on ? a[j] * scale : (REAL)-1e30f;
-                mx = a[j] > mx ? a[j] : mx;
-            }
-            REAL sum = 0;
-            for (int64_t j = 0; j < T; j++) {
-                a[j] = a[j] <= (REAL)-1e29f ? 0 : EXP(a[j] - mx);
-                sum += a[j];
-            }
-            const REAL inv = sum > 0 ? 1 / sum : 0;
-            REAL *o = out + (b * T + i) * C + h * D;
-            for (int64_t d = 0; d < D; d++) o[d] = 0;
-            for (int64_t j = 0; j < T; j++) {
-                a[j] *= inv;
-                if (a[j] == 0) continue;
-                const REAL *v = qkv + (b * T + j) * 3 * C + 2 * C + h * D;
-                for (int64_t d = 0; d < D; d++) o[d] += a[j] * v[d];
-            }
-        }
     }
 }
 
 void G_FN(pare_g_attention_fwd)(REAL *out, REAL *att, const REAL *qkv, const int8_t *mask, int64_t B, int64_t T,
-                                int64_t C, int64_t NH, int causal) {
+                                int64_t C, int64_t NH, int64_t NKV, int causal) {
     REAL *kt = malloc(sizeof(REAL) * (size_t)(C / NH * T + T));
-    if (kt) G_FN(pare_g_attention_fwd_range)(out, att, qkv, mask, T, C, NH, causal, 0, B * NH, kt);
+    if (kt) G_FN(pare_g_attention_fwd_range)(out, att, qkv, mask, T, C, NH, NKV, causal, 0, B * NKV, kt);
     free(kt);
 }
 
 void G_FN(pare_g_attention_bwd_range)(REAL *dqkv, const REAL *dout, const REAL *qkv, const REAL *att, int64_t T,
-                                      int64_t C, int64_t NH, int64_t p0, int64_t p1, REAL *vt) {
-    const int64_t D = C / NH;
+                                      int64_t C, int64_t NH, int64_t NKV, int64_t p0, int64_t p1, REAL *vt) {
+    const int64_t D = C / NH, S = C + 2 * NKV * D, G = NH / NKV;
     const REAL scale = 1 / SQRT((REAL)D);
-    REAL *da = vt + D * T; /* vt: V^T of the head (D x T), then d att of a row (T) */
+    REAL *da = vt + D * T; /* vt: V^T of the kv head (D x T), then d att of a row (T) */
     for (int64_t p = p0; p < p1; p++) {
-        const int64_t b = p / NH, h = p % NH;
+        const int64_t b = p / NKV, kh = p % NKV;
         for (int64_t j = 0; j < T; j++) {
-            const REAL *v = qkv + (b * T + j) * 3 * C + 2 * C + h * D;
+            const REAL *v = qkv + (b * T + j) * S + C + (NKV + kh) * D;
             for (int64_t d = 0; d < D; d++) vt[d * T + j] = v[d];
         }
-        for (int64_t i = 0; i < T; i++) {
-            const REAL *a = att + ((b * NH + h) * T + i) * T, *dO = dout + (b * T + i) * C + h * D;
-            const REAL *q = qkv + (b * T + i) * 3 * C + h * D;
-            REAL *dq = dqkv + (b * T + i) * 3 * C + h * D;
-            /* d att[j] = dO . v_j */
-            for (int64_t j = 0; j < T; j++) da[j] = 0;
-            for (int64_t d = 0; d < D; d++) {
-                const REAL g = dO[d], *row = vt + d * T;
-                for (int64_t j = 0; j < T; j++) da[j] += g * row[j];
-            }
-            REAL dot = 0; /* sum_j att[j] d att[j] */
-            for (int64_t j = 0; j < T; j++) {
-                if (a[j] == 0) continue;
-                REAL *dv = dqkv + (b * T + j) * 3 * C + 2 * C + h * D;
-                for (int64_t d = 0; d < D; d++) dv[d] += a[j] * dO[d];
-                dot += a[j] * da[j];
-            }
-            for (int64_t j = 0; j < T; j++) {
-                if (a[j] == 0) continue;
-                const REAL *k = qkv + (b * T + j) * 3 * C + C + h * D;
-                REAL *dk = dqkv + (b * T + j) * 3 * C + C + h * D;
-                const REAL ds = a[j] * (da[j] - dot) * scale; /* softmax backward, then the scale */
+        for (int64_t h = kh * G; h < (kh + 1) * G; h++)
+            for (int64_t i = 0; i < T; i++) {
+                const REAL *a = att + ((b * NH + h) * T + i) * T, *dO = dout + (b * T + i) * C + h * D;
+                const REAL *q = qkv + (b * T + i) * S + h * D;
+                REAL *dq = dqkv + (b * T + i) * S + h * D;
+                /* d att[j] = dO . v_j */
+                for (int64_t j = 0; j < T; j++) da[j] = 0;
                 for (int64_t d = 0; d < D; d++) {
-                    dq[d] += ds * k[d];
-                    dk[d] += ds * q[d];
+                    const REAL g = dO[d], *row = vt + d * T;
+                    for (int64_t j = 0; j < T; j++) da[j] += g * row[j];
+                }
+                REAL dot = 0; /* sum_j att[j] d att[j] */
+                for (int64_t j = 0; j < T; j++) {
+                    if (a[j] == 0) continue;
+                    REAL *dv = dqkv + (b * T + j) * S + C + (NKV + kh) * D;
+                    for (int64_t d = 0; d < D; d++) dv[d] += a[j] * dO[d];
+                    dot += a[j] * da[j];
+                }
+                for (int64_t j = 0; j < T; j++) {
+                    if (a[j] == 0) continue;
+                    const REAL *k = qkv + (b * T + j) * S + C + kh * D;
+                    REAL *dk = dqkv + (b * T + j) * S + C + kh * D;
+                    const REAL ds = a[j] * (da[j] - dot) * scale; /* softmax backward, then the scale */
+                    for (int64_t d = 0; d < D; d++) {
+                        dq[d] += ds * k[d];
+                        dk[d] += ds * q[d];
+                    }
                 }
             }
-        }
     }
 }
 
 void G_FN(pare_g_attention_bwd)(REAL *dqkv, const REAL *dout, const REAL *qkv, const REAL *att, int64_t B, int64_t T,
-                                int64_t C, int64_t NH) {
+                                int64_t C, int64_t NH, int64_t NKV) {
     REAL *vt = malloc(sizeof(REAL) * (size_t)(C / NH * T + T));
-    if (vt) G_FN(pare_g_attention_bwd_range)(dqkv, dout, qkv, att, T, C, NH, 0, B * NH, vt);
+    if (vt) G_FN(pare_g_attention_bwd_range)(dqkv, dout, qkv, att, T, C, NH, NKV, 0, B * NKV, vt);
     free(vt);
 }
 
