@@ -29,6 +29,20 @@ expect_match "student has 3 layers" "$(cat "$TMP/st/config.json")" '"num_hidden_
 expect_match "student classifies" "$("$PARE" classify "$TMP/st" --text "so angry" 2>&1)" '"anger"'
 out=$("$PARE" eval "$TMP/ft" --data "$data" --limit $n --labels anger,joy,sadness --max-len 32 2>&1)
 expect_match "eval scores the test split" "$out" "test +n [0-9]+ +exact match"
+# the same rows as CSV and JSON Lines score the same as the TSV
+python3 - "$data" "$TMP/d.csv" "$TMP/d.jsonl" <<'PY'
+import csv, json, sys
+rows = list(csv.reader(open(sys.argv[1], encoding="utf-8"), delimiter="\t", quoting=csv.QUOTE_NONE))
+csv.writer(open(sys.argv[2], "w", encoding="utf-8", newline="")).writerows(rows)
+with open(sys.argv[3], "w", encoding="utf-8") as f:
+    for r in rows[1:]:
+        f.write(json.dumps({k: (int(v) if k not in ("ID", "Tweet") else v) for k, v in zip(rows[0], r)}) + "\n")
+PY
+tsv_out=$(echo "$out" | grep -E "test +n")
+for f in d.csv d.jsonl; do
+    o=$("$PARE" eval "$TMP/ft" --data "$TMP/$f" --limit $n --labels anger,joy,sadness --max-len 32 2>&1 | grep -E "test +n")
+    expect_match "eval on $f equals the TSV" "$o" "^$(printf '%s' "$tsv_out" | sed 's/[.[\*^$]/\\&/g')\$"
+done
 expect_exit 0 "prune + recovery" "$PARE" finetune "$TMP/ft" --data "$data" --limit $n --epochs 1 --batch 8 --max-len 32 \
     --labels anger,joy,sadness --prune 0.5 --keep-zeros --threads 2 -o "$TMP/rec"
 expect_match "recovery keeps the zeros" "$("$PARE" info "$TMP/rec" 2>&1)" "sparsity: +0\.5000 of the encoder Linear"

@@ -58,7 +58,7 @@ static pare_status load_data(cell_state *st, pare_err *err) {
     const pare_exp_config *cfg = st->cfg;
     pare_dataset_opts o = {.text_column = cfg->dataset.text, .limit = cfg->dataset.limit,
                            .single_label = !strcmp(cfg->dataset.task, "single-label")};
-    pare_status s = pare_dataset_load_tsv(cfg->dataset.path, &o, &st->data, err);
+    pare_status s = pare_dataset_load(cfg->dataset.path, &o, &st->data, err);
     if (s) return s;
     const int64_t n = st->data.n, L = st->data.n_labels;
     st->part = malloc((size_t)n);

@@ -1,25 +1,13 @@
-/* TSV datasets of labelled texts and deterministic splits (see
- * include/pare/dataset.h). The file is read whole; texts point into it. */
+/* Datasets of labelled texts (TSV, CSV, JSONL through dataset_formats.c)
+ * and deterministic splits (see include/pare/dataset.h). The file is read
+ * whole; texts point into its copy, or into the JSONL reader's buffer. */
 #include "pare/dataset.h"
+#include "io/dataset_formats.h"
 
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
-
-/* Split a line at tabs in place: up to cap fields, returns their count. */
-static int split_tabs(char *line, char **f, int cap) {
-    int n = 0;
-    while (n < cap) {
-        f[n++] = line;
-        char *t = strchr(line, '\t');
-        if (!t) break;
-        *t = 0;
-        line = t + 1;
-    }
-    return n;
-}
-
-#define MAX_COLS 256
 
 static int find_col(char **h, int nh, const char *name) {
     for (int i = 0; i < nh; i++)
@@ -27,38 +15,62 @@ static int find_col(char **h, int nh, const char *name) {
     return -1;
 }
 
-pare_status pare_dataset_load_tsv(const char *path, const pare_dataset_opts *o, pare_dataset *d,
-                                  pare_err *err) {
+pare_data_format pare_data_format_of(const char *path) {
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash)) return PARE_DATA_TSV;
+    if (!strcasecmp(dot, ".csv")) return PARE_DATA_CSV;
+    if (!strcasecmp(dot, ".jsonl") || !strcasecmp(dot, ".ndjson") || !strcasecmp(dot, ".json")) return PARE_DATA_JSONL;
+    return PARE_DATA_TSV;
+}
+
+pare_status pare_dataset_load(const char *path, const pare_dataset_opts *o, pare_dataset *d, pare_err *err) {
+    memset(d, 0, sizeof *d);
+    char *buf;
+    size_t len;
+    pare_status s = pare_read_file(path, (size_t)1 << 31, &buf, &len, err);
+    if (s) return s;
+    s = pare_dataset_parse(path, buf, len, o && o->format ? o->format : pare_data_format_of(path), o, d, err);
+    free(buf);
+    return s;
+}
+
+static const char *const format_names[] = {"auto", "TSV", "CSV", "JSONL"};
+
+pare_status pare_dataset_parse(const char *name, const char *data, size_t len, pare_data_format fmt,
+                               const pare_dataset_opts *o, pare_dataset *d, pare_err *err) {
     memset(d, 0, sizeof *d);
     const char *text_col = o && o->text_column ? o->text_column : "Tweet";
-    size_t len;
-    pare_status s = pare_read_file(path, (size_t)1 << 31, &d->buf_, &len, err);
-    if (s) return s;
-    if (memchr(d->buf_, 0, len)) {
-        s = pare_err_set(err, PARE_ERR_FORMAT, "%s: contains NUL bytes; expected UTF-8 TSV text", path);
+    if ((unsigned)fmt > PARE_DATA_JSONL) return pare_err_set(err, PARE_ERR_INVALID, "%s: unknown format %d", name, (int)fmt);
+    if (fmt == PARE_DATA_AUTO) fmt = PARE_DATA_TSV;
+    if (memchr(data, 0, len))
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: contains NUL bytes; expected UTF-8 %s text", name, format_names[fmt]);
+    if (!(d->buf_ = malloc(len + 1))) return pare_err_set(err, PARE_ERR_OOM, "%s: out of memory", name);
+    memcpy(d->buf_, data, len);
+    d->buf_[len] = 0;
+    pare_ds_reader r;
+    pare_status s = pare_ds_reader_init(&r, name, fmt, d->buf_, len, err);
+    if (s) goto fail;
+    char *h[PARE_DS_MAX_COLS];
+    int nh = pare_ds_header(&r, h, err), tc = nh > 0 ? find_col(h, nh, text_col) : -1;
+    if (nh < 0) {
+        s = err ? err->code : PARE_ERR_FORMAT;
         goto fail;
     }
-    char *p = d->buf_, *hdr = pare_next_line(&p), *h[MAX_COLS];
-    if (!hdr) {
-        s = pare_err_set(err, PARE_ERR_FORMAT, "%s: empty file, expected a header row", path);
-        goto fail;
-    }
-    int nh = split_tabs(hdr, h, MAX_COLS), tc = find_col(h, nh, text_col);
     if (tc < 0) {
-        s = pare_err_set(err, PARE_ERR_FORMAT, "%s: no column named '%s' in the header row", path, text_col);
+        s = pare_err_set(err, PARE_ERR_FORMAT, "%s: no column named '%s' in the %s", name, text_col,
+                         fmt == PARE_DATA_JSONL ? "first object" : "header row");
         goto fail;
     }
     int lc[PARE_DATASET_MAX_LABELS], nl = 0;
     if (o && o->label_columns && o->n_label_columns > 0) {
         if (o->n_label_columns > PARE_DATASET_MAX_LABELS) {
-            s = pare_err_set(err, PARE_ERR_INVALID, "%s: %lld label columns, at most %d", path,
+            s = pare_err_set(err, PARE_ERR_INVALID, "%s: %lld label columns, at most %d", name,
                              (long long)o->n_label_columns, PARE_DATASET_MAX_LABELS);
             goto fail;
         }
         for (int64_t i = 0; i < o->n_label_columns; i++) {
             if ((lc[nl] = find_col(h, nh, o->label_columns[i])) < 0) {
-                s = pare_err_set(err, PARE_ERR_FORMAT, "%s: no label column named '%s' in the header row", path,
-                                 o->label_columns[i]);
+                s = pare_err_set(err, PARE_ERR_FORMAT, "%s: no label column named '%s'", name, o->label_columns[i]);
                 goto fail;
             }
             nl++;
@@ -67,19 +79,19 @@ pare_status pare_dataset_load_tsv(const char *path, const pare_dataset_opts *o, 
         for (int i = 0; i < nh; i++) {
             if (i == tc || !strcmp(h[i], "ID") || !strcmp(h[i], "id")) continue;
             if (nl == PARE_DATASET_MAX_LABELS) {
-                s = pare_err_set(err, PARE_ERR_FORMAT, "%s: more than %d label columns", path, PARE_DATASET_MAX_LABELS);
+                s = pare_err_set(err, PARE_ERR_FORMAT, "%s: more than %d label columns", name, PARE_DATASET_MAX_LABELS);
                 goto fail;
             }
             lc[nl++] = i;
         }
     }
     if (nl == 0) {
-        s = pare_err_set(err, PARE_ERR_FORMAT, "%s: no label columns besides '%s'", path, text_col);
+        s = pare_err_set(err, PARE_ERR_FORMAT, "%s: no label columns besides '%s'", name, text_col);
         goto fail;
     }
     bool single = o && o->single_label;
     if (single && nl != 1) {
-        s = pare_err_set(err, PARE_ERR_INVALID, "%s: a single-label dataset takes one label column, not %d", path, nl);
+        s = pare_err_set(err, PARE_ERR_INVALID, "%s: a single-label dataset takes one label column, not %d", name, nl);
         goto fail;
     }
     d->multi_label = !single;
@@ -87,25 +99,26 @@ pare_status pare_dataset_load_tsv(const char *path, const pare_dataset_opts *o, 
         d->n_labels = nl;
         for (int i = 0; i < nl; i++) snprintf(d->label_names[i], sizeof d->label_names[i], "%s", h[lc[i]]);
     }
-    /* count rows for the arrays */
-    int64_t rows = 0;
-    for (const char *q = p; *q; q++) rows += *q == '\n';
-    rows++;
+    /* rows: at most one per line */
+    int64_t rows = 1;
+    for (size_t i = 0; i < len; i++) rows += data[i] == '\n';
     if (o && o->limit > 0 && rows > o->limit) rows = o->limit;
     d->texts = calloc((size_t)rows, sizeof *d->texts);
     int64_t cap_labels = single ? PARE_DATASET_MAX_LABELS : nl;
     d->labels = calloc((size_t)rows * (size_t)cap_labels, 1);
     if (!d->texts || !d->labels) {
-        s = pare_err_set(err, PARE_ERR_OOM, "%s: out of memory for %lld rows", path, (long long)rows);
+        s = pare_err_set(err, PARE_ERR_OOM, "%s: out of memory for %lld rows", name, (long long)rows);
         goto fail;
     }
-    char *line, *f[MAX_COLS];
-    for (int64_t lineno = 2; d->n < rows && (line = pare_next_line(&p)); lineno++) {
-        if (!*line) continue;
-        int nf = split_tabs(line, f, MAX_COLS);
+    char *f[PARE_DS_MAX_COLS];
+    int64_t lineno = 0;
+    for (int nf; d->n < rows && (nf = pare_ds_next(&r, f, &lineno, err)) != 0;) {
+        if (nf < 0) {
+            s = err ? err->code : PARE_ERR_FORMAT;
+            goto fail;
+        }
         if (nf != nh) {
-            s = pare_err_set(err, PARE_ERR_FORMAT, "%s:%lld: %d fields, the header has %d", path,
-                             (long long)lineno, nf, nh);
+            s = pare_err_set(err, PARE_ERR_FORMAT, "%s:%lld: %d fields, the header has %d", name, (long long)lineno, nf, nh);
             goto fail;
         }
         uint8_t *y = d->labels + d->n * cap_labels;
@@ -115,8 +128,8 @@ pare_status pare_dataset_load_tsv(const char *path, const pare_dataset_opts *o, 
             while (k < d->n_labels && strcmp(d->label_names[k], v)) k++;
             if (k == d->n_labels) {
                 if (k == PARE_DATASET_MAX_LABELS) {
-                    s = pare_err_set(err, PARE_ERR_FORMAT, "%s:%lld: more than %d classes", path,
-                                     (long long)lineno, PARE_DATASET_MAX_LABELS);
+                    s = pare_err_set(err, PARE_ERR_FORMAT, "%s:%lld: more than %d classes", name, (long long)lineno,
+                                     PARE_DATASET_MAX_LABELS);
                     goto fail;
                 }
                 snprintf(d->label_names[k], sizeof d->label_names[k], "%s", v);
@@ -128,7 +141,7 @@ pare_status pare_dataset_load_tsv(const char *path, const pare_dataset_opts *o, 
                 const char *v = f[lc[i]];
                 if ((v[0] != '0' && v[0] != '1') || v[1]) {
                     s = pare_err_set(err, PARE_ERR_FORMAT, "%s:%lld: label column '%s' holds '%.20s', expected 0 or 1",
-                                     path, (long long)lineno, h[lc[i]], v);
+                                     name, (long long)lineno, h[lc[i]], v);
                     goto fail;
                 }
                 y[i] = v[0] == '1';
@@ -137,15 +150,17 @@ pare_status pare_dataset_load_tsv(const char *path, const pare_dataset_opts *o, 
         d->texts[d->n++] = f[tc];
     }
     if (d->n == 0) {
-        s = pare_err_set(err, PARE_ERR_FORMAT, "%s: no data rows", path);
+        s = pare_err_set(err, PARE_ERR_FORMAT, "%s: no data rows", name);
         goto fail;
     }
     if (single) { /* compact the one-hot rows to n_labels columns */
-        for (int64_t r = 0; r < d->n; r++)
-            memmove(d->labels + r * d->n_labels, d->labels + r * cap_labels, (size_t)d->n_labels);
+        for (int64_t i = 0; i < d->n; i++)
+            memmove(d->labels + i * d->n_labels, d->labels + i * cap_labels, (size_t)d->n_labels);
     }
+    d->buf2_ = r.out; /* JSONL's decoded texts */
     return PARE_OK;
 fail:
+    pare_ds_reader_free(&r);
     pare_dataset_free(d);
     return s;
 }
@@ -154,6 +169,7 @@ void pare_dataset_free(pare_dataset *d) {
     free(d->texts);
     free(d->labels);
     free(d->buf_);
+    free(d->buf2_);
     memset(d, 0, sizeof *d);
 }
 

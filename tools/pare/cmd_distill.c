@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *HELP =
-    "usage: pare distill TEACHER --data FILE.tsv -o OUT [--student DIR | --stride 2] [finetune options]\n"
+    "usage: pare distill TEACHER --data FILE -o OUT [--student DIR | --stride 2] [finetune options]\n"
     "\n"
     "Knowledge distillation of a fine-tuned classifier TEACHER into a smaller\n"
     "student: by default the student is the teacher with every --stride-th encoder\n"

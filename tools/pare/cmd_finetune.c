@@ -1,5 +1,5 @@
 /* pare finetune: fine-tune a BERT-family encoder with a classification head
- * on a labelled TSV (optionally distilling from a teacher), report the
+ * on a labelled TSV, CSV or JSONL file (optionally distilling from a teacher), report the
  * split metrics, save a Hugging Face folder. */
 #include "cli.h"
 
@@ -12,7 +12,7 @@
 #include <string.h>
 
 static const char *HELP =
-    "usage: pare finetune MODEL --data FILE.tsv -o OUT [--text-column Tweet] [--labels a,b,...]\n"
+    "usage: pare finetune MODEL --data FILE -o OUT [--text-column Tweet] [--labels a,b,...]\n"
     "                     [--single-label] [--split 0.6,0.3,0.1] [--seed 42] [--epochs 3] [--batch 16]\n"
     "                     [--lr 5e-5] [--warmup 0.1] [--weight-decay 0.01] [--max-len 128] [--limit N]\n"
     "                     [--teacher DIR [--kd-alpha 0.5] [--kd-temperature 2]] [--threads N]\n"
@@ -24,6 +24,12 @@ static const char *HELP =
     "linear warm-up (--warmup: fraction of the steps) then linear decay, gradient\n"
     "norm clipped at 1, no dropout. Multi-label (every label column 0/1, BCE per\n"
     "label) unless --single-label (one column of class names, cross-entropy).\n"
+    "\n"
+    "FILE is TSV (a header row, tab-separated fields; .tsv, .txt and anything\n"
+    "else), CSV (.csv: RFC 4180 quoting) or JSON Lines (.jsonl, .ndjson: one object\n"
+    "per line, the first one's keys are the columns, labels 0/1, true/false or,\n"
+    "single-label, class names). --text-column names the text column; the labels\n"
+    "are --labels or every other column except ID/id.\n"
     "\n"
     "The data is split deterministically (--split train,validation,test with\n"
     "--seed, 60/30/10 as in the seed study); batches are drawn shuffled and grouped\n"
@@ -241,7 +247,7 @@ static int run(const ft_args *a, const cli_common *c) {
     pare_dataset_opts dopt = {.text_column = a->text_col, .label_columns = a->labels ? cols : NULL,
                               .n_label_columns = n_cols, .single_label = a->single, .limit = a->limit};
     /* the output folder first: a long run must not end unable to save */
-    if ((a->out && pare_mkdir_p(a->out, &err)) || pare_dataset_load_tsv(a->data, &dopt, &d, &err) ||
+    if ((a->out && pare_mkdir_p(a->out, &err)) || pare_dataset_load(a->data, &dopt, &d, &err) ||
         pare_wordpiece_load(a->model, &tok, &err))
         goto fail;
     fprintf(stderr, "pare finetune: %s: %lld examples, %lld %s\n", a->data, (long long)d.n, (long long)d.n_labels,
@@ -520,7 +526,7 @@ int cmd_finetune(int argc, char **argv) {
 int cmd_eval(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs("usage: pare eval MODEL --data FILE.tsv [--text-column Tweet] [--labels a,b,...] [--single-label]\n"
+            fputs("usage: pare eval MODEL --data FILE [--text-column Tweet] [--labels a,b,...] [--single-label]\n"
                   "                 [--split 0.6,0.3,0.1] [--seed 42] [--max-len 128] [--prune S] [--json]\n"
                   "\n"
                   "Scores a classifier folder on the test split of FILE (the split pare\n"

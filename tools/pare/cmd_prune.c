@@ -39,7 +39,7 @@ static const char *HELP =
     "weight magnitude and writes a smaller dense model that transformers loads\n"
     "(heads: config pruned_heads). Heads and neurons go in equal numbers from\n"
     "every layer; --scope global ranks heads over all layers (one stays in each).\n"
-    "--importance taylor --data FILE.tsv [--examples 256] ranks them instead by\n"
+    "--importance taylor --data FILE [--examples 256] ranks them instead by\n"
     "first-order Taylor importance, |dL/d mask| summed over batches of the training\n"
     "split (Molchanov et al. 2019; Michel et al. 2019 for heads); the folder needs a\n"
     "classification head trained on that data. transformers 4.x applies pruned_heads\n"
@@ -61,7 +61,7 @@ static pare_status taylor_scores(const char *model, const char *data, int64_t n_
     pare_bert_trainer *tr = NULL;
     uint8_t *part = NULL;
     pare_dataset_opts dopt = {0};
-    pare_status s = pare_dataset_load_tsv(data, &dopt, &d, err);
+    pare_status s = pare_dataset_load(data, &dopt, &d, err);
     if (!s) s = pare_wordpiece_load(model, &tok, err);
     pare_trainer_opts to = {.n_labels = d.n_labels, .multi_label = d.multi_label, .max_batch = B, .max_len = T_MAX,
                             .adamw = pare_adamw_defaults()};
@@ -243,7 +243,7 @@ int cmd_prune(int argc, char **argv) {
                 return CLI_USAGE;
             }
             if (!strcmp(importance, "taylor") != (data != NULL)) {
-                fprintf(stderr, "pare prune: --importance taylor needs --data FILE.tsv (labelled, as pare finetune reads it), and --data is for it\n");
+                fprintf(stderr, "pare prune: --importance taylor needs --data FILE (labelled, as pare finetune reads it), and --data is for it\n");
                 return CLI_USAGE;
             }
             return prune_structured(model, out, (pare_struct_unit)u, o.sparsity, global && scope_set, data, n_ex);
