@@ -4,7 +4,11 @@ same data, split, seed-derived split, epochs, batch, learning rate,
 schedule, clipping and weight decay, dropout off (pare trains without it).
 
     python3 tools/finetune_reference.py MODEL_DIR DATA.tsv [--epochs 3] [--batch 16]
-        [--lr 5e-5] [--max-len 128] [--seed 42] [--threads 2]
+        [--lr 5e-5] [--max-len 128] [--seed 42] [--threads 2] [--order pare|torch]
+
+--order pare (the default) trains on the very batches pare finetune draws
+(its split, shuffle, length grouping and batch shuffle, replayed here), so
+the two runs differ only in arithmetic; --order torch shuffles with torch.
 
 Prints the test metrics (exact match, micro/macro F1, Jaccard) and the
 training time as JSON, like `pare finetune --json`. Needs torch and
@@ -46,6 +50,26 @@ def pare_split(n, seed, frac):
     return part
 
 
+def pare_batches(train, lens, B, rng):
+    """One epoch of `pare finetune`'s batches: Fisher-Yates over the train
+    split with splitmix64, chunks of 50 batches sorted by token count
+    (stable, as pare's insertion sort), then the batches shuffled."""
+    order = list(train)
+    for i in range(len(order) - 1, 0, -1):
+        rng, r = splitmix64(rng)
+        j = r % (i + 1)
+        order[i], order[j] = order[j], order[i]
+    for s in range(0, len(order), 50 * B):
+        order[s:s + 50 * B] = sorted(order[s:s + 50 * B], key=lambda i: lens[i])
+    steps = (len(order) + B - 1) // B
+    starts = [k * B for k in range(steps)]
+    for k in range(steps - 1, 0, -1):
+        rng, r = splitmix64(rng)
+        j = r % (k + 1)
+        starts[k], starts[j] = starts[j], starts[k]
+    return [order[s:s + B] for s in starts], rng
+
+
 def metrics(pred, gold):
     n, L = len(gold), len(gold[0])
     em = sum(p == g for p, g in zip(pred, gold)) / n
@@ -69,6 +93,9 @@ def main():
     ap.add_argument("--seed", type=int, default=42); ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--save", default="", help="write the trained model (safetensors folder) here")
+    ap.add_argument("--order", choices=("pare", "torch"), default="pare",
+                    help="pare: the batches pare finetune draws (same examples per step); torch: randperm")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -94,13 +121,18 @@ def main():
     steps = (len(train) + a.batch - 1) // a.batch * a.epochs
     sched = get_linear_schedule_with_warmup(opt, int(0.1 * steps), steps)
     g = torch.Generator().manual_seed(a.seed)
+    lens = {i: len(tok(texts[i], truncation=True, max_length=a.max_len)["input_ids"]) for i in train}
+    rng = (a.seed * 7919 + 1) & M64
     model.train()
     t0 = time.time()
     for ep in range(a.epochs):
-        order = [train[i] for i in torch.randperm(len(train), generator=g).tolist()]
+        if a.order == "pare":
+            batches, rng = pare_batches(train, lens, a.batch, rng)
+        else:
+            order = [train[i] for i in torch.randperm(len(train), generator=g).tolist()]
+            batches = [order[s:s + a.batch] for s in range(0, len(order), a.batch)]
         total = 0.0
-        for s in range(0, len(order), a.batch):
-            idx = order[s:s + a.batch]
+        for idx in batches:
             enc = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=a.max_len, return_tensors="pt")
             y = torch.tensor([labels[i] for i in idx], dtype=torch.float32, device=a.device)
             out = model(**enc.to(a.device), labels=y)
@@ -108,9 +140,11 @@ def main():
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step(); sched.step(); opt.zero_grad()
             total += out.loss.item()
-        print("epoch %d: mean training loss %.4f, %.1f s" % (ep + 1, total / ((len(order) + a.batch - 1) // a.batch),
+        print("epoch %d: mean training loss %.4f, %.1f s" % (ep + 1, total / len(batches),
                                                              time.time() - t0), file=sys.stderr)
     train_s = time.time() - t0
+    if a.save:
+        model.save_pretrained(a.save, safe_serialization=True)
     model.eval()
     pred = []
     with torch.no_grad():

@@ -393,8 +393,11 @@ static int run(const ft_args *a, const cli_common *c) {
                                    .teacher = teacher ? tlog : NULL, .kd_temperature = (float)a->kd_temp,
                                    .kd_alpha = (float)a->kd_alpha};
             float loss;
+            /* the rate of the step's index before it, as transformers'
+             * LambdaLR: 0 on the first step of a warm-up */
+            const double lr = pare_lr_linear(a->lr, step, warm, total);
             step++;
-            if (pare_bert_trainer_step(tr, &bt, pare_lr_linear(a->lr, step, warm, total), &loss, &err)) {
+            if (pare_bert_trainer_step(tr, &bt, lr, &loss, &err)) {
                 failed = true;
                 break;
             }
