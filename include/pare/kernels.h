@@ -68,7 +68,9 @@ void pare_gemm_ref_f32(const float *a, const float *b, const float *bias, float 
  * B [K, N]. bias must be NULL when accumulate. With AVX-512 (impl from
  * pare_kernel_resolve) B is packed per call into ws and the packed tile
  * GEMM runs on pool; K is cut into chunks when ws is short. Otherwise one
- * cblas_sgemm. ws: caller-owned, ws_floats >= pare_sgemm_ws_min(N). */
+ * cblas_sgemm. ws: caller-owned, ws_floats >= pare_sgemm_ws_min(N); with
+ * pare_sgemm_ws_threads(threads of pool) more, a transposed A is packed
+ * there instead of in memory allocated per call. */
 typedef struct pare_sgemm_args {
     bool ta, tb, accumulate;
     int64_t M, N, K;
@@ -79,6 +81,7 @@ typedef struct pare_sgemm_args {
 int64_t pare_sgemm_ws_min(int64_t N);
 /* the floats that hold the whole of B packed (no chunking) */
 int64_t pare_sgemm_ws_full(int64_t N, int64_t K);
+int64_t pare_sgemm_ws_threads(int n_threads);
 void pare_sgemm(const pare_sgemm_args *g, pare_kernel_impl impl, float *ws, int64_t ws_floats,
                 pare_pool *pool);
 /* Plain loops in double: the truth for tests. */

@@ -286,6 +286,7 @@ pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o
                                      pare_sgemm_ws_full(ni, BT < 2048 ? BT : 2048)};
             for (int k = 0; k < 3; k++) t->gemm_ws_n = need[k] > t->gemm_ws_n ? need[k] : t->gemm_ws_n;
         }
+        t->gemm_ws_n += pare_sgemm_ws_threads(pare_pool_size(t->pool));
         if (!(t->gemm_ws = malloc(sizeof(float) * (size_t)t->gemm_ws_n))) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
     }
     if (!s && !(t->attn_scratch = malloc(sizeof(float) * (size_t)pare_pool_size(t->pool) * (size_t)t->attn_per_thread)))

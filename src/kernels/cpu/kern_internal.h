@@ -17,6 +17,7 @@ void pare_gemm_avx512(const pare_linear *l, const float *x, int64_t m, float *y,
                       pare_pool *pool);
 /* pare_sgemm's packed path (sgemm_body.h): K > 0, M > 0, N > 0 */
 void pare_sgemm_avx512(const pare_sgemm_args *g, float *ws, int64_t ws_floats, pare_pool *pool);
+int64_t pare_sgemm_apack_avx512(void); /* floats of one thread's A^T block */
 
 /* Row kernels, one per ISA (suffix _generic, _avx2, _avx512). */
 #define PARE_ROWOPS_DECL(sfx)                                                                   \

@@ -12,6 +12,7 @@ static int64_t panel_cols(int64_t N) { return (N + PARE_SGEMM_NR - 1) / PARE_SGE
 /* + 16: the packed panels start at the first 64-byte boundary of ws */
 int64_t pare_sgemm_ws_min(int64_t N) { return panel_cols(N) * 2 + 16; }
 int64_t pare_sgemm_ws_full(int64_t N, int64_t K) { return panel_cols(N) * (K + 1) + 16; }
+int64_t pare_sgemm_ws_threads(int n_threads) { return (int64_t)(n_threads > 0 ? n_threads : 1) * pare_sgemm_apack_avx512(); }
 
 /* C = bias (or 0) when K is 0 */
 static void fill_start(const pare_sgemm_args *g) {

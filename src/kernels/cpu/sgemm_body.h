@@ -22,8 +22,12 @@ typedef struct {
     float *packed;
     int64_t n_panels;
     int64_t group, n_groups, rows, n_rblocks;
+    float *apack;     /* A^T: SG_APACK floats per thread, or NULL (sg_block allocates) */
     atomic_llong next;
 } sg_job;
+
+/* floats of one thread's packed A^T block: a row block by a k slice */
+#define SG_APACK ((GB_MC + GB_MR) * GB_KC)
 
 static void sg_pack(void *ctx, int ith, int nth) {
     const sg_job *jb = ctx;
@@ -55,7 +59,7 @@ static void sg_pack(void *ctx, int ith, int nth) {
     }
 }
 
-static void sg_block(const sg_job *jb, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
+static void sg_block(const sg_job *jb, int ith, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
     const pare_sgemm_args *g = jb->g;
     const int64_t n = g->N, k = jb->kn, ldc = g->ldc, lda = g->lda;
     const float *packed = jb->packed, *pbias = packed + jb->n_panels * k * GB_NR;
@@ -63,7 +67,8 @@ static void sg_block(const sg_job *jb, int64_t r0, int64_t r1, int64_t p0, int64
     /* A^T: each (row block, k slice) is copied as [tile][kk][MR], the MR
      * consecutive floats of a k row side by side, so a tile streams its A
      * instead of reading kc strided lines (without memory: read in place) */
-    float *apack = g->ta ? malloc(sizeof(float) * (size_t)(GB_MC + GB_MR) * (size_t)kstep) : NULL;
+    float *own = g->ta && !jb->apack ? malloc(sizeof(float) * SG_APACK) : NULL;
+    float *apack = !g->ta ? NULL : jb->apack ? jb->apack + (size_t)ith * SG_APACK : own;
     const int at = g->ta;
     float tmp[GB_MR * GB_NR];
     for (int64_t mc0 = r0; mc0 < r1; mc0 += GB_MC) {
@@ -104,11 +109,10 @@ static void sg_block(const sg_job *jb, int64_t r0, int64_t r1, int64_t p0, int64
             }
         }
     }
-    free(apack);
+    free(own);
 }
 
 static void sg_worker(void *ctx, int ith, int nth) {
-    (void)ith;
     (void)nth;
     sg_job *jb = ctx;
     const int64_t n_items = jb->n_groups * jb->n_rblocks;
@@ -118,20 +122,27 @@ static void sg_worker(void *ctx, int ith, int nth) {
         const int64_t gi = it / jb->n_rblocks, rb = it % jb->n_rblocks;
         const int64_t p0 = gi * jb->group, p1 = p0 + jb->group < jb->n_panels ? p0 + jb->group : jb->n_panels;
         const int64_t r0 = rb * jb->rows, r1 = r0 + jb->rows < jb->g->M ? r0 + jb->rows : jb->g->M;
-        sg_block(jb, r0, r1, p0, p1);
+        sg_block(jb, ith, r0, r1, p0, p1);
     }
 }
 
 void GB_NAME(pare_sgemm_)(const pare_sgemm_args *g, float *ws, int64_t ws_floats, pare_pool *pool) {
     const int64_t n_panels = (g->N + GB_NR - 1) / GB_NR, cols = n_panels * GB_NR;
+    if ((double)g->M * (double)g->N * (double)g->K < 65536.0) pool = NULL;
+    const int64_t nth = pare_pool_size(pool), want = 4 * nth;
+    /* A^T blocks at the end of ws when it has room (pare_sgemm_ws_threads) */
+    float *apack = NULL;
+    if (g->ta && ws_floats - nth * SG_APACK >= 2 * cols) {
+        ws_floats -= nth * SG_APACK;
+        apack = ws + ws_floats;
+    }
     /* K per chunk: what ws holds beside the bias row */
     int64_t kchunk = ws_floats / cols - 1;
     kchunk = kchunk > g->K ? g->K : kchunk;
-    if ((double)g->M * (double)g->N * (double)g->K < 65536.0) pool = NULL;
-    const int64_t nth = pare_pool_size(pool), want = 4 * nth;
     const int64_t tiles = (g->M + GB_MR - 1) / GB_MR;
     for (int64_t k0 = 0; k0 < g->K; k0 += kchunk) {
-        sg_job jb = {.g = g, .k0 = k0, .kn = g->K - k0 < kchunk ? g->K - k0 : kchunk, .packed = ws, .n_panels = n_panels};
+        sg_job jb = {.g = g, .k0 = k0, .kn = g->K - k0 < kchunk ? g->K - k0 : kchunk, .packed = ws, .n_panels = n_panels,
+                     .apack = apack};
         jb.from_c = g->accumulate || k0 > 0;
         pare_pool_run(pool, sg_pack, &jb);
         /* A^T is packed per item: items of whole rows of panels, so it is packed once */
@@ -150,3 +161,5 @@ void GB_NAME(pare_sgemm_)(const pare_sgemm_args *g, float *ws, int64_t ws_floats
         pare_pool_run(pool, sg_worker, &jb);
     }
 }
+
+int64_t GB_NAME(pare_sgemm_apack_)(void) { return SG_APACK; }
