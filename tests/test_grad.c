@@ -465,41 +465,29 @@ static void test_torch(void **state) {
         near_torch("rope y", ry, gget(&g, "rope.y", nr), nr);
         near_torch("rope dx", rdx, gget(&g, "rope.dx", nr), nr);
     }
-    for (int causal = 0; causal < 2; causal++) { /* attention */
-        const int64_t B = 2, T = 6, C = 8, NH = 2, n = B * T * 3 * C;
-        const char *p = causal ? "attc." : "att.";
-        char nm[32];
+    /* attention on B 2, T 6: multi-head (C 8, 2 heads) and grouped-query
+     * (C 16, 4 query heads on 2 kv heads), padding mask and causal */
+    static const struct { const char *name, *pfx; int64_t C, NH, NKV; int causal; } at[] = {
+        {"attention", "att.", 8, 2, 2, 0},     {"attention", "attc.", 8, 2, 2, 1},
+        {"GQA attention", "gqa.", 16, 4, 2, 0}, {"GQA attention", "gqac.", 16, 4, 2, 1}};
+    for (size_t v = 0; v < sizeof at / sizeof at[0]; v++) {
+        const int64_t B = 2, T = 6, C = at[v].C, NH = at[v].NH, NKV = at[v].NKV, n = B * T * (C + 2 * NKV * (C / NH));
+        char nm[32], what[64];
         float *m = gget(&g, "att.mask", B * T);
         int8_t mask[12];
         for (int i = 0; i < 12; i++) mask[i] = m[i] != 0;
-        snprintf(nm, sizeof nm, "%sqkv", p);
+        snprintf(nm, sizeof nm, "%sqkv", at[v].pfx);
         float *qkv = gget(&g, nm, n);
-        snprintf(nm, sizeof nm, "%sr", p);
+        snprintf(nm, sizeof nm, "%sr", at[v].pfx);
         float *r = gget(&g, nm, B * T * C), *o = fz(B * T * C), *att = fz(B * NH * T * T), *d = fz(n);
-        pare_g_attention_fwd(o, att, qkv, causal ? NULL : mask, B, T, C, NH, NH, causal);
-        pare_g_attention_bwd(d, r, qkv, att, B, T, C, NH, NH);
-        snprintf(nm, sizeof nm, "%sout", p);
-        near_torch(causal ? "attention out (causal)" : "attention out (mask)", o, gget(&g, nm, B * T * C), B * T * C);
-        snprintf(nm, sizeof nm, "%sdqkv", p);
-        near_torch(causal ? "attention dqkv (causal)" : "attention dqkv (mask)", d, gget(&g, nm, n), n);
-    }
-    for (int causal = 0; causal < 2; causal++) { /* grouped-query attention: 4 query heads on 2 kv heads */
-        const int64_t B = 2, T = 6, C = 16, NH = 4, NKV = 2, D = C / NH, n = B * T * (C + 2 * NKV * D);
-        const char *p = causal ? "gqac." : "gqa.";
-        char nm[32];
-        float *m = gget(&g, "att.mask", B * T);
-        int8_t mask[12];
-        for (int i = 0; i < 12; i++) mask[i] = m[i] != 0;
-        snprintf(nm, sizeof nm, "%sqkv", p);
-        float *qkv = gget(&g, nm, n);
-        snprintf(nm, sizeof nm, "%sr", p);
-        float *r = gget(&g, nm, B * T * C), *o = fz(B * T * C), *att = fz(B * NH * T * T), *d = fz(n);
-        pare_g_attention_fwd(o, att, qkv, causal ? NULL : mask, B, T, C, NH, NKV, causal);
+        pare_g_attention_fwd(o, att, qkv, at[v].causal ? NULL : mask, B, T, C, NH, NKV, at[v].causal);
         pare_g_attention_bwd(d, r, qkv, att, B, T, C, NH, NKV);
-        snprintf(nm, sizeof nm, "%sout", p);
-        near_torch(causal ? "GQA attention out (causal)" : "GQA attention out (mask)", o, gget(&g, nm, B * T * C), B * T * C);
-        snprintf(nm, sizeof nm, "%sdqkv", p);
-        near_torch(causal ? "GQA attention dqkv (causal)" : "GQA attention dqkv (mask)", d, gget(&g, nm, n), n);
+        snprintf(nm, sizeof nm, "%sout", at[v].pfx);
+        snprintf(what, sizeof what, "%s out (%s)", at[v].name, at[v].causal ? "causal" : "mask");
+        near_torch(what, o, gget(&g, nm, B * T * C), B * T * C);
+        snprintf(nm, sizeof nm, "%sdqkv", at[v].pfx);
+        snprintf(what, sizeof what, "%s dqkv (%s)", at[v].name, at[v].causal ? "causal" : "mask");
+        near_torch(what, d, gget(&g, nm, n), n);
     }
     {   /* losses */
         const int64_t B = 4, L = 5;
