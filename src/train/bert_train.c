@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #define PARE_MAX_LAYERS_PRUNE 1024
@@ -182,6 +183,19 @@ static pare_status load_params(pare_bert_trainer *t, pare_err *err) {
     return s;
 }
 
+/* A large buffer on 2 MB boundaries, asking for transparent huge pages
+ * (THP is often madvise-only): the step streams every buffer, and 4 KB
+ * pages cost TLB misses (page walks are 2-D under a hypervisor). free()
+ * releases it. zero: cleared. */
+static void *alloc_big(size_t bytes, bool zero) {
+    const size_t huge = (size_t)2 << 20, n = (bytes + huge - 1) / huge * huge;
+    void *p = aligned_alloc(huge, n ? n : huge);
+    if (!p) return NULL;
+    (void)madvise(p, n, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+    if (zero) memset(p, 0, n);
+    return p;
+}
+
 static pare_status alloc_acts(pare_bert_trainer *t, pare_err *err) {
     const pare_bert_config *c = &t->cfg;
     const int64_t H = c->hidden_size, I = c->intermediate_size, NH = c->n_heads, L = t->o.n_labels;
@@ -189,7 +203,7 @@ static pare_status alloc_acts(pare_bert_trainer *t, pare_err *err) {
     const int64_t per_layer = BT * (H + 3 * H + H + H + H + 2 + I + I + H + H + 2) + B * NH * T * T;
     const int64_t total = c->n_layers * per_layer + BT * (H + 2) + 3 * B * H + B * L;
     const int64_t scratch = BT * (2 * H + 2 * I + 3 * H + H) + 2 * B * H + 2 * B * L;
-    t->act = malloc(sizeof(float) * (size_t)(total + scratch));
+    t->act = alloc_big(sizeof(float) * (size_t)(total + scratch), false);
     t->A = calloc((size_t)c->n_layers, sizeof *t->A);
     t->pos_ids = malloc(sizeof(int32_t) * (size_t)BT);
     t->type_ids = calloc((size_t)BT, sizeof(int32_t));
@@ -261,10 +275,10 @@ pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o
     if (!s) {
         build_table(t);
         const size_t bytes = sizeof(float) * (size_t)t->n_params;
-        t->w = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-        t->g = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-        t->m = calloc(1, bytes);
-        t->v = calloc(1, bytes);
+        t->w = alloc_big(bytes, false);
+        t->g = alloc_big(bytes, false);
+        t->m = alloc_big(bytes, true);
+        t->v = alloc_big(bytes, true);
         if (!t->w || !t->g || !t->m || !t->v) s = pare_err_set(err, PARE_ERR_OOM, "training: out of memory for %lld parameters", (long long)t->n_params);
         else memset(t->w, 0, bytes);
     }
@@ -287,7 +301,7 @@ pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o
             for (int k = 0; k < 3; k++) t->gemm_ws_n = need[k] > t->gemm_ws_n ? need[k] : t->gemm_ws_n;
         }
         t->gemm_ws_n += pare_sgemm_ws_threads(pare_pool_size(t->pool));
-        if (!(t->gemm_ws = malloc(sizeof(float) * (size_t)t->gemm_ws_n))) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+        if (!(t->gemm_ws = alloc_big(sizeof(float) * (size_t)t->gemm_ws_n, false))) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
     }
     if (!s && !(t->attn_scratch = malloc(sizeof(float) * (size_t)pare_pool_size(t->pool) * (size_t)t->attn_per_thread)))
         s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
