@@ -30,8 +30,7 @@ typedef struct {
     int64_t m;
     float *y;
     pare_act act;
-    int64_t group, n_groups;  /* panels per item, items along n */
-    int64_t rows, n_rblocks;  /* rows per item (a multiple of GB_MR), items along m */
+    gb_plan plan;
     atomic_llong next;        /* next unclaimed item */
 } gb_job;
 
@@ -86,15 +85,12 @@ static void gb_worker(void *ctx, int ith, int nth) {
     (void)ith;
     (void)nth;
     gb_job *jb = ctx;
-    const int64_t n_panels = (jb->l->n_out + GB_NR - 1) / GB_NR;
-    const int64_t n_items = jb->n_groups * jb->n_rblocks;
+    const int64_t n_items = jb->plan.n_groups * jb->plan.n_rblocks;
     for (;;) {
-        int64_t it = atomic_fetch_add_explicit(&jb->next, 1, memory_order_relaxed);
+        const int64_t it = atomic_fetch_add_explicit(&jb->next, 1, memory_order_relaxed);
         if (it >= n_items) break;
-        /* consecutive items share their panels (B stays in L2) */
-        int64_t g = it / jb->n_rblocks, rb = it % jb->n_rblocks;
-        int64_t p0 = g * jb->group, p1 = p0 + jb->group < n_panels ? p0 + jb->group : n_panels;
-        int64_t r0 = rb * jb->rows, r1 = r0 + jb->rows < jb->m ? r0 + jb->rows : jb->m;
+        int64_t p0, p1, r0, r1;
+        gb_plan_item(&jb->plan, it, &p0, &p1, &r0, &r1);
         gb_block(jb, r0, r1, p0, p1);
     }
 }
@@ -105,22 +101,7 @@ void GB_NAME(pare_gemm_)(const pare_linear *l, const float *x, int64_t m, float 
     if ((double)m * (double)l->n_out * (double)l->n_in < 65536.0) pool = NULL;
     const int64_t nth = pare_pool_size(pool), want = 4 * nth; /* items to balance over */
     const int64_t n_panels = (l->n_out + GB_NR - 1) / GB_NR;
-    const int64_t tiles = (m + GB_MR - 1) / GB_MR;
-    gb_job jb = {.l = l, .x = x, .m = m, .y = y, .act = act};
-    /* groups of up to GB_GROUP panels, at least `want` of them if possible */
-    jb.group = n_panels / want;
-    jb.group = jb.group < 1 ? 1 : jb.group > GB_GROUP ? GB_GROUP : jb.group;
-    jb.n_groups = (n_panels + jb.group - 1) / jb.group;
-    /* row blocks of GB_MC rows, smaller when there are too few groups */
-    int64_t rtiles = GB_MC / GB_MR;
-    if (jb.n_groups < want) {
-        int64_t split = (want + jb.n_groups - 1) / jb.n_groups;
-        int64_t t = (tiles + split - 1) / split;
-        rtiles = t < rtiles ? t : rtiles;
-    }
-    rtiles = rtiles < 1 ? 1 : rtiles;
-    jb.rows = rtiles * GB_MR;
-    jb.n_rblocks = (m + jb.rows - 1) / jb.rows;
+    gb_job jb = {.l = l, .x = x, .m = m, .y = y, .act = act, .plan = gb_plan_items(n_panels, m, want, false)};
     atomic_init(&jb.next, 0);
     pare_pool_run(pool, gb_worker, &jb);
 }

@@ -11,6 +11,8 @@
 #define GB_NAME(base) GB_CAT(base, GB_SFX)
 #define GB_NR (GB_VL * GB_NV)
 
+#include <stdbool.h>
+
 typedef float gb_vec __attribute__((vector_size(GB_VL * 4)));
 typedef float gb_uvec __attribute__((vector_size(GB_VL * 4), aligned(4)));
 
@@ -70,6 +72,44 @@ static void gb_tile_any(int at, int mr, int64_t kc, const float *a, int64_t lda,
         GB_CASE(8) GB_CASE(9) GB_CASE(10) GB_CASE(11) GB_CASE(12)
     default: break;
     }
+}
+
+/* Work items of a packed GEMM, (group of panels) x (block of rows), handed
+ * out through an atomic counter so a faster thread takes more of them;
+ * item it covers panels [p0, p1) and rows [r0, r1). */
+typedef struct {
+    int64_t n_panels, m;
+    int64_t group, n_groups; /* panels per item, items along n */
+    int64_t rows, n_rblocks; /* rows per item (a multiple of GB_MR), items along m */
+} gb_plan;
+
+/* Groups of up to GB_GROUP panels, at least `want` of them if possible
+ * (whole: one group of every panel); then row blocks of GB_MC rows, smaller
+ * when there are too few groups to balance. */
+static inline gb_plan gb_plan_items(int64_t n_panels, int64_t m, int64_t want, bool whole) {
+    gb_plan pl = {.n_panels = n_panels, .m = m};
+    pl.group = whole ? n_panels : n_panels / want;
+    pl.group = pl.group < 1 ? 1 : pl.group > GB_GROUP && !whole ? GB_GROUP : pl.group;
+    pl.n_groups = (n_panels + pl.group - 1) / pl.group;
+    const int64_t tiles = (m + GB_MR - 1) / GB_MR;
+    int64_t rtiles = GB_MC / GB_MR;
+    if (pl.n_groups < want) {
+        const int64_t split = (want + pl.n_groups - 1) / pl.n_groups, t = (tiles + split - 1) / split;
+        rtiles = t < rtiles ? t : rtiles;
+    }
+    rtiles = rtiles < 1 ? 1 : rtiles;
+    pl.rows = rtiles * GB_MR;
+    pl.n_rblocks = (m + pl.rows - 1) / pl.rows;
+    return pl;
+}
+
+/* Item it of the plan; consecutive items share their panels (B stays in L2). */
+static inline void gb_plan_item(const gb_plan *pl, int64_t it, int64_t *p0, int64_t *p1, int64_t *r0, int64_t *r1) {
+    const int64_t g = it / pl->n_rblocks, rb = it % pl->n_rblocks;
+    *p0 = g * pl->group;
+    *p1 = *p0 + pl->group < pl->n_panels ? *p0 + pl->group : pl->n_panels;
+    *r0 = rb * pl->rows;
+    *r1 = *r0 + pl->rows < pl->m ? *r0 + pl->rows : pl->m;
 }
 
 #endif

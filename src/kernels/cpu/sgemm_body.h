@@ -5,10 +5,11 @@
  * Per call: B (op(B) [K, N]) is packed into ws as panels of NR columns,
  * packed[p][kk][j] = op(B)[kk][p*NR + j] zero padded, followed by the bias
  * padded to n_panels*NR (zeros without one); the panels are split over the
- * pool. Then (group of panels, block of rows) items are claimed through an
- * atomic counter as in gemm_body.h; A is read in place, row-major or
- * transposed (gb_tile's at). When ws cannot hold all of K, K is cut into
- * chunks and every chunk after the first accumulates. */
+ * pool. Then the items of gb_plan_items are claimed as in gemm_body.h; a
+ * row-major A is read in place, a transposed one is copied per (row block,
+ * k slice) into a per-thread block of ws (sg_block). When ws cannot hold
+ * all of K, K is cut into chunks and every chunk after the first
+ * accumulates. */
 #include "kernels/cpu/gemm_tile.h"
 
 #include <stdatomic.h>
@@ -20,8 +21,7 @@ typedef struct {
     int64_t k0, kn;  /* the chunk of K */
     bool from_c;     /* start from C (accumulate), else from the packed bias */
     float *packed;
-    int64_t n_panels;
-    int64_t group, n_groups, rows, n_rblocks;
+    gb_plan plan;     /* the items, and the panel count */
     float *apack;     /* A^T: SG_APACK floats per thread, or NULL (sg_block allocates) */
     atomic_llong next;
 } sg_job;
@@ -34,7 +34,7 @@ static void sg_pack(void *ctx, int ith, int nth) {
     const pare_sgemm_args *g = jb->g;
     const int64_t N = g->N, kn = jb->kn;
     int64_t p0, p1;
-    pare_split_range(jb->n_panels, ith, nth, &p0, &p1);
+    pare_split_range(jb->plan.n_panels, ith, nth, &p0, &p1);
     for (int64_t p = p0; p < p1; p++) {
         float *panel = jb->packed + p * kn * GB_NR;
         const int64_t n0 = p * GB_NR, nc = N - n0 < GB_NR ? N - n0 : GB_NR;
@@ -54,7 +54,7 @@ static void sg_pack(void *ctx, int ith, int nth) {
                 if (nc < GB_NR) memset(dst + nc, 0, sizeof(float) * (size_t)(GB_NR - nc));
             }
         }
-        float *pb = jb->packed + jb->n_panels * kn * GB_NR + n0;
+        float *pb = jb->packed + jb->plan.n_panels * kn * GB_NR + n0;
         for (int64_t j = 0; j < GB_NR; j++) pb[j] = g->bias && j < nc ? g->bias[n0 + j] : 0.0f;
     }
 }
@@ -62,7 +62,7 @@ static void sg_pack(void *ctx, int ith, int nth) {
 static void sg_block(const sg_job *jb, int ith, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
     const pare_sgemm_args *g = jb->g;
     const int64_t n = g->N, k = jb->kn, ldc = g->ldc, lda = g->lda;
-    const float *packed = jb->packed, *pbias = packed + jb->n_panels * k * GB_NR;
+    const float *packed = jb->packed, *pbias = packed + jb->plan.n_panels * k * GB_NR;
     const int64_t n_kslices = (k + GB_KC - 1) / GB_KC, kstep = (k + n_kslices - 1) / n_kslices;
     /* A^T: each (row block, k slice) is copied as [tile][kk][MR], the MR
      * consecutive floats of a k row side by side, so a tile streams its A
@@ -115,13 +115,12 @@ static void sg_block(const sg_job *jb, int ith, int64_t r0, int64_t r1, int64_t 
 static void sg_worker(void *ctx, int ith, int nth) {
     (void)nth;
     sg_job *jb = ctx;
-    const int64_t n_items = jb->n_groups * jb->n_rblocks;
+    const int64_t n_items = jb->plan.n_groups * jb->plan.n_rblocks;
     for (;;) {
         const int64_t it = atomic_fetch_add_explicit(&jb->next, 1, memory_order_relaxed);
         if (it >= n_items) break;
-        const int64_t gi = it / jb->n_rblocks, rb = it % jb->n_rblocks;
-        const int64_t p0 = gi * jb->group, p1 = p0 + jb->group < jb->n_panels ? p0 + jb->group : jb->n_panels;
-        const int64_t r0 = rb * jb->rows, r1 = r0 + jb->rows < jb->g->M ? r0 + jb->rows : jb->g->M;
+        int64_t p0, p1, r0, r1;
+        gb_plan_item(&jb->plan, it, &p0, &p1, &r0, &r1);
         sg_block(jb, ith, r0, r1, p0, p1);
     }
 }
@@ -139,24 +138,13 @@ void GB_NAME(pare_sgemm_)(const pare_sgemm_args *g, float *ws, int64_t ws_floats
     /* K per chunk: what ws holds beside the bias row */
     int64_t kchunk = ws_floats / cols - 1;
     kchunk = kchunk > g->K ? g->K : kchunk;
-    const int64_t tiles = (g->M + GB_MR - 1) / GB_MR;
+    /* A^T is packed per item: items of whole rows of panels, so it is packed once */
+    const gb_plan plan = gb_plan_items(n_panels, g->M, want, g->ta);
     for (int64_t k0 = 0; k0 < g->K; k0 += kchunk) {
-        sg_job jb = {.g = g, .k0 = k0, .kn = g->K - k0 < kchunk ? g->K - k0 : kchunk, .packed = ws, .n_panels = n_panels,
+        sg_job jb = {.g = g, .k0 = k0, .kn = g->K - k0 < kchunk ? g->K - k0 : kchunk, .packed = ws, .plan = plan,
                      .apack = apack};
         jb.from_c = g->accumulate || k0 > 0;
         pare_pool_run(pool, sg_pack, &jb);
-        /* A^T is packed per item: items of whole rows of panels, so it is packed once */
-        jb.group = g->ta ? n_panels : n_panels / want;
-        jb.group = jb.group < 1 ? 1 : jb.group > GB_GROUP && !g->ta ? GB_GROUP : jb.group;
-        jb.n_groups = (n_panels + jb.group - 1) / jb.group;
-        int64_t rtiles = GB_MC / GB_MR;
-        if (jb.n_groups < want) {
-            const int64_t split = (want + jb.n_groups - 1) / jb.n_groups, t = (tiles + split - 1) / split;
-            rtiles = t < rtiles ? t : rtiles;
-        }
-        rtiles = rtiles < 1 ? 1 : rtiles;
-        jb.rows = rtiles * GB_MR;
-        jb.n_rblocks = (g->M + jb.rows - 1) / jb.rows;
         atomic_init(&jb.next, 0);
         pare_pool_run(pool, sg_worker, &jb);
     }
