@@ -66,12 +66,18 @@ static bool blank_line(const char *p, const char *end) {
     return p == end || *p == '\n';
 }
 
-static int next_csv(pare_ds_reader *r, char **f, int64_t *lineno, pare_err *err) {
-    while (r->p < r->end && blank_line(r->p, r->end)) { /* skip empty lines */
-        char *nl = memchr(r->p, '\n', (size_t)(r->end - r->p));
-        r->p = nl ? nl + 1 : r->end;
-        r->lineno += nl != NULL;
+/* p past any blank lines, counting them into *lineno */
+static char *skip_blank(char *p, const char *end, int64_t *lineno) {
+    while (p < end && blank_line(p, end)) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        *lineno += nl != NULL;
+        p = nl ? nl + 1 : (char *)end;
     }
+    return p;
+}
+
+static int next_csv(pare_ds_reader *r, char **f, int64_t *lineno, pare_err *err) {
+    r->p = skip_blank(r->p, r->end, &r->lineno);
     if (r->p >= r->end) return 0;
     *lineno = r->lineno;
     char *rd = r->p, *w = r->p;
@@ -151,13 +157,8 @@ static cJSON *parse_object(pare_ds_reader *r, const char *line, size_t len, int6
 
 /* The keys of the first object, without consuming its line. */
 static int jsonl_header(pare_ds_reader *r, char **h, pare_err *err) {
-    const char *p = r->p;
     int64_t lineno = r->lineno;
-    while (p < r->end && blank_line(p, r->end)) {
-        const char *nl = memchr(p, '\n', (size_t)(r->end - p));
-        p = nl ? nl + 1 : r->end;
-        lineno++;
-    }
+    const char *p = skip_blank(r->p, r->end, &lineno);
     if (p >= r->end) {
         pare_err_set(err, PARE_ERR_FORMAT, "%s: empty file, expected JSON objects", r->name);
         return -1;
