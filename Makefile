@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?= -DPARE_WERROR=ON
 
-.PHONY: deps all build test test-release test-asan asan models demo bench references fuzz fuzz-build clean help
+.PHONY: deps all build cuda test test-release test-asan asan models demo bench references fuzz fuzz-build clean help
 
 all: build
 
@@ -12,6 +12,7 @@ help:
 	@echo "make demo        build, install the models, run pare end to end"
 	@echo "make test        release and ASan+UBSan test suites (installs models first)"
 	@echo "make models      install the real models into .cache/models"
+	@echo "make cuda        build with the CUDA backend into build-cuda (needs nvcc, cuBLAS)"
 	@echo "make bench       pare beside PyTorch, ONNX Runtime and llama.cpp (pip torch, onnxruntime, gguf)"
 	@echo "make references  regenerate tests/golden with transformers and gguf (needs pip torch, gguf)"
 	@echo "make fuzz        build libFuzzer targets and run each for FUZZ_SECONDS (default 60)"
@@ -23,6 +24,10 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) > /dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
+cuda: deps
+	cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DPARE_CUDA=ON $(CMAKE_FLAGS) > /dev/null
+	cmake --build build-cuda -j $(JOBS)
+
 models:
 	./tools/install-models.sh
 
@@ -30,6 +35,8 @@ test: test-release test-asan
 
 test-release: build models
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@# the CUDA backend compiles and links wherever nvcc is; its test runs on a GPU, else says why it skips
+	if command -v nvcc > /dev/null; then $(MAKE) cuda && build-cuda/test_bert_train_cuda; fi
 
 asan test-asan: deps models
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARE_SANITIZE=ON $(CMAKE_FLAGS) > /dev/null
@@ -45,6 +52,7 @@ bench: build models
 	if [ "$${BENCH_LLAMA:-1}" != 0 ]; then ./bench/llama.sh; fi
 	if [ "$${BENCH_SPARSE:-1}" != 0 ]; then ./bench/sparse.sh; fi
 	if [ "$${BENCH_TRAIN:-1}" != 0 ]; then ./bench/train.sh; fi
+	if [ "$${BENCH_GPU:-1}" != 0 ] && nvidia-smi -L > /dev/null 2>&1 && [ -x build-cuda/pare ]; then ./bench/train_gpu.sh; fi
 
 references: build models
 	python3 tools/make_references.py
@@ -66,4 +74,4 @@ fuzz: fuzz-build
 	./fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-cuda

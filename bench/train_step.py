@@ -1,7 +1,10 @@
 """PyTorch peer of `pare dev train-step` (bench/train.sh): one fine-tuning
 step of a BERT folder as BertForSequenceClassification (multi-label: BCE
 with logits), fp32, no dropout, AdamW, gradient norm clipped at 1, on a batch
-of fixed pseudo-random ids; median over --iters after --warmup. One JSON line."""
+of fixed pseudo-random ids; median over --iters after --warmup. One JSON line.
+--device cuda times it on the GPU (synchronised each step); --tf32 allows
+TF32 tensor cores for fp32 matrix products; --attn sdpa uses PyTorch's fused
+attention instead of the eager one."""
 import argparse
 import json
 import statistics
@@ -20,18 +23,27 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--tf32", action="store_true")
+    ap.add_argument("--attn", default="eager", choices=["eager", "sdpa"])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     m = BertForSequenceClassification.from_pretrained(
         a.model, num_labels=a.labels, problem_type="multi_label_classification",
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, attn_implementation="eager")
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, attn_implementation=a.attn)
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    torch.backends.cudnn.allow_tf32 = a.tf32
+    dev = torch.device(a.device)
+    sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
+    m.to(dev)
     m.train()
     opt = torch.optim.AdamW(m.parameters(), lr=1e-5, weight_decay=0.01)
     g = torch.Generator().manual_seed(7)
     ids = torch.randint(1000, m.config.vocab_size, (a.batch, a.seq), generator=g)
     ids[:, 0] = 101
     tgt = (torch.rand(a.batch, a.labels, generator=g) < 0.25).float()
+    ids, tgt = ids.to(dev), tgt.to(dev)
     ts = []
     for i in range(a.warmup + a.iters):
         t0 = time.perf_counter()
@@ -40,10 +52,11 @@ def main():
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
+        sync()
         if i >= a.warmup:
             ts.append(time.perf_counter() - t0)
     print(json.dumps({"engine": "torch", "torch": torch.__version__, "model": a.model, "batch": a.batch, "seq": a.seq,
-                      "iters": a.iters, "threads": a.threads, "step_ms": statistics.median(ts) * 1e3,
+                      "iters": a.iters, "threads": a.threads, "device": a.device, "tf32": a.tf32, "attn": a.attn, "step_ms": statistics.median(ts) * 1e3,
                       "min_ms": min(ts) * 1e3}))
 
 

@@ -86,6 +86,12 @@ pare_adamw_opts pare_adamw_defaults(void); /* 5e-5, 0.9, 0.999, 1e-8, 0.01 */
  * decay (not for biases and norms, as HF does). */
 void pare_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, const pare_adamw_opts *o, int64_t step,
                      double lr, bool decay, float gscale);
+/* The step's constants as pare_adamw_step rounds them: the decay factor
+ * 1 - lr wd, lr / (1 - beta1^step) and 1 / sqrt(1 - beta2^step). */
+typedef struct pare_adamw_consts {
+    float keep, step_size, inv_c2s;
+} pare_adamw_consts;
+pare_adamw_consts pare_adamw_consts_at(const pare_adamw_opts *o, int64_t step, double lr);
 /* Global L2 norm of the gradients (returned), scaled to max_norm when above (<= 0: no clipping). */
 double pare_clip_grad_norm(float *const *grads, const int64_t *ns, int n_tensors, double max_norm);
 /* The norm of one buffer of n gradients, split over pool: the sum of

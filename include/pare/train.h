@@ -51,6 +51,8 @@ typedef struct pare_trainer_opts {
     uint64_t seed;              /* head initialisation (42 if 0) */
     bool keep_zeros;            /* encoder Linear weights that are 0 at the start stay 0
                                    (recovery fine-tuning of a pruned model) */
+    bool cuda;                  /* train on the first CUDA GPU (a build with PARE_CUDA) */
+    bool tf32;                  /* cuda: cuBLAS may use TF32 tensor cores for the fp32 products */
 } pare_trainer_opts;
 
 typedef struct pare_train_batch {
@@ -74,6 +76,11 @@ int64_t pare_bert_trainer_n_params(const pare_bert_trainer *t);
 enum { PARE_PROF_FWD_GEMM, PARE_PROF_FWD_ATTN, PARE_PROF_FWD_OTHER, PARE_PROF_BWD_GEMM, PARE_PROF_BWD_ATTN,
        PARE_PROF_BWD_OTHER, PARE_PROF_OPT, PARE_PROF_N };
 const double *pare_bert_trainer_profile(const pare_bert_trainer *t);
+/* "cpu", or the GPU's name when training on CUDA */
+const char *pare_bert_trainer_device(const pare_bert_trainer *t);
+/* On the GPU a step returns once its work is queued; this waits for it
+ * (for timing). On the CPU: nothing to wait for. */
+pare_status pare_bert_trainer_wait(pare_bert_trainer *t, pare_err *err);
 const struct pare_bert_config *pare_bert_trainer_config(const pare_bert_trainer *t);
 /* forward only: logits [B][n_labels] */
 pare_status pare_bert_trainer_logits(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask, int64_t B,
@@ -99,7 +106,8 @@ pare_status pare_bert_trainer_taylor(pare_bert_trainer *t, const pare_train_batc
 pare_status pare_bert_trainer_freeze_zeros(pare_bert_trainer *t, pare_err *err);
 /* The batch's loss without a step (no gradient). */
 pare_status pare_bert_trainer_loss(pare_bert_trainer *t, const pare_train_batch *b, float *loss, pare_err *err);
-/* The parameter and gradient buffers (n floats each, layout internal): for tests. */
+/* The parameter and gradient buffers (n floats each, layout internal): for
+ * tests. On the GPU: host copies, brought up to date by this call. */
 void pare_bert_trainer_buffers(pare_bert_trainer *t, float **w, float **g, int64_t *n);
 /* forward, loss, backward, clipping, one AdamW step at learning rate lr */
 pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch *b, double lr, float *loss,
@@ -108,11 +116,11 @@ pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch 
  * safetensors file, written beside and renamed into place (a crash never
  * leaves half a checkpoint); loading it into a trainer made the same way
  * continues the run exactly. */
-pare_status pare_bert_trainer_save_state(const pare_bert_trainer *t, const char *path, pare_err *err);
+pare_status pare_bert_trainer_save_state(pare_bert_trainer *t, const char *path, pare_err *err);
 pare_status pare_bert_trainer_load_state(pare_bert_trainer *t, const char *path, pare_err *err);
 /* out_dir: model.safetensors (HF names, loadable by transformers'
  * BertForSequenceClassification and by pare), config.json, tokenizer files */
-pare_status pare_bert_trainer_save(const pare_bert_trainer *t, const char *out_dir, const char *const *label_names,
+pare_status pare_bert_trainer_save(pare_bert_trainer *t, const char *out_dir, const char *const *label_names,
                                    pare_err *err);
 
 #ifdef __cplusplus

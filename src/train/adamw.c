@@ -8,14 +8,19 @@ pare_adamw_opts pare_adamw_defaults(void) {
     return (pare_adamw_opts){.lr = 5e-5, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
 }
 
+pare_adamw_consts pare_adamw_consts_at(const pare_adamw_opts *o, int64_t step, double lr) {
+    return (pare_adamw_consts){.keep = (float)(1 - lr * o->weight_decay),
+                               .step_size = (float)(lr / (1 - pow(o->beta1, (double)step))),
+                               .inv_c2s = (float)(1 / sqrt(1 - pow(o->beta2, (double)step)))};
+}
+
 void pare_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, const pare_adamw_opts *o, int64_t step,
                      double lr, bool decay, float gscale) {
     /* torch.optim.AdamW (single-tensor): p *= 1 - lr wd; m = lerp(m, g, 1 - b1);
      * v = b2 v + (1 - b2) g^2; p -= lr / c1 * m / (sqrt(v) / sqrt(c2) + eps) */
     const float b1 = (float)o->beta1, b2 = (float)o->beta2, eps = (float)o->eps;
-    const float keep = decay ? (float)(1 - lr * o->weight_decay) : 1.0f;
-    const float step_size = (float)(lr / (1 - pow(o->beta1, (double)step)));
-    const float inv_c2s = (float)(1 / sqrt(1 - pow(o->beta2, (double)step)));
+    const pare_adamw_consts k = pare_adamw_consts_at(o, step, lr);
+    const float keep = decay ? k.keep : 1.0f, step_size = k.step_size, inv_c2s = k.inv_c2s;
     for (int64_t i = 0; i < n; i++) {
         const float gi = g[i] * gscale;
         const float mi = m[i] + (1 - b1) * (gi - m[i]);

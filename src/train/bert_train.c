@@ -17,6 +17,7 @@
 #include "pare/prune.h"
 #include "kernels/cpu/kern_internal.h"
 #include "pare/train.h"
+#include "train/bert_train_cuda.h"
 #include "train/train_avx512.h"
 
 #include <cjson/cJSON.h>
@@ -36,9 +37,7 @@ typedef struct tparam {
     bool decay;
 } tparam;
 
-typedef struct layer_p { /* offsets into the parameter buffer */
-    int64_t qkv_w, qkv_b, o_w, o_b, ln1_g, ln1_b, f1_w, f1_b, f2_w, f2_b, ln2_g, ln2_b;
-} layer_p;
+typedef pare_bert_layer_offs layer_p; /* offsets into the parameter buffer */
 
 typedef struct layer_a { /* activations of one layer, [BT][..] */
     float *x, *qkv, *att, *ctx, *res1, *y1, *m1, *r1, *h1, *g1, *res2, *y2, *m2, *r2;
@@ -71,6 +70,9 @@ struct pare_bert_trainer {
     double prof[PARE_PROF_N], prof_mark; /* seconds per phase; the time the current phase began */
     int64_t gemm_ws_n;
     bool avx512;         /* the AVX-512 attention and GELU (train_avx512.h) */
+    pare_cuda_bert *cu;  /* training on the GPU: the device holds the state */
+    bool host_stale;     /* cu: the device's parameters are newer than w, m, v, g */
+    bool dev_stale;      /* cu: w, m, v or the frozen set changed on the host */
 };
 
 typedef struct attn_job {
@@ -306,6 +308,16 @@ pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o
     if (!s && !(t->attn_scratch = malloc(sizeof(float) * (size_t)pare_pool_size(t->pool) * (size_t)t->attn_per_thread)))
         s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
     if (!s && o->keep_zeros) s = pare_bert_trainer_freeze_zeros(t, err);
+    if (!s && o->cuda) {
+        const pare_cuda_bert_desc d = {.H = c->hidden_size, .I = c->intermediate_size, .NH = c->n_heads,
+                                       .n_layers = c->n_layers, .n_labels = o->n_labels, .max_batch = o->max_batch,
+                                       .max_len = o->max_len, .n_params = t->n_params, .eps = (float)c->layer_norm_eps,
+                                       .layers = t->L, .word = t->word, .pos = t->pos, .type = t->type,
+                                       .lne_g = t->lne_g, .lne_b = t->lne_b, .pool_w = t->pool_w, .pool_b = t->pool_b,
+                                       .cls_w = t->cls_w, .cls_b = t->cls_b, .tf32 = o->tf32};
+        s = pare_cuda_bert_create(&d, &t->cu, err);
+        t->dev_stale = true;
+    }
     if (s) {
         pare_bert_trainer_free(t);
         return s;
@@ -330,7 +342,37 @@ void pare_bert_trainer_free(pare_bert_trainer *t) {
     pare_pool_free(t->pool);
     free(t->attn_scratch);
     free(t->gemm_ws);
+    pare_cuda_bert_free(t->cu);
     free(t);
+}
+
+const char *pare_bert_trainer_device(const pare_bert_trainer *t) { return t->cu ? pare_cuda_bert_device(t->cu) : "cpu"; }
+
+pare_status pare_bert_trainer_wait(pare_bert_trainer *t, pare_err *err) { return t->cu ? pare_cuda_bert_sync(t->cu, err) : PARE_OK; }
+
+/* Training on the GPU: bring the host's copies up to date (after steps) or
+ * the device's (after the host changed parameters, moments or the frozen
+ * set). The flags per parameter: bit 0 weight decay, bit 1 frozen. */
+static pare_status host_sync(pare_bert_trainer *t, pare_err *err) {
+    if (!t->cu || !t->host_stale) return PARE_OK;
+    pare_status s = pare_cuda_bert_download(t->cu, t->w, t->m, t->v, t->g, err);
+    if (!s) t->host_stale = false;
+    return s;
+}
+
+static pare_status dev_sync(pare_bert_trainer *t, pare_err *err) {
+    if (!t->cu || !t->dev_stale) return PARE_OK;
+    uint8_t *flags = calloc((size_t)t->n_params, 1);
+    if (!flags) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    for (int i = 0; i < t->n_p; i++)
+        if (t->p[i].decay) memset(flags + t->p[i].off, 1, (size_t)t->p[i].n);
+    if (t->frozen)
+        for (int64_t k = 0; k < t->n_params; k++)
+            if (t->frozen[k / 8] >> (k % 8) & 1) flags[k] |= 2;
+    pare_status s = pare_cuda_bert_upload(t->cu, t->w, t->m, t->v, flags, err);
+    free(flags);
+    if (!s) t->dev_stale = false;
+    return s;
 }
 
 /* The encoder's Linear weights (q, k, v, attention output, FFN in and out
@@ -340,6 +382,9 @@ static bool is_encoder_linear(const tparam *p) {
 }
 
 pare_status pare_bert_trainer_freeze_zeros(pare_bert_trainer *t, pare_err *err) {
+    pare_status s = host_sync(t, err);
+    if (s) return s;
+    t->dev_stale = true;
     free(t->frozen);
     t->frozen = calloc((size_t)(t->n_params / 8 + 1), 1);
     if (!t->frozen) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
@@ -352,6 +397,9 @@ pare_status pare_bert_trainer_freeze_zeros(pare_bert_trainer *t, pare_err *err) 
 
 pare_status pare_bert_trainer_prune(pare_bert_trainer *t, double sparsity, bool global, int64_t *zeroed, pare_err *err) {
     if (!(sparsity >= 0 && sparsity < 1)) return pare_err_set(err, PARE_ERR_INVALID, "sparsity %g is not in [0, 1)", sparsity);
+    pare_status s = host_sync(t, err);
+    if (s) return s;
+    t->dev_stale = true;
     float *ws[PARE_MAX_LAYERS_PRUNE];
     int64_t ns[PARE_MAX_LAYERS_PRUNE];
     int n = 0;
@@ -369,6 +417,9 @@ pare_status pare_bert_trainer_prune(pare_bert_trainer *t, double sparsity, bool 
 
 pare_status pare_bert_trainer_prune_nm(pare_bert_trainer *t, int n, int m, int64_t *zeroed, pare_err *err) {
     if (n <= 0 || n >= m || m > 64) return pare_err_set(err, PARE_ERR_INVALID, "%d:%d is not an n:m pattern with 0 < n < m <= 64", n, m);
+    pare_status s = host_sync(t, err);
+    if (s) return s;
+    t->dev_stale = true;
     int64_t z = 0;
     for (int i = 0; i < t->n_p; i++) {
         const tparam *p = &t->p[i];
@@ -557,11 +608,22 @@ static void forward(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask
     lin_fwd(t, t->logits, t->pooled, w + t->cls_w, w + t->cls_b, B, H, L);
 }
 
+/* forward() on the CPU or the GPU; the logits in t->logits either way */
+static pare_status run_forward(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask, int64_t B, int64_t T,
+                               pare_err *err) {
+    if (!t->cu) {
+        forward(t, ids, mask, B, T);
+        return PARE_OK;
+    }
+    pare_status s = dev_sync(t, err);
+    return s ? s : pare_cuda_bert_forward(t->cu, ids, mask, B, T, t->logits, err);
+}
+
 pare_status pare_bert_trainer_logits(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask, int64_t B, int64_t T,
                                      float *logits, pare_err *err) {
     pare_status s = check_batch(t, ids, B, T, err);
+    if (!s) s = run_forward(t, ids, mask, B, T, err);
     if (s) return s;
-    forward(t, ids, mask, B, T);
     memcpy(logits, t->logits, sizeof(float) * (size_t)(B * t->o.n_labels));
     return PARE_OK;
 }
@@ -622,6 +684,9 @@ static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_
 }
 
 void pare_bert_trainer_buffers(pare_bert_trainer *t, float **w, float **g, int64_t *n) {
+    pare_err err;
+    if (host_sync(t, &err)) fprintf(stderr, "pare: %s\n", err.msg); /* tests only */
+    t->dev_stale = t->cu != NULL; /* the caller may write w: upload before the next use */
     *w = t->w;
     *g = t->g;
     *n = t->n_params;
@@ -634,7 +699,7 @@ static pare_status forward_loss(pare_bert_trainer *t, const pare_train_batch *bt
     if (s) return s;
     if (t->o.multi_label ? !bt->targets : !bt->labels)
         return pare_err_set(err, PARE_ERR_INVALID, "training: the batch has no %s", t->o.multi_label ? "targets" : "labels");
-    forward(t, bt->ids, bt->mask, B, T);
+    if ((s = run_forward(t, bt->ids, bt->mask, B, T, err))) return s;
     float l;
     if (bt->teacher)
         l = pare_g_distill_loss(t->d_logits, t->logits, bt->teacher, bt->targets, bt->labels, B, L, t->o.multi_label,
@@ -680,6 +745,16 @@ pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch 
     pare_status s = forward_loss(t, bt, &l, err);
     if (s) return s;
     prof_to(t, PARE_PROF_FWD_OTHER);
+    if (t->cu) { /* the backward, clipping and AdamW queued on the GPU */
+        const double clip = t->o.clip >= 0 ? (t->o.clip > 0 ? t->o.clip : 1.0) : 0;
+        t->step++;
+        s = pare_cuda_bert_backward(t->cu, t->d_logits, err);
+        if (!s) s = pare_cuda_bert_adamw(t->cu, &t->o.adamw, pare_adamw_consts_at(&t->o.adamw, t->step, lr), clip, NULL, err);
+        t->host_stale = true;
+        prof_to(t, PARE_PROF_BWD_OTHER);
+        if (!s && loss) *loss = l;
+        return s;
+    }
     backward(t, bt->ids, bt->B, bt->T);
     prof_to(t, PARE_PROF_BWD_OTHER);
     float *gp = t->g;
@@ -705,7 +780,12 @@ pare_status pare_bert_trainer_taylor(pare_bert_trainer *t, const pare_train_batc
     pare_status s = forward_loss(t, bt, &l, err);
     if (s) return s;
     prof_to(t, PARE_PROF_FWD_OTHER);
-    backward(t, bt->ids, bt->B, bt->T);
+    if (t->cu) { /* the gradients on the GPU, then the host's copies */
+        t->host_stale = true;
+        if ((s = pare_cuda_bert_backward(t->cu, t->d_logits, err)) || (s = host_sync(t, err))) return s;
+    } else {
+        backward(t, bt->ids, bt->B, bt->T);
+    }
     prof_to(t, PARE_PROF_BWD_OTHER);
     const pare_bert_config *c = &t->cfg;
     const int64_t H = c->hidden_size, I = c->intermediate_size, A = c->n_heads, D = H / A;
@@ -733,7 +813,9 @@ pare_status pare_bert_trainer_taylor(pare_bert_trainer *t, const pare_train_batc
 }
 
 /* ---- training state (checkpoints): parameters, AdamW moments and step */
-pare_status pare_bert_trainer_save_state(const pare_bert_trainer *t, const char *path, pare_err *err) {
+pare_status pare_bert_trainer_save_state(pare_bert_trainer *t, const char *path, pare_err *err) {
+    pare_status s = host_sync(t, err);
+    if (s) return s;
     int64_t step = t->step;
     const pare_tensor ts[4] = {
         {.name = "params", .dtype = PARE_DTYPE_F32, .n_dims = 1, .shape = {t->n_params}, .data = t->w, .nbytes = sizeof(float) * (size_t)t->n_params},
@@ -743,7 +825,7 @@ pare_status pare_bert_trainer_save_state(const pare_bert_trainer *t, const char 
     };
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    pare_status s = pare_safetensors_write(tmp, ts, 4, err);
+    s = pare_safetensors_write(tmp, ts, 4, err);
     if (!s && rename(tmp, path) != 0) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot rename %s into place", path, tmp);
     return s;
 }
@@ -767,6 +849,8 @@ pare_status pare_bert_trainer_load_state(pare_bert_trainer *t, const char *path,
         s = pare_err_set(err, PARE_ERR_FORMAT, "%s: no 'step'", path);
     if (!s) memcpy(&t->step, st->data, sizeof t->step);
     pare_tensor_file_close(f);
+    t->host_stale = false;
+    t->dev_stale = true;
     return s;
 }
 
@@ -781,9 +865,10 @@ static pare_status write_text(const char *path, const char *text, pare_err *err)
     return s;
 }
 
-pare_status pare_bert_trainer_save(const pare_bert_trainer *t, const char *out_dir, const char *const *label_names,
+pare_status pare_bert_trainer_save(pare_bert_trainer *t, const char *out_dir, const char *const *label_names,
                                    pare_err *err) {
-    pare_status s = pare_mkdir_p(out_dir, err);
+    pare_status s = host_sync(t, err);
+    if (!s) s = pare_mkdir_p(out_dir, err);
     if (s) return s;
     pare_tensor *ts = calloc((size_t)t->n_p, sizeof *ts);
     char (*names)[112] = calloc((size_t)t->n_p, sizeof *names);

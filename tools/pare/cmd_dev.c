@@ -15,6 +15,7 @@ static const char *HELP =
     "       pare dev tokenizer-json MODEL.gguf -o DIR\n"
     "       pare dev train-step MODEL [--batch 8] [--seq 128] [--labels 11] [--warmup 2]\n"
     "                            [--iters 5] [--threads N] [--json] [--profile]\n"
+    "                            [--device cpu|cuda [--tf32]]\n"
     "\n"
     "random-bert: a Hugging Face BERT folder with seeded random weights (BERT init),\n"
     "for benchmarks and tests of shapes no shipped model has. The tokenizer files and\n"
@@ -39,6 +40,7 @@ static const char *HELP =
     "ids, median over --iters after --warmup (bench/train.sh sets it beside\n"
     "PyTorch's). --profile prints, on stderr, the mean time per step of its phases\n"
     "(GEMMs, attention and the rest of the forward and backward; the optimizer).\n"
+    "--device cuda times the step on the GPU (waiting for it to finish each time).\n"
     "\n"
     "tokenizer-json: the GGUF's byte-level BPE tokenizer as DIR/tokenizer.json and\n"
     "DIR/tokenizer_config.json in Hugging Face's format (HF tokenizers and pare read\n"
@@ -210,7 +212,7 @@ static int cmp_dbl(const void *a, const void *b) {
 static int train_step(int argc, char **argv) {
     const char *model = NULL;
     int64_t B = 8, T = 128, L = 11, warm = 2, iters = 5;
-    bool profile = false;
+    bool profile = false, cuda = false, tf32 = false;
     cli_common common = {0};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -218,8 +220,17 @@ static int train_step(int argc, char **argv) {
         if (r == CLI_ARG_BAD) return CLI_USAGE;
         if (r == CLI_ARG_HELP) return CLI_OK;
         if (r == CLI_ARG_NEXT) continue;
-        if (!strcmp(a, "--profile")) {
-            profile = true;
+        if (!strcmp(a, "--profile") || !strcmp(a, "--tf32")) {
+            *(a[2] == 'p' ? &profile : &tf32) = true;
+            continue;
+        }
+        if (!strcmp(a, "--device")) {
+            if (!(v = cli_value(argc, argv, &i))) return CLI_USAGE;
+            if (strcmp(v, "cpu") && strcmp(v, "cuda")) {
+                fprintf(stderr, "pare dev train-step: --device is cpu or cuda, not '%s'\n", v);
+                return CLI_USAGE;
+            }
+            cuda = !strcmp(v, "cuda");
             continue;
         }
 #define INT(opt, var, lo, hi) if (!strcmp(a, opt)) { if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, lo, hi, &var)) return CLI_USAGE; continue; }
@@ -237,7 +248,8 @@ static int train_step(int argc, char **argv) {
         return CLI_USAGE;
     }
     pare_err err = {0};
-    pare_trainer_opts to = {.n_labels = L, .multi_label = true, .max_batch = B, .max_len = T, .adamw = pare_adamw_defaults()};
+    pare_trainer_opts to = {.n_labels = L, .multi_label = true, .max_batch = B, .max_len = T, .adamw = pare_adamw_defaults(),
+                            .cuda = cuda, .tf32 = tf32};
     pare_bert_trainer *t = NULL;
     if (pare_bert_trainer_create(model, &to, &t, &err)) return cli_fail("dev train-step", &err);
     const int64_t V = pare_bert_trainer_config(t)->vocab_size;
@@ -254,7 +266,7 @@ static int train_step(int argc, char **argv) {
         if (i == warm) memcpy(prof0, pare_bert_trainer_profile(t), sizeof prof0);
         const double t0 = pare_time_now();
         float loss;
-        if (pare_bert_trainer_step(t, &bt, 1e-5, &loss, &err)) rc = cli_fail("dev train-step", &err);
+        if (pare_bert_trainer_step(t, &bt, 1e-5, &loss, &err) || pare_bert_trainer_wait(t, &err)) rc = cli_fail("dev train-step", &err);
         if (i >= warm) ts[i - warm] = pare_time_now() - t0;
     }
     if (rc == CLI_OK && profile) {
@@ -269,12 +281,13 @@ static int train_step(int argc, char **argv) {
         qsort(ts, (size_t)iters, sizeof *ts, cmp_dbl);
         const double med = ts[iters / 2];
         if (common.json)
-            printf("{\"engine\": \"pare\", \"model\": \"%s\", \"batch\": %lld, \"seq\": %lld, \"iters\": %lld, \"step_ms\": %.3f, "
-                   "\"min_ms\": %.3f, \"params\": %lld}\n",
-                   model, (long long)B, (long long)T, (long long)iters, med * 1e3, ts[0] * 1e3, (long long)pare_bert_trainer_n_params(t));
+            printf("{\"engine\": \"pare\", \"model\": \"%s\", \"device\": \"%s\", \"tf32\": %s, \"batch\": %lld, \"seq\": %lld, "
+                   "\"iters\": %lld, \"step_ms\": %.3f, \"min_ms\": %.3f, \"params\": %lld}\n",
+                   model, pare_bert_trainer_device(t), tf32 ? "true" : "false", (long long)B, (long long)T, (long long)iters,
+                   med * 1e3, ts[0] * 1e3, (long long)pare_bert_trainer_n_params(t));
         else
-            printf("pare train step: %s batch %lld seq %lld: median %.1f ms, min %.1f ms over %lld steps\n", model, (long long)B,
-                   (long long)T, med * 1e3, ts[0] * 1e3, (long long)iters);
+            printf("pare train step: %s batch %lld seq %lld on %s: median %.1f ms, min %.1f ms over %lld steps\n", model,
+                   (long long)B, (long long)T, pare_bert_trainer_device(t), med * 1e3, ts[0] * 1e3, (long long)iters);
     }
     free(ids);
     free(tgt);
