@@ -6,7 +6,8 @@
  *     padding in the batch;
  *   - training drives the loss of a small batch down (overfitting);
  *   - a saved checkpoint loads in pare as BertForSequenceClassification and
- *     gives the trainer's logits (1e-4), padding included. */
+ *     gives the trainer's logits (1e-4), padding included;
+ *   - gradient checkpointing (recompute) gives the same bits. */
 #include "testutil.h"
 #include "pare/bert.h"
 #include "pare/train.h"
@@ -127,7 +128,36 @@ static void test_overfit_and_save(void **state) {
     remove_dir(out);
 }
 
+/* Gradient checkpointing recomputes the same floats: two steps with and
+ * without give the same bits (weights and last gradients). */
+static void test_recompute_same_bits(void **state) {
+    (void)state;
+    char dir[256];
+    make_model(dir, sizeof dir);
+    pare_err err = {0};
+    float targets[B * L] = {1, 0, 1, 0, 0, 1, 1, 1, 0};
+    pare_bert_trainer *t[2];
+    for (int k = 0; k < 2; k++) {
+        pare_trainer_opts o = {.n_labels = L, .multi_label = true, .max_batch = B, .max_len = T,
+                               .adamw = pare_adamw_defaults(), .recompute = k == 1};
+        tu_assert_ok(pare_bert_trainer_create(dir, &o, &t[k], &err), &err);
+        pare_train_batch bt = {.ids = IDS, .mask = MASK, .B = B, .T = T, .targets = targets};
+        for (int s = 0; s < 2; s++) tu_assert_ok(pare_bert_trainer_step(t[k], &bt, 1e-3, NULL, &err), &err);
+    }
+    float *w0, *g0, *w1, *g1;
+    int64_t n0, n1;
+    pare_bert_trainer_buffers(t[0], &w0, &g0, &n0);
+    pare_bert_trainer_buffers(t[1], &w1, &g1, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(g0, g1, sizeof(float) * (size_t)n0);
+    assert_memory_equal(w0, w1, sizeof(float) * (size_t)n0);
+    pare_bert_trainer_free(t[0]);
+    pare_bert_trainer_free(t[1]);
+    remove_dir(dir);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_directional), cmocka_unit_test(test_overfit_and_save)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_directional), cmocka_unit_test(test_overfit_and_save),
+                                       cmocka_unit_test(test_recompute_same_bits)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,7 @@ same data, split, seed-derived split, epochs, batch, learning rate,
 schedule, clipping and weight decay, dropout off (pare trains without it).
 
     python3 tools/finetune_reference.py MODEL_DIR DATA.tsv [--epochs 3] [--batch 16]
-        [--lr 5e-5] [--max-len 128] [--seed 42] [--threads 2] [--order pare|torch]
+        [--lr 5e-5] [--max-len 128] [--seed 42] [--train-seed S] [--threads 2] [--order pare|torch]
 
 --order pare (the default) trains on the very batches pare finetune draws
 (its split, shuffle, length grouping and batch shuffle, replayed here), so
@@ -90,7 +90,7 @@ def main():
     ap.add_argument("model"); ap.add_argument("data")
     ap.add_argument("--epochs", type=int, default=3); ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-5); ap.add_argument("--max-len", type=int, default=128)
-    ap.add_argument("--seed", type=int, default=42); ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=42); ap.add_argument("--train-seed", type=int, default=None); ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--save", default="", help="write the trained model (safetensors folder) here")
@@ -98,7 +98,9 @@ def main():
                     help="pare: the batches pare finetune draws (same examples per step); torch: randperm")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
+    if a.train_seed is None:
+        a.train_seed = a.seed  # pare finetune --train-seed: the order and the head's initialisation
+    torch.manual_seed(a.train_seed)
     rows = list(csv.reader(open(a.data, encoding="utf-8"), delimiter="\t"))
     head, rows = rows[0], rows[1:]
     if a.limit:
@@ -120,9 +122,9 @@ def main():
     opt = torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
     steps = (len(train) + a.batch - 1) // a.batch * a.epochs
     sched = get_linear_schedule_with_warmup(opt, int(0.1 * steps), steps)
-    g = torch.Generator().manual_seed(a.seed)
+    g = torch.Generator().manual_seed(a.train_seed)
     lens = {i: len(tok(texts[i], truncation=True, max_length=a.max_len)["input_ids"]) for i in train}
-    rng = (a.seed * 7919 + 1) & M64
+    rng = (a.train_seed * 7919 + 1) & M64
     model.train()
     t0 = time.time()
     for ep in range(a.epochs):

@@ -51,6 +51,9 @@ typedef struct pare_trainer_opts {
     uint64_t seed;              /* head initialisation (42 if 0) */
     bool keep_zeros;            /* encoder Linear weights that are 0 at the start stay 0
                                    (recovery fine-tuning of a pruned model) */
+    bool recompute;             /* gradient checkpointing (CPU): keep each layer's output only and
+                                   recompute the layer's activations in the backward (about a third
+                                   more compute, about 1/20 of the activation memory) */
     bool cuda;                  /* train on the first CUDA GPU (a build with PARE_CUDA) */
     bool tf32;                  /* cuda: cuBLAS may use TF32 tensor cores for the fp32 products */
 } pare_trainer_opts;

@@ -62,6 +62,7 @@ struct pare_bert_trainer {
     /* gradient scratch */
     float *d_a, *d_b, *d_i1, *d_i2, *d_qkv, *d_ctx, *d_pool, *d_logits, *d_cls;
     int32_t *pos_ids, *type_ids;
+    const int8_t *mask;  /* the current batch's (the caller's, during a step) */
     pare_pool *pool; /* every split of the step: GEMMs, attention pairs, rows, columns, AdamW */
     float *attn_scratch; /* pool size x attn_per_thread floats */
     int64_t attn_per_thread;
@@ -202,8 +203,9 @@ static pare_status alloc_acts(pare_bert_trainer *t, pare_err *err) {
     const pare_bert_config *c = &t->cfg;
     const int64_t H = c->hidden_size, I = c->intermediate_size, NH = c->n_heads, L = t->o.n_labels;
     const int64_t B = t->o.max_batch, T = t->o.max_len, BT = B * T;
-    const int64_t per_layer = BT * (H + 3 * H + H + H + H + 2 + I + I + H + H + 2) + B * NH * T * T;
-    const int64_t total = c->n_layers * per_layer + BT * (H + 2) + 3 * B * H + B * L;
+    /* per layer: its output y2, and the rest (one set shared by all with recompute) */
+    const int64_t rest = BT * (8 * H + 2 * I + 4) + B * NH * T * T, n_rest = t->o.recompute ? 1 : c->n_layers;
+    const int64_t total = c->n_layers * BT * H + n_rest * rest + BT * (H + 2) + 3 * B * H + B * L;
     const int64_t scratch = BT * (2 * H + 2 * I + 3 * H + H) + 2 * B * H + 2 * B * L;
     t->act = alloc_big(sizeof(float) * (size_t)(total + scratch), false);
     t->A = calloc((size_t)c->n_layers, sizeof *t->A);
@@ -216,6 +218,11 @@ static pare_status alloc_acts(pare_bert_trainer *t, pare_err *err) {
 #define TAKE(ptr, n) (ptr = p, p += (n))
     for (int64_t l = 0; l < c->n_layers; l++) {
         layer_a *a = &t->A[l];
+        if (l >= n_rest) {
+            *a = t->A[0];
+            TAKE(a->y2, BT * H);
+            continue;
+        }
         TAKE(a->qkv, BT * 3 * H);
         TAKE(a->ctx, BT * H);
         TAKE(a->res1, BT * H);
@@ -308,6 +315,8 @@ pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o
     if (!s && !(t->attn_scratch = malloc(sizeof(float) * (size_t)pare_pool_size(t->pool) * (size_t)t->attn_per_thread)))
         s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
     if (!s && o->keep_zeros) s = pare_bert_trainer_freeze_zeros(t, err);
+    if (!s && o->cuda && o->recompute)
+        s = pare_err_set(err, PARE_ERR_UNSUPPORTED, "training: recomputing activations is for the CPU (the GPU keeps them)");
     if (!s && o->cuda) {
         const pare_cuda_bert_desc d = {.H = c->hidden_size, .I = c->intermediate_size, .NH = c->n_heads,
                                        .n_layers = c->n_layers, .n_labels = o->n_labels, .max_batch = o->max_batch,
@@ -572,10 +581,33 @@ static pare_status check_batch(const pare_bert_trainer *t, const int32_t *ids, i
     return PARE_OK;
 }
 
-/* The forward pass, keeping every activation; logits into t->logits. */
+/* Encoder layer l from its input A[l].x: every activation the backward
+ * needs (with recompute, in the buffers all layers share but y2). */
+static void layer_fwd(pare_bert_trainer *t, int64_t l, int64_t B, int64_t T) {
+    const pare_bert_config *c = &t->cfg;
+    const int64_t H = c->hidden_size, I = c->intermediate_size, NH = c->n_heads, BT = B * T;
+    const float eps = (float)c->layer_norm_eps, *w = t->w;
+    const layer_p *P = &t->L[l];
+    layer_a *a = &t->A[l];
+    lin_fwd(t, a->qkv, a->x, w + P->qkv_w, w + P->qkv_b, BT, H, 3 * H);
+    attn_job aj = {.out = a->ctx, .att = a->att, .qkv = a->qkv, .mask = t->mask, .T = T, .C = H, .NH = NH, .pairs = B * NH,
+                   .scratch = t->attn_scratch, .per_thread = t->attn_per_thread, .avx512 = t->avx512};
+    prof_to(t, PARE_PROF_FWD_OTHER);
+    pare_pool_run(t->pool, attn_run, &aj);
+    prof_to(t, PARE_PROF_FWD_ATTN);
+    lin_fwd(t, a->res1, a->ctx, w + P->o_w, w + P->o_b, BT, H, H);
+    ln_fwd(t, a->y1, a->m1, a->r1, a->res1, a->x, w + P->ln1_g, w + P->ln1_b, BT, H, eps);
+    lin_fwd(t, a->h1, a->y1, w + P->f1_w, w + P->f1_b, BT, H, I);
+    gelu_pool(t, a->g1, a->h1, NULL, BT * I);
+    lin_fwd(t, a->res2, a->g1, w + P->f2_w, w + P->f2_b, BT, I, H);
+    ln_fwd(t, a->y2, a->m2, a->r2, a->res2, a->y1, w + P->ln2_g, w + P->ln2_b, BT, H, eps);
+}
+
+/* The forward pass, keeping every activation (with recompute: each
+ * layer's output and the last layer's rest); logits into t->logits. */
 static void forward(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask, int64_t B, int64_t T) {
     const pare_bert_config *c = &t->cfg;
-    const int64_t H = c->hidden_size, I = c->intermediate_size, NH = c->n_heads, BT = B * T, L = t->o.n_labels;
+    const int64_t H = c->hidden_size, BT = B * T, L = t->o.n_labels;
     const float eps = (float)c->layer_norm_eps, *w = t->w;
     for (int64_t i = 0; i < BT; i++) t->pos_ids[i] = (int32_t)(i % T);
     float *e = t->d_a; /* the summed embeddings (recomputed by the backward) */
@@ -584,22 +616,8 @@ static void forward(pare_bert_trainer *t, const int32_t *ids, const int8_t *mask
     pare_g_embed_fwd(e, t->pos_ids, w + t->pos, BT, H);
     pare_g_embed_fwd(e, t->type_ids, w + t->type, BT, H);
     ln_fwd(t, t->emb, t->emb_m, t->emb_r, e, NULL, w + t->lne_g, w + t->lne_b, BT, H, eps);
-    for (int64_t l = 0; l < c->n_layers; l++) {
-        const layer_p *P = &t->L[l];
-        layer_a *a = &t->A[l];
-        lin_fwd(t, a->qkv, a->x, w + P->qkv_w, w + P->qkv_b, BT, H, 3 * H);
-        attn_job aj = {.out = a->ctx, .att = a->att, .qkv = a->qkv, .mask = mask, .T = T, .C = H, .NH = NH, .pairs = B * NH,
-                       .scratch = t->attn_scratch, .per_thread = t->attn_per_thread, .avx512 = t->avx512};
-        prof_to(t, PARE_PROF_FWD_OTHER);
-        pare_pool_run(t->pool, attn_run, &aj);
-        prof_to(t, PARE_PROF_FWD_ATTN);
-        lin_fwd(t, a->res1, a->ctx, w + P->o_w, w + P->o_b, BT, H, H);
-        ln_fwd(t, a->y1, a->m1, a->r1, a->res1, a->x, w + P->ln1_g, w + P->ln1_b, BT, H, eps);
-        lin_fwd(t, a->h1, a->y1, w + P->f1_w, w + P->f1_b, BT, H, I);
-        gelu_pool(t, a->g1, a->h1, NULL, BT * I);
-        lin_fwd(t, a->res2, a->g1, w + P->f2_w, w + P->f2_b, BT, I, H);
-        ln_fwd(t, a->y2, a->m2, a->r2, a->res2, a->y1, w + P->ln2_g, w + P->ln2_b, BT, H, eps);
-    }
+    t->mask = mask;
+    for (int64_t l = 0; l < c->n_layers; l++) layer_fwd(t, l, B, T);
     const float *last = t->A[c->n_layers - 1].y2;
     for (int64_t b = 0; b < B; b++) memcpy(t->cls_in + b * H, last + b * T * H, sizeof(float) * (size_t)H);
     float *pre = t->d_pool + B * H; /* the pooler's pre-activation is not needed: tanh's backward uses its output */
@@ -648,6 +666,11 @@ static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_
     for (int64_t l = c->n_layers - 1; l >= 0; l--) {
         const layer_p *P = &t->L[l];
         const layer_a *a = &t->A[l];
+        if (t->o.recompute && l < c->n_layers - 1) { /* the last layer's are still there */
+            prof_to(t, PARE_PROF_BWD_OTHER);
+            layer_fwd(t, l, B, T);
+            prof_to(t, PARE_PROF_FWD_OTHER);
+        }
         /* dy: gradient of y2. LN2 -> res2 = y1 + f2 */
         zero_pool(t, dres, BT * H);
         ln_bwd(t, dres, g + P->ln2_g, g + P->ln2_b, dy, a->res2, w + P->ln2_g, a->m2, a->r2, BT, H);

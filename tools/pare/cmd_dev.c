@@ -15,7 +15,7 @@ static const char *HELP =
     "       pare dev tokenizer-json MODEL.gguf -o DIR\n"
     "       pare dev train-step MODEL [--batch 8] [--seq 128] [--labels 11] [--warmup 2]\n"
     "                            [--iters 5] [--threads N] [--json] [--profile]\n"
-    "                            [--device cpu|cuda [--tf32]]\n"
+    "                            [--device cpu|cuda [--tf32]] [--recompute]\n"
     "\n"
     "random-bert: a Hugging Face BERT folder with seeded random weights (BERT init),\n"
     "for benchmarks and tests of shapes no shipped model has. The tokenizer files and\n"
@@ -40,7 +40,8 @@ static const char *HELP =
     "ids, median over --iters after --warmup (bench/train.sh sets it beside\n"
     "PyTorch's). --profile prints, on stderr, the mean time per step of its phases\n"
     "(GEMMs, attention and the rest of the forward and backward; the optimizer).\n"
-    "--device cuda times the step on the GPU (waiting for it to finish each time).\n"
+    "--device cuda times the step on the GPU (waiting for it to finish each time);\n"
+    "--recompute with gradient checkpointing (pare finetune --recompute).\n"
     "\n"
     "tokenizer-json: the GGUF's byte-level BPE tokenizer as DIR/tokenizer.json and\n"
     "DIR/tokenizer_config.json in Hugging Face's format (HF tokenizers and pare read\n"
@@ -212,7 +213,7 @@ static int cmp_dbl(const void *a, const void *b) {
 static int train_step(int argc, char **argv) {
     const char *model = NULL;
     int64_t B = 8, T = 128, L = 11, warm = 2, iters = 5;
-    bool profile = false, cuda = false, tf32 = false;
+    bool profile = false, cuda = false, tf32 = false, recompute = false;
     cli_common common = {0};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -220,8 +221,8 @@ static int train_step(int argc, char **argv) {
         if (r == CLI_ARG_BAD) return CLI_USAGE;
         if (r == CLI_ARG_HELP) return CLI_OK;
         if (r == CLI_ARG_NEXT) continue;
-        if (!strcmp(a, "--profile") || !strcmp(a, "--tf32")) {
-            *(a[2] == 'p' ? &profile : &tf32) = true;
+        if (!strcmp(a, "--profile") || !strcmp(a, "--tf32") || !strcmp(a, "--recompute")) {
+            *(a[2] == 'p' ? &profile : a[2] == 't' ? &tf32 : &recompute) = true;
             continue;
         }
         if (!strcmp(a, "--device")) {
@@ -249,7 +250,7 @@ static int train_step(int argc, char **argv) {
     }
     pare_err err = {0};
     pare_trainer_opts to = {.n_labels = L, .multi_label = true, .max_batch = B, .max_len = T, .adamw = pare_adamw_defaults(),
-                            .cuda = cuda, .tf32 = tf32};
+                            .cuda = cuda, .tf32 = tf32, .recompute = recompute};
     pare_bert_trainer *t = NULL;
     if (pare_bert_trainer_create(model, &to, &t, &err)) return cli_fail("dev train-step", &err);
     const int64_t V = pare_bert_trainer_config(t)->vocab_size;

@@ -17,7 +17,7 @@ static const char *HELP =
     "                     [--lr 5e-5] [--warmup 0.1] [--weight-decay 0.01] [--max-len 128] [--limit N]\n"
     "                     [--teacher DIR [--kd-alpha 0.5] [--kd-temperature 2]] [--threads N]\n"
     "                     [--prune S [--keep-zeros]] [--checkpoint-every 200] [--resume] [--json]\n"
-    "                     [--device cpu|cuda [--tf32]]\n"
+    "                     [--device cpu|cuda [--tf32]] [--recompute]\n"
     "\n"
     "Trains every weight of MODEL (a BERT-family Hugging Face folder) with a\n"
     "classification head, the way transformers' BertForSequenceClassification does\n"
@@ -34,6 +34,8 @@ static const char *HELP =
     "\n"
     "The data is split deterministically (--split train,validation,test with\n"
     "--seed, 60/30/10 as in the seed study); batches are drawn shuffled and grouped\n"
+    "(--train-seed N: the order and a new head's initialisation, default --seed;\n"
+    "vary it alone to repeat training over the same split)\n"
     "by length so little padding is computed. After each epoch the validation\n"
     "split is scored; at the end the test split: exact match, micro/macro F1 and\n"
     "Jaccard (multi-label) or accuracy and macro F1, with train time and examples/s.\n"
@@ -56,6 +58,10 @@ static const char *HELP =
     "TF32 tensor cores (faster, products rounded to 10-bit mantissas). Checkpoints\n"
     "and the saved folder are the same files as on the CPU.\n"
     "\n"
+    "--recompute (CPU): gradient checkpointing. Only each layer's output is kept\n"
+    "and the layer is run again in the backward: about 1/20 of the activation\n"
+    "memory (batch x length x hidden per layer) for about a third more compute.\n"
+    "\n"
     "--teacher DIR: knowledge distillation from a fine-tuned classifier with the\n"
     "same labels: loss = a * hard + (1 - a) * T^2 * KL(teacher/T || student/T)\n"
     "(per-label sigmoid form for multi-label).\n"
@@ -66,9 +72,9 @@ static const char *HELP =
 
 typedef struct ft_args {
     const char *model, *data, *out, *text_col, *labels, *teacher;
-    bool single, keep_zeros, resume, cuda, tf32;
+    bool single, keep_zeros, resume, cuda, tf32, recompute;
     double split[3], lr, warmup, wd, kd_alpha, kd_temp, prune;
-    int64_t seed, epochs, batch, max_len, limit, ckpt_every;
+    int64_t seed, train_seed, epochs, batch, max_len, limit, ckpt_every; /* train_seed < 0: seed */
 } ft_args;
 
 typedef struct encoded {
@@ -167,8 +173,8 @@ typedef struct ckpt {
 } ckpt;
 
 static void run_key(const ft_args *a, char *key, size_t cap) {
-    snprintf(key, cap, "%s|%s|%s|%lld|%lld|%lld|%lld|%lld|%.9g|%.9g|%.9g|%.9g|%.9g|%.9g|%d|%g,%g,%g", a->model, a->data,
-             a->teacher ? a->teacher : "", (long long)a->seed, (long long)a->epochs, (long long)a->batch, (long long)a->max_len,
+    snprintf(key, cap, "%s|%s|%s|%lld/%lld|%lld|%lld|%lld|%lld|%.9g|%.9g|%.9g|%.9g|%.9g|%.9g|%d|%g,%g,%g", a->model, a->data,
+             a->teacher ? a->teacher : "", (long long)a->seed, (long long)a->train_seed, (long long)a->epochs, (long long)a->batch, (long long)a->max_len,
              (long long)a->limit, a->lr, a->warmup, a->wd, a->kd_alpha, a->kd_temp, a->prune, a->keep_zeros, a->split[0], a->split[1],
              a->split[2]);
 }
@@ -239,6 +245,7 @@ static int run(const ft_args *a, const cli_common *c) {
     pare_wordpiece *tok = NULL;
     pare_bert_trainer *tr = NULL;
     pare_bert *teacher = NULL, *inf = NULL;
+    pare_bert_trainer *gpu_teacher = NULL; /* --device cuda: the teacher's forward on the GPU too */
     encoded e = {0};
     int64_t *idx[3] = {0}, nsplit[3] = {0};
     uint8_t *part = NULL;
@@ -289,11 +296,13 @@ static int run(const ft_args *a, const cli_common *c) {
         }
     }
     pare_trainer_opts to = {.n_labels = d.n_labels, .multi_label = d.multi_label, .max_batch = a->batch,
-                            .max_len = a->max_len, .adamw = pare_adamw_defaults(), .seed = (uint64_t)a->seed};
+                            .max_len = a->max_len, .adamw = pare_adamw_defaults(), .seed = (uint64_t)a->train_seed};
     to.adamw.weight_decay = a->wd;
     to.keep_zeros = a->keep_zeros;
     to.cuda = a->cuda;
     to.tf32 = a->tf32;
+    to.recompute = a->recompute;
+    if (teacher && a->cuda && pare_bert_trainer_create(a->teacher, &to, &gpu_teacher, &err)) goto fail;
     if (a->epochs == 0 && a->prune == 0) { /* pare eval: the inference engine */
         if (cli_load_bert(a->model, c, &inf, &err)) goto fail;
         if (pare_bert_get_config(inf)->n_labels != d.n_labels) {
@@ -325,7 +334,7 @@ static int run(const ft_args *a, const cli_common *c) {
         free(ids), free(lab), free(mask32), free(mask), free(tgt), free(tlog), free(order), free(starts);
         goto fail;
     }
-    uint64_t rng = (uint64_t)a->seed * 7919 + 1;
+    uint64_t rng = (uint64_t)a->train_seed * 7919 + 1;
     int64_t step = 0;
     ckpt ck = {0};
     bool resumed = false;
@@ -389,7 +398,12 @@ static int run(const ft_args *a, const cli_common *c) {
                     if (y[l]) lab[b] = (int32_t)l;
                 }
             }
-            if (teacher) {
+            if (gpu_teacher) {
+                if (pare_bert_trainer_logits(gpu_teacher, ids, mask, nb, T, tlog, &err)) {
+                    failed = true;
+                    break;
+                }
+            } else if (teacher) {
                 for (int64_t i = 0; i < nb * T; i++) mask32[i] = mask[i];
                 pare_bert_outputs bo = {.logits = tlog};
                 if (pare_bert_forward(teacher, ids, mask32, NULL, nb, T, &bo, &err)) {
@@ -463,6 +477,7 @@ fail:
     if (rc != CLI_OK) rc = cli_fail("finetune", &err);
     pare_bert_trainer_free(tr);
     pare_bert_free(teacher);
+    pare_bert_trainer_free(gpu_teacher);
     pare_bert_free(inf);
     pare_wordpiece_free(tok);
     pare_dataset_free(&d);
@@ -476,7 +491,7 @@ fail:
 
 int cmd_finetune(int argc, char **argv) {
     ft_args a = {.split = {0.6, 0.3, 0.1}, .lr = 5e-5, .warmup = 0.1, .wd = 0.01, .kd_alpha = 0.5, .kd_temp = 2,
-                 .seed = 42, .epochs = 3, .batch = 16, .max_len = 128, .ckpt_every = 200};
+                 .seed = 42, .train_seed = -1, .epochs = 3, .batch = 16, .max_len = 128, .ckpt_every = 200};
     cli_common common = {0};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v;
@@ -492,7 +507,7 @@ int cmd_finetune(int argc, char **argv) {
 #define NUM(opt, field) else if (!strcmp(o, opt)) { if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(o, v, &a.field)) return CLI_USAGE; }
         STR("-o", out) STR("--output", out) STR("--text-column", text_col) STR("--labels", labels)
         STR("--teacher", teacher)
-        INT("--seed", seed, 0, INT64_MAX) INT("--epochs", epochs, 0, 10000) INT("--batch", batch, 1, 4096)
+        INT("--seed", seed, 0, INT64_MAX) INT("--train-seed", train_seed, 0, INT64_MAX) INT("--epochs", epochs, 0, 10000) INT("--batch", batch, 1, 4096)
         INT("--max-len", max_len, 2, 4096) INT("--limit", limit, 1, INT64_MAX) INT("--checkpoint-every", ckpt_every, 0, INT64_MAX)
         NUM("--lr", lr) NUM("--warmup", warmup) NUM("--weight-decay", wd) NUM("--kd-alpha", kd_alpha)
         NUM("--kd-temperature", kd_temp) NUM("--prune", prune)
@@ -503,6 +518,7 @@ int cmd_finetune(int argc, char **argv) {
         else if (!strcmp(o, "--keep-zeros")) a.keep_zeros = true;
         else if (!strcmp(o, "--resume")) a.resume = true;
         else if (!strcmp(o, "--tf32")) a.tf32 = true;
+        else if (!strcmp(o, "--recompute")) a.recompute = true;
         else if (!strcmp(o, "--device")) {
             if (!(v = cli_value(argc, argv, &i))) return CLI_USAGE;
             if (strcmp(v, "cpu") && strcmp(v, "cuda")) {
@@ -528,6 +544,7 @@ int cmd_finetune(int argc, char **argv) {
             return CLI_USAGE;
         }
     }
+    if (a.train_seed < 0) a.train_seed = a.seed;
     if (!a.model || !a.data || (!a.out && a.epochs > 0)) {
         fprintf(stderr, "pare finetune: need MODEL, --data FILE and -o OUT (pare finetune --help)\n");
         return CLI_USAGE;
