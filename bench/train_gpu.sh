@@ -23,11 +23,9 @@ for m in minilm-l12 bert-base; do
             say "gpu train step $m round $r/$reps ${tf:-fp32}: pare"
             "$pare" dev train-step "$dir" --device cuda $tf --batch "${batch[$m]}" --seq 128 --iters 20 --warmup 3 --json \
                 | sed "s/^{/{\"shape\": \"$m\", /" >> "$jsonl"
-            for attn in eager sdpa; do
-                say "gpu train step $m round $r/$reps ${tf:-fp32}: torch $attn"
-                "$py" "$root/bench/train_step.py" "$dir" --device cuda $tf --attn $attn --batch "${batch[$m]}" --seq 128 \
-                    --iters 20 --warmup 3 2> /dev/null | sed "s/^{/{\"shape\": \"$m\", /" >> "$jsonl"
-            done
+            say "gpu train step $m round $r/$reps ${tf:-fp32}: torch eager, sdpa"
+            "$py" "$root/bench/train_step.py" "$dir" --device cuda $tf --attn eager,sdpa --batch "${batch[$m]}" --seq 128 \
+                --iters 20 --warmup 3 2> /dev/null | sed "s/^{/{\"shape\": \"$m\", /" >> "$jsonl"
         done
     done
 done

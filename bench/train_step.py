@@ -25,15 +25,20 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--tf32", action="store_true")
-    ap.add_argument("--attn", default="eager", choices=["eager", "sdpa"])
+    ap.add_argument("--attn", default="eager", help="eager, sdpa, or both as eager,sdpa (one line each)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    torch.backends.cudnn.allow_tf32 = a.tf32
+    for attn in a.attn.split(","):
+        step(a, attn)
+
+
+def step(a, attn):
     torch.manual_seed(0)
     m = BertForSequenceClassification.from_pretrained(
         a.model, num_labels=a.labels, problem_type="multi_label_classification",
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, attn_implementation=a.attn)
-    torch.backends.cuda.matmul.allow_tf32 = a.tf32
-    torch.backends.cudnn.allow_tf32 = a.tf32
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, attn_implementation=attn)
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
     m.to(dev)
@@ -56,8 +61,9 @@ def main():
         if i >= a.warmup:
             ts.append(time.perf_counter() - t0)
     print(json.dumps({"engine": "torch", "torch": torch.__version__, "model": a.model, "batch": a.batch, "seq": a.seq,
-                      "iters": a.iters, "threads": a.threads, "device": a.device, "tf32": a.tf32, "attn": a.attn, "step_ms": statistics.median(ts) * 1e3,
-                      "min_ms": min(ts) * 1e3}))
+                      "iters": a.iters, "threads": a.threads, "device": a.device, "tf32": a.tf32, "attn": attn,
+                      "step_ms": statistics.median(ts) * 1e3, "min_ms": min(ts) * 1e3}), flush=True)
+    del m, opt
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
  * random-weight BERT (2 layers, hidden 32, 4 heads, 3 labels):
  *   - the whole backward pass: for random directions d over every
  *     parameter, (L(w + h d) - L(w - h d)) / 2h matches g . d (relative
- *     1e-2 in f32), for BCE, cross-entropy and the distillation loss, with
- *     padding in the batch;
+ *     1e-2 in f32), for BCE, cross-entropy and the distillation loss (also
+ *     with hidden-state transfer), with padding in the batch;
  *   - training drives the loss of a small batch down (overfitting);
  *   - a saved checkpoint loads in pare as BertForSequenceClassification and
  *     gives the trainer's logits (1e-4), padding included;
@@ -44,14 +44,21 @@ static void test_directional(void **state) {
     pare_err err = {0};
     float targets[B * L] = {1, 0, 1, 0, 0, 1, 1, 1, 0}, teacher[B * L] = {2, -1, 0.5f, -2, 0, 1, 1, 3, -1};
     const int32_t labels[B] = {2, 0, 1};
-    for (int kind = 0; kind < 3; kind++) {
+    /* kind 3: distillation with hidden-state transfer to random targets (3 of [B][T][32]) */
+    float hid[3][B * T * 32];
+    const float *hid_p[3] = {hid[0], hid[1], hid[2]};
+    uint64_t hs = 99;
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < B * T * 32; i++) hid[k][i] = tu_randf(&hs, -1, 1);
+    for (int kind = 0; kind < 4; kind++) {
         pare_trainer_opts o = {.n_labels = L, .multi_label = kind != 1, .max_batch = B, .max_len = T,
                                .adamw = pare_adamw_defaults(), .clip = -1};
         o.adamw.weight_decay = 0;
         pare_bert_trainer *t;
         tu_assert_ok(pare_bert_trainer_create(dir, &o, &t, &err), &err);
         pare_train_batch bt = {.ids = IDS, .mask = MASK, .B = B, .T = T, .targets = targets, .labels = labels,
-                               .teacher = kind == 2 ? teacher : NULL, .kd_temperature = 2, .kd_alpha = 0.5f};
+                               .teacher = kind >= 2 ? teacher : NULL, .kd_temperature = 2, .kd_alpha = 0.5f,
+                               .teacher_hidden = kind == 3 ? hid_p : NULL, .kd_hidden = 0.7f};
         /* lr 0: the step computes the gradient and leaves the weights */
         float loss;
         tu_assert_ok(pare_bert_trainer_step(t, &bt, 0.0, &loss, &err), &err);

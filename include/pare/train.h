@@ -66,6 +66,13 @@ typedef struct pare_train_batch {
     const int32_t *labels;      /* [B] (multi-class) */
     const float *teacher;       /* [B][L] teacher logits: distillation loss, else NULL */
     float kd_temperature, kd_alpha; /* 2 and the given alpha (0.5 recommended) */
+    /* TinyBERT-style hidden-state transfer (CPU), added to the loss when
+     * teacher_hidden is set: kd_hidden * the mean over the real tokens, the
+     * channels and the n_layers + 1 targets of (h_S - h_T)^2, where h_S is the
+     * embedding output (k = 0) and then each layer's output (k = l + 1), and
+     * teacher_hidden[k] the teacher's [B][T][hidden] for it (same width). */
+    const float *const *teacher_hidden;
+    float kd_hidden;
 } pare_train_batch;
 
 typedef struct pare_bert_trainer pare_bert_trainer;
@@ -107,6 +114,9 @@ pare_status pare_bert_trainer_taylor(pare_bert_trainer *t, const pare_train_batc
                                      pare_err *err);
 /* From now on keep the encoder Linear weights that are 0 at 0. */
 pare_status pare_bert_trainer_freeze_zeros(pare_bert_trainer *t, pare_err *err);
+/* The last forward's hidden states, [B][T][hidden]: k = 0 the embedding
+ * output, k = l + 1 layer l's output (CPU only: NULL on the GPU). */
+const float *pare_bert_trainer_hidden(const pare_bert_trainer *t, int64_t k);
 /* The batch's loss without a step (no gradient). */
 pare_status pare_bert_trainer_loss(pare_bert_trainer *t, const pare_train_batch *b, float *loss, pare_err *err);
 /* The parameter and gradient buffers (n floats each, layout internal): for

@@ -63,6 +63,7 @@ struct pare_bert_trainer {
     float *d_a, *d_b, *d_i1, *d_i2, *d_qkv, *d_ctx, *d_pool, *d_logits, *d_cls;
     int32_t *pos_ids, *type_ids;
     const int8_t *mask;  /* the current batch's (the caller's, during a step) */
+    const pare_train_batch *batch; /* the current step's (hidden-state targets) */
     pare_pool *pool; /* every split of the step: GEMMs, attention pairs, rows, columns, AdamW */
     float *attn_scratch; /* pool size x attn_per_thread floats */
     int64_t attn_per_thread;
@@ -646,6 +647,32 @@ pare_status pare_bert_trainer_logits(pare_bert_trainer *t, const int32_t *ids, c
     return PARE_OK;
 }
 
+const float *pare_bert_trainer_hidden(const pare_bert_trainer *t, int64_t k) {
+    if (t->cu || k < 0 || k > t->cfg.n_layers) return NULL;
+    return k ? t->A[k - 1].y2 : t->emb;
+}
+
+/* Hidden-state transfer: the loss term (pare_train_batch.kd_hidden), and
+ * when dy is given its gradient for target k added to dy. */
+static double hidden_term(const pare_bert_trainer *t, const pare_train_batch *bt, int64_t k, float *dy) {
+    const int64_t H = t->cfg.hidden_size, BT = bt->B * bt->T;
+    int64_t real = 0;
+    for (int64_t i = 0; i < BT; i++) real += !bt->mask || bt->mask[i];
+    const double n = (double)real * (double)H * (double)(t->cfg.n_layers + 1);
+    const float *hs = pare_bert_trainer_hidden(t, k), *ht = bt->teacher_hidden[k];
+    const float coef = (float)(2.0 * bt->kd_hidden / n);
+    double ss = 0;
+    for (int64_t i = 0; i < BT; i++) {
+        if (bt->mask && !bt->mask[i]) continue;
+        for (int64_t c = 0; c < H; c++) {
+            const float d = hs[i * H + c] - ht[i * H + c];
+            ss += (double)d * d;
+            if (dy) dy[i * H + c] += coef * d;
+        }
+    }
+    return bt->kd_hidden * ss / n;
+}
+
 static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_t T) {
     const pare_bert_config *c = &t->cfg;
     const int64_t H = c->hidden_size, I = c->intermediate_size, NH = c->n_heads, BT = B * T, L = t->o.n_labels;
@@ -666,6 +693,7 @@ static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_
     for (int64_t l = c->n_layers - 1; l >= 0; l--) {
         const layer_p *P = &t->L[l];
         const layer_a *a = &t->A[l];
+        if (t->batch && t->batch->teacher_hidden) hidden_term(t, t->batch, l + 1, dy);
         if (t->o.recompute && l < c->n_layers - 1) { /* the last layer's are still there */
             prof_to(t, PARE_PROF_BWD_OTHER);
             layer_fwd(t, l, B, T);
@@ -693,6 +721,7 @@ static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_
         prof_to(t, PARE_PROF_BWD_ATTN);
         lin_bwd(t, dy, true, g + P->qkv_w, g + P->qkv_b, t->d_qkv, a->x, w + P->qkv_w, BT, H, 3 * H);
     }
+    if (t->batch && t->batch->teacher_hidden) hidden_term(t, t->batch, 0, dy);
     /* embeddings: recompute their sum (the forward's copy was overwritten) */
     float *e = dres;
     memset(e, 0, sizeof(float) * (size_t)(BT * H));
@@ -731,6 +760,11 @@ static pare_status forward_loss(pare_bert_trainer *t, const pare_train_batch *bt
         l = pare_g_bce_logits(t->d_logits, t->logits, bt->targets, B * L);
     else
         l = pare_g_softmax_ce(t->d_logits, t->logits, bt->labels, B, L);
+    t->batch = bt;
+    if (bt->teacher_hidden) {
+        if (t->cu) return pare_err_set(err, PARE_ERR_UNSUPPORTED, "training: hidden-state transfer runs on the CPU only");
+        for (int64_t k = 0; k <= t->cfg.n_layers; k++) l += (float)hidden_term(t, bt, k, NULL);
+    }
     if (!isfinite(l)) return pare_err_set(err, PARE_ERR_INVALID, "training: the loss is %g (diverged); lower the learning rate", (double)l);
     *loss = l;
     return PARE_OK;

@@ -15,7 +15,7 @@ static const char *HELP =
     "usage: pare finetune MODEL --data FILE -o OUT [--text-column Tweet] [--labels a,b,...]\n"
     "                     [--single-label] [--split 0.6,0.3,0.1] [--seed 42] [--epochs 3] [--batch 16]\n"
     "                     [--lr 5e-5] [--warmup 0.1] [--weight-decay 0.01] [--max-len 128] [--limit N]\n"
-    "                     [--teacher DIR [--kd-alpha 0.5] [--kd-temperature 2]] [--threads N]\n"
+    "                     [--teacher DIR [--kd-alpha 0.5] [--kd-temperature 2] [--kd-hidden W]] [--threads N]\n"
     "                     [--prune S [--keep-zeros]] [--checkpoint-every 200] [--resume] [--json]\n"
     "                     [--device cpu|cuda [--tf32]] [--recompute]\n"
     "\n"
@@ -64,7 +64,10 @@ static const char *HELP =
     "\n"
     "--teacher DIR: knowledge distillation from a fine-tuned classifier with the\n"
     "same labels: loss = a * hard + (1 - a) * T^2 * KL(teacher/T || student/T)\n"
-    "(per-label sigmoid form for multi-label).\n"
+    "(per-label sigmoid form for multi-label). --kd-hidden W (CPU) adds W times the\n"
+    "mean squared difference of hidden states, TinyBERT style: the student's\n"
+    "embedding output and each layer's output against the teacher's embeddings and\n"
+    "layer m * N / M (M student, N teacher layers; same hidden size), real tokens.\n"
     "\n"
     "example:\n"
     "  pare finetune .cache/models/minilm-l6 --data ../shared/data/semeval2018-ec/2018-E-c-En-train.txt \\\n"
@@ -73,7 +76,7 @@ static const char *HELP =
 typedef struct ft_args {
     const char *model, *data, *out, *text_col, *labels, *teacher;
     bool single, keep_zeros, resume, cuda, tf32, recompute;
-    double split[3], lr, warmup, wd, kd_alpha, kd_temp, prune;
+    double split[3], lr, warmup, wd, kd_alpha, kd_temp, kd_hidden, prune;
     int64_t seed, train_seed, epochs, batch, max_len, limit, ckpt_every; /* train_seed < 0: seed */
 } ft_args;
 
@@ -173,9 +176,9 @@ typedef struct ckpt {
 } ckpt;
 
 static void run_key(const ft_args *a, char *key, size_t cap) {
-    snprintf(key, cap, "%s|%s|%s|%lld/%lld|%lld|%lld|%lld|%lld|%.9g|%.9g|%.9g|%.9g|%.9g|%.9g|%d|%g,%g,%g", a->model, a->data,
+    snprintf(key, cap, "%s|%s|%s|%lld/%lld|%lld|%lld|%lld|%lld|%.9g|%.9g|%.9g|%.9g|%.9g/%.9g|%.9g|%d|%g,%g,%g", a->model, a->data,
              a->teacher ? a->teacher : "", (long long)a->seed, (long long)a->train_seed, (long long)a->epochs, (long long)a->batch, (long long)a->max_len,
-             (long long)a->limit, a->lr, a->warmup, a->wd, a->kd_alpha, a->kd_temp, a->prune, a->keep_zeros, a->split[0], a->split[1],
+             (long long)a->limit, a->lr, a->warmup, a->wd, a->kd_alpha, a->kd_temp, a->kd_hidden, a->prune, a->keep_zeros, a->split[0], a->split[1],
              a->split[2]);
 }
 
@@ -245,7 +248,9 @@ static int run(const ft_args *a, const cli_common *c) {
     pare_wordpiece *tok = NULL;
     pare_bert_trainer *tr = NULL;
     pare_bert *teacher = NULL, *inf = NULL;
-    pare_bert_trainer *gpu_teacher = NULL; /* --device cuda: the teacher's forward on the GPU too */
+    pare_bert_trainer *tteacher = NULL; /* the teacher as a trainer (forward only): on the GPU with --device
+                                           cuda, on the CPU for its hidden states with --kd-hidden */
+    const float **hid = NULL;          /* --kd-hidden: the teacher's hidden states for each student target */
     encoded e = {0};
     int64_t *idx[3] = {0}, nsplit[3] = {0};
     uint8_t *part = NULL;
@@ -302,7 +307,11 @@ static int run(const ft_args *a, const cli_common *c) {
     to.cuda = a->cuda;
     to.tf32 = a->tf32;
     to.recompute = a->recompute;
-    if (teacher && a->cuda && pare_bert_trainer_create(a->teacher, &to, &gpu_teacher, &err)) goto fail;
+    if (teacher && (a->cuda || a->kd_hidden > 0)) {
+        pare_trainer_opts tto = to;
+        tto.recompute = !a->cuda; /* forward only: the layer outputs are all it keeps */
+        if (pare_bert_trainer_create(a->teacher, &tto, &tteacher, &err)) goto fail;
+    }
     if (a->epochs == 0 && a->prune == 0) { /* pare eval: the inference engine */
         if (cli_load_bert(a->model, c, &inf, &err)) goto fail;
         if (pare_bert_get_config(inf)->n_labels != d.n_labels) {
@@ -318,6 +327,22 @@ static int run(const ft_args *a, const cli_common *c) {
         if (pare_bert_trainer_prune(tr, a->prune, true, &z, &err) || (a->keep_zeros && pare_bert_trainer_freeze_zeros(tr, &err)))
             goto fail;
         fprintf(stderr, "pare finetune: pruned %lld encoder Linear weights (global magnitude, %.0f%%)\n", (long long)z, 100 * a->prune);
+    }
+    int64_t n_stu = 0, n_tea = 0;
+    if (tr && tteacher && a->kd_hidden > 0) {
+        const pare_bert_config *cs = pare_bert_trainer_config(tr), *ct = pare_bert_trainer_config(tteacher);
+        n_stu = cs->n_layers;
+        n_tea = ct->n_layers;
+        if (cs->hidden_size != ct->hidden_size || n_tea % n_stu) {
+            pare_err_set(&err, PARE_ERR_INVALID, "--kd-hidden: the student (%lld layers of %lld) must have the teacher's width and "
+                         "a divisor of its %lld layers (of %lld)", (long long)n_stu, (long long)cs->hidden_size, (long long)n_tea,
+                         (long long)ct->hidden_size);
+            goto fail;
+        }
+        if (!(hid = calloc((size_t)n_stu + 1, sizeof *hid))) {
+            pare_err_set(&err, PARE_ERR_OOM, "out of memory");
+            goto fail;
+        }
     }
     if (tr) fprintf(stderr, "pare finetune: %s: %.2fM parameters; split %lld / %lld / %lld; %lld epochs of %lld steps; on %s\n", a->model,
             (double)pare_bert_trainer_n_params(tr) / 1e6, (long long)nsplit[0], (long long)nsplit[1], (long long)nsplit[2],
@@ -398,11 +423,12 @@ static int run(const ft_args *a, const cli_common *c) {
                     if (y[l]) lab[b] = (int32_t)l;
                 }
             }
-            if (gpu_teacher) {
-                if (pare_bert_trainer_logits(gpu_teacher, ids, mask, nb, T, tlog, &err)) {
+            if (tteacher) {
+                if (pare_bert_trainer_logits(tteacher, ids, mask, nb, T, tlog, &err)) {
                     failed = true;
                     break;
                 }
+                for (int64_t h = 0; hid && h <= n_stu; h++) hid[h] = pare_bert_trainer_hidden(tteacher, h * n_tea / n_stu);
             } else if (teacher) {
                 for (int64_t i = 0; i < nb * T; i++) mask32[i] = mask[i];
                 pare_bert_outputs bo = {.logits = tlog};
@@ -413,7 +439,7 @@ static int run(const ft_args *a, const cli_common *c) {
             }
             pare_train_batch bt = {.ids = ids, .mask = mask, .B = nb, .T = T, .targets = tgt, .labels = lab,
                                    .teacher = teacher ? tlog : NULL, .kd_temperature = (float)a->kd_temp,
-                                   .kd_alpha = (float)a->kd_alpha};
+                                   .kd_alpha = (float)a->kd_alpha, .teacher_hidden = hid, .kd_hidden = (float)a->kd_hidden};
             float loss;
             /* the rate of the step's index before it, as transformers'
              * LambdaLR: 0 on the first step of a warm-up */
@@ -477,7 +503,8 @@ fail:
     if (rc != CLI_OK) rc = cli_fail("finetune", &err);
     pare_bert_trainer_free(tr);
     pare_bert_free(teacher);
-    pare_bert_trainer_free(gpu_teacher);
+    pare_bert_trainer_free(tteacher);
+    free(hid);
     pare_bert_free(inf);
     pare_wordpiece_free(tok);
     pare_dataset_free(&d);
@@ -510,7 +537,7 @@ int cmd_finetune(int argc, char **argv) {
         INT("--seed", seed, 0, INT64_MAX) INT("--train-seed", train_seed, 0, INT64_MAX) INT("--epochs", epochs, 0, 10000) INT("--batch", batch, 1, 4096)
         INT("--max-len", max_len, 2, 4096) INT("--limit", limit, 1, INT64_MAX) INT("--checkpoint-every", ckpt_every, 0, INT64_MAX)
         NUM("--lr", lr) NUM("--warmup", warmup) NUM("--weight-decay", wd) NUM("--kd-alpha", kd_alpha)
-        NUM("--kd-temperature", kd_temp) NUM("--prune", prune)
+        NUM("--kd-temperature", kd_temp) NUM("--kd-hidden", kd_hidden) NUM("--prune", prune)
 #undef STR
 #undef INT
 #undef NUM
@@ -551,6 +578,10 @@ int cmd_finetune(int argc, char **argv) {
     }
     if (!(a.prune >= 0 && a.prune < 1)) {
         fprintf(stderr, "pare finetune: --prune wants a fraction in [0, 1)\n");
+        return CLI_USAGE;
+    }
+    if (a.kd_hidden > 0 && (!a.teacher || a.cuda)) {
+        fprintf(stderr, "pare finetune: --kd-hidden needs --teacher and runs on the CPU\n");
         return CLI_USAGE;
     }
     if (!(a.lr > 0 && a.lr < 1) || !(a.warmup >= 0 && a.warmup < 1) || !(a.kd_alpha >= 0 && a.kd_alpha <= 1) || !(a.kd_temp > 0)) {
