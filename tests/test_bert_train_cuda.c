@@ -6,10 +6,13 @@
  *   - a state saved on the GPU and loaded into a new GPU trainer continues
  *     to the same bits as an uninterrupted run (the kernels use no atomics,
  *     so a step is deterministic);
- *   - pruned weights frozen at 0 stay 0 on the GPU.
+ *   - pruned weights frozen at 0 stay 0 on the GPU;
+ *   - the first again on a structurally pruned copy (uneven heads, fewer
+ *     neurons).
  * Skipped (not failed) where pare has no CUDA or the machine no GPU. */
 #include "testutil.h"
 #include "pare/bert.h"
+#include "pare/prune.h"
 #include "pare/train.h"
 
 #include <math.h>
@@ -45,21 +48,23 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s-h' '%s-sp'", g_dir, g_dir, g_dir);
     return system(cmd) == 0 ? 0 : -1;
 }
 
 /* A trainer on the GPU, or NULL after skip() when there is none. */
-static pare_bert_trainer *gpu_trainer(pare_trainer_opts o) {
+static pare_bert_trainer *gpu_trainer_of(const char *dir, pare_trainer_opts o) {
     o.cuda = true;
     pare_bert_trainer *t = NULL;
     pare_err err = {0};
-    if (pare_bert_trainer_create(g_dir, &o, &t, &err)) {
+    if (pare_bert_trainer_create(dir, &o, &t, &err)) {
         assert_int_equal(err.code, PARE_ERR_UNSUPPORTED);
         print_message("skipped: %s\n", err.msg);
     }
     return t;
 }
+
+static pare_bert_trainer *gpu_trainer(pare_trainer_opts o) { return gpu_trainer_of(g_dir, o); }
 
 static pare_trainer_opts opts(int kind) {
     return (pare_trainer_opts){.n_labels = L, .multi_label = kind != 1, .max_batch = B, .max_len = T,
@@ -71,14 +76,24 @@ static pare_train_batch batch(int kind) {
                               .teacher = kind == 2 ? TEACHER : NULL, .kd_temperature = 2, .kd_alpha = 0.5f};
 }
 
+/* state: NULL, or a structurally pruned copy of the model is compared */
 static void test_matches_cpu(void **state) {
-    (void)state;
     pare_err err = {0};
+    char dir[300], tmp[300];
+    snprintf(dir, sizeof dir, "%s", g_dir);
+    if (*state) { /* a third of the heads (one ranking: uneven layers), then a quarter of the neurons */
+        snprintf(tmp, sizeof tmp, "%s-h", g_dir);
+        snprintf(dir, sizeof dir, "%s-sp", g_dir);
+        pare_bert_struct_opts ho = {.unit = PARE_STRUCT_HEADS, .fraction = 0.34, .global = true};
+        pare_bert_struct_opts no = {.unit = PARE_STRUCT_NEURONS, .fraction = 0.25};
+        tu_assert_ok(pare_bert_prune_structured(g_dir, tmp, &ho, NULL, &err), &err);
+        tu_assert_ok(pare_bert_prune_structured(tmp, dir, &no, NULL, &err), &err);
+    }
     for (int kind = 0; kind < 3; kind++) {
-        pare_bert_trainer *gt = gpu_trainer(opts(kind)), *ct;
+        pare_bert_trainer *gt = gpu_trainer_of(dir, opts(kind)), *ct;
         if (!gt) skip();
         const pare_trainer_opts co = opts(kind);
-        tu_assert_ok(pare_bert_trainer_create(g_dir, &co, &ct, &err), &err);
+        tu_assert_ok(pare_bert_trainer_create(dir, &co, &ct, &err), &err);
         const pare_train_batch bt = batch(kind);
         for (int step = 0; step < 5; step++) {
             float lc, lg;
@@ -170,7 +185,9 @@ static void test_frozen_zeros(void **state) {
 }
 
 int main(void) {
+    static const bool pruned = true;
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_matches_cpu), cmocka_unit_test(test_resume_bits),
-                                       cmocka_unit_test(test_frozen_zeros)};
+                                       cmocka_unit_test(test_frozen_zeros),
+                                       cmocka_unit_test_prestate(test_matches_cpu, (void *)&pruned)};
     return cmocka_run_group_tests(tests, setup, teardown);
 }

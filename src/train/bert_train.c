@@ -113,27 +113,29 @@ static int64_t add_param(pare_bert_trainer *t, const char *name, int64_t r, int6
 
 static void build_table(pare_bert_trainer *t) {
     const pare_bert_config *c = &t->cfg;
-    const int64_t H = c->hidden_size, I = c->intermediate_size;
+    const int64_t H = c->hidden_size;
     char n[96];
     t->word = add_param(t, "embeddings.word_embeddings.weight", c->vocab_size, H, true);
     t->pos = add_param(t, "embeddings.position_embeddings.weight", c->max_position, H, true);
     t->type = add_param(t, "embeddings.token_type_embeddings.weight", c->type_vocab_size, H, true);
     t->lne_g = add_param(t, "embeddings.LayerNorm.weight", H, 0, false);
     t->lne_b = add_param(t, "embeddings.LayerNorm.bias", H, 0, false);
+    const int64_t D = H / c->n_heads;
     for (int64_t l = 0; l < c->n_layers; l++) {
         layer_p *L = &t->L[l];
+        const int64_t HA = L->heads * D, I = L->ffn; /* attention width and FFN width of this layer */
 #define P(field, suffix, r, cc, dec)                                                   \
     snprintf(n, sizeof n, "encoder.layer.%lld.%s", (long long)l, suffix);              \
     field = add_param(t, n, r, cc, dec)
-        P(L->qkv_w, "attention.self.query.weight", H, H, true);
-        add_param(t, (snprintf(n, sizeof n, "encoder.layer.%lld.attention.self.key.weight", (long long)l), n), H, H, true);
-        add_param(t, (snprintf(n, sizeof n, "encoder.layer.%lld.attention.self.value.weight", (long long)l), n), H, H, true);
-        P(L->qkv_b, "attention.self.query.bias", H, 0, false);
-        t->n_params -= ((H + 15) & ~(int64_t)15) - H; /* biases packed: q|k|v contiguous */
-        add_param(t, (snprintf(n, sizeof n, "encoder.layer.%lld.attention.self.key.bias", (long long)l), n), H, 0, false);
-        t->n_params -= ((H + 15) & ~(int64_t)15) - H;
-        add_param(t, (snprintf(n, sizeof n, "encoder.layer.%lld.attention.self.value.bias", (long long)l), n), H, 0, false);
-        P(L->o_w, "attention.output.dense.weight", H, H, true);
+        P(L->qkv_w, "attention.self.query.weight", HA, H, true);
+        add_param(t, (snprintf(n, sizeof n, "encoder.layer.%lld.attention.self.key.weight", (long long)l), n), HA, H, true);
+        add_param(t, (snprintf(n, sizeof n, "encoder.layer.%lld.attention.self.value.weight", (long long)l), n), HA, H, true);
+        P(L->qkv_b, "attention.self.query.bias", HA, 0, false);
+        t->n_params -= ((HA + 15) & ~(int64_t)15) - HA; /* biases packed: q|k|v contiguous */
+        add_param(t, (snprintf(n, sizeof n, "encoder.layer.%lld.attention.self.key.bias", (long long)l), n), HA, 0, false);
+        t->n_params -= ((HA + 15) & ~(int64_t)15) - HA;
+        add_param(t, (snprintf(n, sizeof n, "encoder.layer.%lld.attention.self.value.bias", (long long)l), n), HA, 0, false);
+        P(L->o_w, "attention.output.dense.weight", H, HA, true);
         P(L->o_b, "attention.output.dense.bias", H, 0, false);
         P(L->ln1_g, "attention.output.LayerNorm.weight", H, 0, false);
         P(L->ln1_b, "attention.output.LayerNorm.bias", H, 0, false);
@@ -187,6 +189,46 @@ static pare_status load_params(pare_bert_trainer *t, pare_err *err) {
     return s;
 }
 
+/* Each layer's heads and FFN width, from the shapes of its query and FFN-in
+ * weights (fewer than config.json's after structured pruning). */
+static pare_status read_layer_dims(pare_bert_trainer *t, pare_err *err) {
+    const pare_bert_config *c = &t->cfg;
+    const int64_t D = c->hidden_size / c->n_heads;
+    pare_tensor_file *f;
+    pare_status s = pare_model_open_weights(t->src_dir, &f, err);
+    if (s) return s;
+    for (int64_t l = 0; l < c->n_layers && !s; l++) {
+        layer_p *L = &t->L[l];
+        L->heads = c->n_heads;
+        L->ffn = c->intermediate_size;
+        static const char *const parts[2] = {"attention.self.query.weight", "intermediate.dense.weight"};
+        for (int k = 0; k < 2 && !s; k++) {
+            char name[160];
+            snprintf(name, sizeof name, "encoder.layer.%lld.%s", (long long)l, parts[k]);
+            const pare_tensor *x = pare_tensor_file_find(f, name);
+            if (!x) {
+                char alt[170];
+                snprintf(alt, sizeof alt, "bert.%s", name);
+                x = pare_tensor_file_find(f, alt);
+            }
+            if (!x || x->n_dims != 2) continue; /* load_params names what is missing */
+            const int64_t rows = x->shape[0];
+            if (k == 0 && (rows <= 0 || rows % D || rows / D > c->n_heads))
+                s = pare_err_set(err, PARE_ERR_FORMAT, "%s: %s has %lld rows, not a whole number (1 to %lld) of heads of %lld", t->src_dir,
+                                 name, (long long)rows, (long long)c->n_heads, (long long)D);
+            else if (k == 1 && (rows <= 0 || rows > c->intermediate_size))
+                s = pare_err_set(err, PARE_ERR_FORMAT, "%s: %s has %lld rows (1 to %lld expected)", t->src_dir, name, (long long)rows,
+                                 (long long)c->intermediate_size);
+            else if (k == 0)
+                L->heads = rows / D;
+            else
+                L->ffn = rows;
+        }
+    }
+    pare_tensor_file_close(f);
+    return s;
+}
+
 /* A large buffer on 2 MB boundaries, asking for transparent huge pages
  * (THP is often madvise-only): the step streams every buffer, and 4 KB
  * pages cost TLB misses (page walks are 2-D under a hypervisor). free()
@@ -204,7 +246,9 @@ static pare_status alloc_acts(pare_bert_trainer *t, pare_err *err) {
     const pare_bert_config *c = &t->cfg;
     const int64_t H = c->hidden_size, I = c->intermediate_size, NH = c->n_heads, L = t->o.n_labels;
     const int64_t B = t->o.max_batch, T = t->o.max_len, BT = B * T;
-    /* per layer: its output y2, and the rest (one set shared by all with recompute) */
+    /* per layer: its output y2, and the rest (one set shared by all with
+     * recompute), sized by config.json's heads and FFN width (structured
+     * pruning only lowers them) */
     const int64_t rest = BT * (8 * H + 2 * I + 4) + B * NH * T * T, n_rest = t->o.recompute ? 1 : c->n_layers;
     const int64_t total = c->n_layers * BT * H + n_rest * rest + BT * (H + 2) + 3 * B * H + B * L;
     const int64_t scratch = BT * (2 * H + 2 * I + 3 * H + H) + 2 * B * H + 2 * B * L;
@@ -282,6 +326,7 @@ pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o
         t->L = calloc((size_t)c->n_layers, sizeof *t->L);
         if (!t->p || !t->L) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
     }
+    if (!s) s = read_layer_dims(t, err);
     if (!s) {
         build_table(t);
         const size_t bytes = sizeof(float) * (size_t)t->n_params;
@@ -586,17 +631,17 @@ static pare_status check_batch(const pare_bert_trainer *t, const int32_t *ids, i
  * needs (with recompute, in the buffers all layers share but y2). */
 static void layer_fwd(pare_bert_trainer *t, int64_t l, int64_t B, int64_t T) {
     const pare_bert_config *c = &t->cfg;
-    const int64_t H = c->hidden_size, I = c->intermediate_size, NH = c->n_heads, BT = B * T;
-    const float eps = (float)c->layer_norm_eps, *w = t->w;
     const layer_p *P = &t->L[l];
+    const int64_t H = c->hidden_size, NH = P->heads, HA = NH * (H / c->n_heads), I = P->ffn, BT = B * T;
+    const float eps = (float)c->layer_norm_eps, *w = t->w;
     layer_a *a = &t->A[l];
-    lin_fwd(t, a->qkv, a->x, w + P->qkv_w, w + P->qkv_b, BT, H, 3 * H);
-    attn_job aj = {.out = a->ctx, .att = a->att, .qkv = a->qkv, .mask = t->mask, .T = T, .C = H, .NH = NH, .pairs = B * NH,
+    lin_fwd(t, a->qkv, a->x, w + P->qkv_w, w + P->qkv_b, BT, H, 3 * HA);
+    attn_job aj = {.out = a->ctx, .att = a->att, .qkv = a->qkv, .mask = t->mask, .T = T, .C = HA, .NH = NH, .pairs = B * NH,
                    .scratch = t->attn_scratch, .per_thread = t->attn_per_thread, .avx512 = t->avx512};
     prof_to(t, PARE_PROF_FWD_OTHER);
     pare_pool_run(t->pool, attn_run, &aj);
     prof_to(t, PARE_PROF_FWD_ATTN);
-    lin_fwd(t, a->res1, a->ctx, w + P->o_w, w + P->o_b, BT, H, H);
+    lin_fwd(t, a->res1, a->ctx, w + P->o_w, w + P->o_b, BT, HA, H);
     ln_fwd(t, a->y1, a->m1, a->r1, a->res1, a->x, w + P->ln1_g, w + P->ln1_b, BT, H, eps);
     lin_fwd(t, a->h1, a->y1, w + P->f1_w, w + P->f1_b, BT, H, I);
     gelu_pool(t, a->g1, a->h1, NULL, BT * I);
@@ -675,7 +720,7 @@ static double hidden_term(const pare_bert_trainer *t, const pare_train_batch *bt
 
 static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_t T) {
     const pare_bert_config *c = &t->cfg;
-    const int64_t H = c->hidden_size, I = c->intermediate_size, NH = c->n_heads, BT = B * T, L = t->o.n_labels;
+    const int64_t H = c->hidden_size, D = H / c->n_heads, BT = B * T, L = t->o.n_labels;
     const float *w = t->w;
     float *g = t->g;
     zero_pool(t, g, t->n_params);
@@ -693,6 +738,7 @@ static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_
     for (int64_t l = c->n_layers - 1; l >= 0; l--) {
         const layer_p *P = &t->L[l];
         const layer_a *a = &t->A[l];
+        const int64_t NH = P->heads, HA = NH * D, I = P->ffn;
         if (t->batch && t->batch->teacher_hidden) hidden_term(t, t->batch, l + 1, dy);
         if (t->o.recompute && l < c->n_layers - 1) { /* the last layer's are still there */
             prof_to(t, PARE_PROF_BWD_OTHER);
@@ -711,15 +757,15 @@ static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_
         zero_pool(t, dres, BT * H);
         ln_bwd(t, dres, g + P->ln1_g, g + P->ln1_b, dy, a->res1, w + P->ln1_g, a->m1, a->r1, BT, H);
         memcpy(dy, dres, sizeof(float) * (size_t)(BT * H)); /* dx starts as the residual */
-        lin_bwd(t, t->d_ctx, false, g + P->o_w, g + P->o_b, dres, a->ctx, w + P->o_w, BT, H, H);
-        zero_pool(t, t->d_qkv, BT * 3 * H);
-        attn_job aj = {.out = t->d_qkv, .in = t->d_ctx, .qkv = a->qkv, .att_in = a->att, .T = T, .C = H, .NH = NH,
+        lin_bwd(t, t->d_ctx, false, g + P->o_w, g + P->o_b, dres, a->ctx, w + P->o_w, BT, HA, H);
+        zero_pool(t, t->d_qkv, BT * 3 * HA);
+        attn_job aj = {.out = t->d_qkv, .in = t->d_ctx, .qkv = a->qkv, .att_in = a->att, .T = T, .C = HA, .NH = NH,
                        .pairs = B * NH, .bwd = true, .scratch = t->attn_scratch,
                        .per_thread = t->attn_per_thread, .avx512 = t->avx512};
         prof_to(t, PARE_PROF_BWD_OTHER);
         pare_pool_run(t->pool, attn_run, &aj);
         prof_to(t, PARE_PROF_BWD_ATTN);
-        lin_bwd(t, dy, true, g + P->qkv_w, g + P->qkv_b, t->d_qkv, a->x, w + P->qkv_w, BT, H, 3 * H);
+        lin_bwd(t, dy, true, g + P->qkv_w, g + P->qkv_b, t->d_qkv, a->x, w + P->qkv_w, BT, H, 3 * HA);
     }
     if (t->batch && t->batch->teacher_hidden) hidden_term(t, t->batch, 0, dy);
     /* embeddings: recompute their sum (the forward's copy was overwritten) */
@@ -845,25 +891,29 @@ pare_status pare_bert_trainer_taylor(pare_bert_trainer *t, const pare_train_batc
     }
     prof_to(t, PARE_PROF_BWD_OTHER);
     const pare_bert_config *c = &t->cfg;
-    const int64_t H = c->hidden_size, I = c->intermediate_size, A = c->n_heads, D = H / A;
+    const int64_t H = c->hidden_size, D = H / c->n_heads;
+    int64_t base_h = 0, base_n = 0; /* each layer's first unit in scores (pare_bert_struct_count's order) */
     for (int64_t ly = 0; ly < c->n_layers; ly++) {
         const layer_p *P = &t->L[ly];
+        const int64_t A = P->heads, HA = A * D, I = P->ffn;
         double layer = 0;
         /* dL/d(mask of head h) = sum of w * g over the head's columns of the attention output */
         for (int64_t h = 0; h < A && unit != PARE_STRUCT_NEURONS; h++) {
             double a = 0;
             for (int64_t i = 0; i < H; i++)
-                for (int64_t j = h * D; j < (h + 1) * D; j++) a += (double)t->w[P->o_w + i * H + j] * t->g[P->o_w + i * H + j];
-            if (unit == PARE_STRUCT_HEADS) scores[ly * A + h] += fabs(a);
+                for (int64_t j = h * D; j < (h + 1) * D; j++) a += (double)t->w[P->o_w + i * HA + j] * t->g[P->o_w + i * HA + j];
+            if (unit == PARE_STRUCT_HEADS) scores[base_h + h] += fabs(a);
             layer += fabs(a);
         }
         /* a neuron's: over its column of the FFN output */
         for (int64_t n = 0; n < I && unit != PARE_STRUCT_HEADS; n++) {
             double a = 0;
             for (int64_t i = 0; i < H; i++) a += (double)t->w[P->f2_w + i * I + n] * t->g[P->f2_w + i * I + n];
-            if (unit == PARE_STRUCT_NEURONS) scores[ly * I + n] += fabs(a);
+            if (unit == PARE_STRUCT_NEURONS) scores[base_n + n] += fabs(a);
             layer += fabs(a);
         }
+        base_h += A;
+        base_n += I;
         if (unit == PARE_STRUCT_LAYERS) scores[ly] += layer;
     }
     return PARE_OK;

@@ -15,6 +15,7 @@
 /* offsets of one encoder layer's tensors in the parameter buffer */
 typedef struct pare_bert_layer_offs {
     int64_t qkv_w, qkv_b, o_w, o_b, ln1_g, ln1_b, f1_w, f1_b, f2_w, f2_b, ln2_g, ln2_b;
+    int64_t heads, ffn; /* this layer's (fewer after structured pruning) */
 } pare_bert_layer_offs;
 
 typedef struct pare_cuda_bert_desc {

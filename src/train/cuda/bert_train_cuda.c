@@ -253,7 +253,7 @@ pare_status pare_cuda_bert_sync(pare_cuda_bert *c, pare_err *err) {
 pare_status pare_cuda_bert_forward(pare_cuda_bert *c, const int32_t *ids, const int8_t *mask, int64_t B, int64_t T,
                                    float *logits, pare_err *err) {
     const pare_cuda_bert_desc *d = &c->d;
-    const int64_t H = d->H, I = d->I, NH = d->NH, D = H / NH, BT = B * T, L = d->n_labels;
+    const int64_t H = d->H, D = H / d->NH, BT = B * T, L = d->n_labels;
     const float *w = c->w;
     const float scale = 1.0f / sqrtf((float)D);
     pare_status s;
@@ -267,16 +267,17 @@ pare_status pare_cuda_bert_forward(pare_cuda_bert *c, const int32_t *ids, const 
                         w + d->lne_b, BT, T, H, d->eps, c->st));
     for (int64_t l = 0; l < d->n_layers; l++) {
         const pare_bert_layer_offs *P = &c->lo[l];
+        const int64_t NH = P->heads, HA = NH * D, I = P->ffn; /* fewer after structured pruning */
         cu_layer *a = &c->A[l];
         const float *x = l ? c->A[l - 1].y2 : c->emb;
-        if ((s = lin_fwd(c, c->rows3, x, w + P->qkv_w, BT, H, 3 * H, err))) return s;
+        if ((s = lin_fwd(c, c->rows3, x, w + P->qkv_w, BT, H, 3 * HA, err))) return s;
         CU(pare_cu_rows_to_heads(a->qkvh, c->rows3, w + P->qkv_b, 3, B, T, NH, D, c->st));
-        const float *q = a->qkvh, *k = q + BT * H, *v = k + BT * H;
+        const float *q = a->qkvh, *k = q + BT * HA, *v = k + BT * HA;
         CB(rm_gemm(c, false, true, T, T, D, scale, q, D, T * D, k, D, T * D, 0, a->att, T, T * T, B * NH));
         CU(pare_cu_softmax_mask(a->att, dmask, B * NH * T, NH, T, c->st));
         CB(rm_gemm(c, false, false, T, D, T, 1, a->att, T, T * T, v, D, T * D, 0, c->heads, D, T * D, B * NH));
         CU(pare_cu_heads_to_rows(a->ctx, c->heads, 1, B, T, NH, D, c->st));
-        if ((s = lin_fwd(c, a->res1, a->ctx, w + P->o_w, BT, H, H, err))) return s;
+        if ((s = lin_fwd(c, a->res1, a->ctx, w + P->o_w, BT, HA, H, err))) return s;
         CU(pare_cu_ln_fwd(a->y1, a->m1, a->r1, a->res1, w + P->o_b, x, w + P->ln1_g, w + P->ln1_b, BT, H, d->eps, c->st));
         if ((s = lin_fwd(c, a->h1, a->y1, w + P->f1_w, BT, H, I, err))) return s;
         CU(pare_cu_bias_gelu(a->g1, a->h1, w + P->f1_b, BT, I, c->st));
@@ -296,7 +297,7 @@ pare_status pare_cuda_bert_forward(pare_cuda_bert *c, const int32_t *ids, const 
 
 pare_status pare_cuda_bert_backward(pare_cuda_bert *c, const float *d_logits, pare_err *err) {
     const pare_cuda_bert_desc *d = &c->d;
-    const int64_t H = d->H, I = d->I, NH = d->NH, D = H / NH, B = c->B, T = c->T, BT = B * T, L = d->n_labels;
+    const int64_t H = d->H, D = H / d->NH, B = c->B, T = c->T, BT = B * T, L = d->n_labels;
     const float *w = c->w;
     float *g = c->g;
     const float scale = 1.0f / sqrtf((float)D);
@@ -313,6 +314,7 @@ pare_status pare_cuda_bert_backward(pare_cuda_bert *c, const float *d_logits, pa
     CU(pare_cu_scatter_rows(c->dy, c->d_cls, B, T * H, H, c->st));
     for (int64_t l = d->n_layers - 1; l >= 0; l--) {
         const pare_bert_layer_offs *P = &c->lo[l];
+        const int64_t NH = P->heads, HA = NH * D, I = P->ffn;
         const cu_layer *a = &c->A[l];
         const float *x = l ? c->A[l - 1].y2 : c->emb;
         /* LN2: dres = d res2, and dy (d y1) starts as it (the residual) */
@@ -324,10 +326,10 @@ pare_status pare_cuda_bert_backward(pare_cuda_bert *c, const float *d_logits, pa
         /* LN1 */
         CU(pare_cu_ln_bwd(c->dres, c->dy, g + P->ln1_g, g + P->ln1_b, c->dy, a->res1, w + P->ln1_g, a->m1, a->r1, BT, H,
                           c->ln_part, c->st));
-        if ((s = lin_bwd(c, c->d_ctx, false, g + P->o_w, g + P->o_b, c->dres, a->ctx, w + P->o_w, BT, H, H, err))) return s;
+        if ((s = lin_bwd(c, c->d_ctx, false, g + P->o_w, g + P->o_b, c->dres, a->ctx, w + P->o_w, BT, HA, H, err))) return s;
         /* attention: dO per head; dP = dO V^T; dV = P^T dO; dS = softmax'; dQ = dS K; dK = dS^T Q */
-        const float *q = a->qkvh, *k = q + BT * H, *v = k + BT * H;
-        float *dq = c->dheads3, *dk = dq + BT * H, *dv = dk + BT * H;
+        const float *q = a->qkvh, *k = q + BT * HA, *v = k + BT * HA;
+        float *dq = c->dheads3, *dk = dq + BT * HA, *dv = dk + BT * HA;
         CU(pare_cu_rows_to_heads(c->heads, c->d_ctx, NULL, 1, B, T, NH, D, c->st));
         CB(rm_gemm(c, false, true, T, T, D, 1, c->heads, D, T * D, v, D, T * D, 0, c->dp, T, T * T, B * NH));
         CB(rm_gemm(c, true, false, T, D, T, 1, a->att, T, T * T, c->heads, D, T * D, 0, dv, D, T * D, B * NH));
@@ -335,7 +337,7 @@ pare_status pare_cuda_bert_backward(pare_cuda_bert *c, const float *d_logits, pa
         CB(rm_gemm(c, false, false, T, D, T, 1, c->dp, T, T * T, k, D, T * D, 0, dq, D, T * D, B * NH));
         CB(rm_gemm(c, true, false, T, D, T, 1, c->dp, T, T * T, q, D, T * D, 0, dk, D, T * D, B * NH));
         CU(pare_cu_heads_to_rows(c->rows3, c->dheads3, 3, B, T, NH, D, c->st));
-        if ((s = lin_bwd(c, c->dy, true, g + P->qkv_w, g + P->qkv_b, c->rows3, x, w + P->qkv_w, BT, H, 3 * H, err)))
+        if ((s = lin_bwd(c, c->dy, true, g + P->qkv_w, g + P->qkv_b, c->rows3, x, w + P->qkv_w, BT, H, 3 * HA, err)))
             return s;
     }
     /* embeddings */
