@@ -28,7 +28,11 @@ expect_exit 0 "distill every other layer" "$PARE" distill "$TMP/ft" --data "$dat
 expect_match "student has 3 layers" "$(cat "$TMP/st/config.json")" '"num_hidden_layers":[[:space:]]*3'
 expect_exit 0 "distill with hidden-state transfer" "$PARE" distill "$TMP/ft" --data "$data" --limit $n --epochs 1 \
     --batch 8 --max-len 32 --labels anger,joy,sadness --threads 2 --kd-hidden 1 --recompute -o "$TMP/sth"
-expect_error "hidden transfer needs a teacher" "--kd-hidden needs --teacher" "$PARE" finetune "$model" --data "$data" \
+expect_exit 0 "distill with attention transfer" "$PARE" distill "$TMP/ft" --data "$data" --limit $n --epochs 1 \
+    --batch 8 --max-len 32 --labels anger,joy,sadness --threads 2 --kd-att 1 -o "$TMP/sta"
+expect_error "attention transfer with recompute" "no --recompute" "$PARE" distill "$TMP/ft" --data "$data" --limit $n \
+    --epochs 1 --labels anger,joy,sadness --kd-att 1 --recompute -o "$TMP/x"
+expect_error "hidden transfer needs a teacher" "need --teacher" "$PARE" finetune "$model" --data "$data" \
     --kd-hidden 1 -o "$TMP/x"
 expect_error "bad device" "--device is cpu or cuda" "$PARE" finetune "$model" --data "$data" --device gpu -o "$TMP/x"
 expect_match "student classifies" "$("$PARE" classify "$TMP/st" --text "so angry" 2>&1)" '"anger"'

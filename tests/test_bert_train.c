@@ -71,7 +71,14 @@ static void test_directional(void **state) {
     uint64_t hs = 99;
     for (int k = 0; k < 3; k++)
         for (int i = 0; i < B * T * 32; i++) hid[k][i] = tu_randf(&hs, -1, 1);
-    for (int kind = 0; kind < 4; kind++) {
+    /* kind 4: with attention transfer to random targets (2 layers of [B][4 heads][T][T]) */
+    static float att[2][B * 4 * T * T];
+    const float *att_p[2] = {att[0], att[1]};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < B * 4 * T * T; i++) att[k][i] = tu_randf(&hs, 0, 0.3f);
+    for (int kind = 0; kind < 5; kind++) {
+        const bool pruned = *state && *(const bool *)*state;
+        if (kind == 4 && pruned) continue; /* the transfer needs the teacher's heads */
         pare_trainer_opts o = {.n_labels = L, .multi_label = kind != 1, .max_batch = B, .max_len = T,
                                .adamw = pare_adamw_defaults(), .clip = -1};
         o.adamw.weight_decay = 0;
@@ -79,7 +86,8 @@ static void test_directional(void **state) {
         tu_assert_ok(pare_bert_trainer_create(dir, &o, &t, &err), &err);
         pare_train_batch bt = {.ids = IDS, .mask = MASK, .B = B, .T = T, .targets = targets, .labels = labels,
                                .teacher = kind >= 2 ? teacher : NULL, .kd_temperature = 2, .kd_alpha = 0.5f,
-                               .teacher_hidden = kind == 3 ? hid_p : NULL, .kd_hidden = 0.7f};
+                               .teacher_hidden = kind == 3 ? hid_p : NULL, .kd_hidden = 0.7f,
+                               .teacher_att = kind == 4 ? att_p : NULL, .kd_att = 30.0f};
         /* lr 0: the step computes the gradient and leaves the weights */
         float loss;
         tu_assert_ok(pare_bert_trainer_step(t, &bt, 0.0, &loss, &err), &err);

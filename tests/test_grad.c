@@ -183,11 +183,12 @@ static void test_elementwise(void **state) {
 }
 
 /* ---- attention */
-typedef struct { double *qkv, *r, *out, *att; const int8_t *mask; int64_t B, T, C, NH, NKV; int causal; } at_ctx;
+typedef struct { double *qkv, *r, *out, *att, *ra; const int8_t *mask; int64_t B, T, C, NH, NKV; int causal; } at_ctx;
+/* r . out, plus ra . att when ra (a loss on the probabilities: attention transfer) */
 static double at_loss(void *c_) {
     at_ctx *c = c_;
     pare_g_attention_fwd_f64(c->out, c->att, c->qkv, c->mask, c->B, c->T, c->C, c->NH, c->NKV, c->causal);
-    return dot(c->out, c->r, c->B * c->T * c->C);
+    return dot(c->out, c->r, c->B * c->T * c->C) + (c->ra ? dot(c->att, c->ra, c->B * c->NH * c->T * c->T) : 0);
 }
 /* qkv floats of a case: q of C, k and v of NKV heads of C / NH */
 static int64_t at_qkv(const at_ctx *c) { return c->B * c->T * (c->C + 2 * c->NKV * (c->C / c->NH)); }
@@ -212,6 +213,12 @@ static void test_attention(void **state) {
         pare_g_attention_bwd(fd, fr, fq, fa, c.B, c.T, c.C, c.NH, c.NKV);
         close_f32("attention out", fo, c.out, c.B * c.T * c.C);
         close_f32("attention dqkv", fd, d, n);
+        /* with a loss on the probabilities too: its gradient as datt (pare_g_attention_bwd_range_ex) */
+        c.ra = rnd(c.B * c.NH * c.T * c.T, 1);
+        double *d2 = zeros(n), *vt = zeros((c.C / c.NH + 1) * c.T);
+        at_loss(&c);
+        pare_g_attention_bwd_range_ex_f64(d2, c.r, c.qkv, c.att, c.ra, c.T, c.C, c.NH, c.NKV, 0, c.B * c.NKV, vt);
+        fd_check("attention dqkv with datt", at_loss, &c, c.qkv, d2, n);
     }
 }
 
@@ -241,10 +248,16 @@ static void test_train_avx512(void **state) {
         float *fq = tof(c.qkv, n), *fr = tof(c.r, no), *fo = fz(no), *fa = fz(na), *fd = fz(n);
         float *sc = fz(pare_train_attn_scratch(c.C, c.NH, c.T));
         pare_train_attn_fwd_avx512(fo, fa, fq, c.mask, c.T, c.C, c.NH, c.NKV, c.causal, 0, c.B * c.NKV, sc);
-        pare_train_attn_bwd_avx512(fd, fr, fq, fa, c.T, c.C, c.NH, c.NKV, 0, c.B * c.NKV, sc);
+        pare_train_attn_bwd_avx512(fd, fr, fq, fa, NULL, c.T, c.C, c.NH, c.NKV, 0, c.B * c.NKV, sc);
         close_f32("avx512 attention out", fo, c.out, no);
         close_f32("avx512 attention probabilities", fa, c.att, na);
         close_f32("avx512 attention dqkv", fd, d, n);
+        /* with a gradient of the probabilities from elsewhere (attention transfer) */
+        double *datt = rnd(na, 0.5), *d2 = zeros(n), *vt = zeros((c.C / c.NH + 1) * c.T);
+        pare_g_attention_bwd_range_ex_f64(d2, c.r, c.qkv, c.att, datt, c.T, c.C, c.NH, c.NKV, 0, c.B * c.NKV, vt);
+        float *fdatt = tof(datt, na), *fd2 = fz(n);
+        pare_train_attn_bwd_avx512(fd2, fr, fq, fa, fdatt, c.T, c.C, c.NH, c.NKV, 0, c.B * c.NKV, sc);
+        close_f32("avx512 attention dqkv with datt", fd2, d2, n);
     }
     const int64_t n = 1000 + 7;
     double *x = rnd(n, 6), *dy = rnd(n, 1), *y = zeros(n), *dx = zeros(n);

@@ -50,6 +50,10 @@ void pare_g_attention_fwd_range(float *out, float *att, const float *qkv, const 
                                 int64_t NH, int64_t NKV, int causal, int64_t p0, int64_t p1, float *scratch);
 void pare_g_attention_bwd_range(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t T, int64_t C,
                                 int64_t NH, int64_t NKV, int64_t p0, int64_t p1, float *scratch);
+/* ... plus datt [B][NH][T][T] (may be NULL), a gradient of the
+ * probabilities from another loss (attention transfer), added to dO V^T. */
+void pare_g_attention_bwd_range_ex(float *dqkv, const float *dout, const float *qkv, const float *att, const float *datt,
+                                   int64_t T, int64_t C, int64_t NH, int64_t NKV, int64_t p0, int64_t p1, float *scratch);
 /* Llama-family ops. RMSNorm over C (rstd [M] saved); SwiGLU silu(a) * b;
  * rotary embedding (HF rotate-half) of rows of NH heads of D at positions
  * pos[M], base theta (the forward overwrites y; the backward adds into dx).

@@ -73,6 +73,12 @@ typedef struct pare_train_batch {
      * teacher_hidden[k] the teacher's [B][T][hidden] for it (same width). */
     const float *const *teacher_hidden;
     float kd_hidden;
+    /* Attention transfer (CPU), when teacher_att is set: kd_att * the mean
+     * over layers, heads, real query rows and keys of (P_S - P_T)^2 of the
+     * attention probabilities; teacher_att[l] [B][heads][T][T] for student
+     * layer l (the same heads). */
+    const float *const *teacher_att;
+    float kd_att;
 } pare_train_batch;
 
 typedef struct pare_bert_trainer pare_bert_trainer;
@@ -117,6 +123,9 @@ pare_status pare_bert_trainer_freeze_zeros(pare_bert_trainer *t, pare_err *err);
 /* The last forward's hidden states, [B][T][hidden]: k = 0 the embedding
  * output, k = l + 1 layer l's output (CPU only: NULL on the GPU). */
 const float *pare_bert_trainer_hidden(const pare_bert_trainer *t, int64_t k);
+/* The last forward's attention probabilities of layer l, [B][heads][T][T]
+ * (CPU without recompute; else NULL). */
+const float *pare_bert_trainer_attention(const pare_bert_trainer *t, int64_t l);
 /* The batch's loss without a step (no gradient). */
 pare_status pare_bert_trainer_loss(pare_bert_trainer *t, const pare_train_batch *b, float *loss, pare_err *err);
 /* The parameter and gradient buffers (n floats each, layout internal): for

@@ -151,8 +151,8 @@ void pare_train_attn_fwd_avx512(float *out, float *att, const float *qkv, const 
     }
 }
 
-void pare_train_attn_bwd_avx512(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t T,
-                                int64_t C, int64_t NH, int64_t NKV, int64_t p0, int64_t p1, float *scratch) {
+void pare_train_attn_bwd_avx512(float *dqkv, const float *dout, const float *qkv, const float *att, const float *datt,
+                                int64_t T, int64_t C, int64_t NH, int64_t NKV, int64_t p0, int64_t p1, float *scratch) {
     const int64_t D = C / NH, Tp = (T + 15) / 16 * 16, S = C + 2 * NKV * D, G = NH / NKV;
     const float scale = 1.0f / sqrtf((float)D);
     float *vt = scratch, *dp = vt + D * Tp, *ds = dp + MR * Tp;
@@ -168,8 +168,12 @@ void pare_train_attn_bwd_avx512(float *dqkv, const float *dout, const float *qkv
                 const int64_t mr = T - i0 < MR ? T - i0 : MR;
                 gemm_nn(0, mr, Tp, D, dO + i0 * C, C, vt, Tp, dp, Tp, 0);
                 for (int64_t r = 0; r < mr; r++) {
-                    const float *pr = P + (i0 + r) * T, *dpr = dp + r * Tp;
-                    float *dsr = ds + (i0 + r) * Tp;
+                    const float *pr = P + (i0 + r) * T;
+                    float *dpr = dp + r * Tp, *dsr = ds + (i0 + r) * Tp;
+                    if (datt) { /* attention transfer's gradient of the probabilities */
+                        const float *er = datt + ((b * NH + h) * T + i0 + r) * T;
+                        for (int64_t j = 0; j < T; j++) dpr[j] += er[j];
+                    }
                     const int64_t T16 = T / 16 * 16;
                     vm_v acc = VM_SPLAT(0.0f);
                     for (int64_t j = 0; j < T16; j += 16) acc += *(const vm_uv *)(pr + j) * *(const vm_uv *)(dpr + j);

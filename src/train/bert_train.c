@@ -63,7 +63,8 @@ struct pare_bert_trainer {
     float *d_a, *d_b, *d_i1, *d_i2, *d_qkv, *d_ctx, *d_pool, *d_logits, *d_cls;
     int32_t *pos_ids, *type_ids;
     const int8_t *mask;  /* the current batch's (the caller's, during a step) */
-    const pare_train_batch *batch; /* the current step's (hidden-state targets) */
+    const pare_train_batch *batch; /* the current step's (hidden-state and attention targets) */
+    float *datt;         /* attention transfer: d loss / d probabilities of one layer, or NULL until used */
     pare_pool *pool; /* every split of the step: GEMMs, attention pairs, rows, columns, AdamW */
     float *attn_scratch; /* pool size x attn_per_thread floats */
     int64_t attn_per_thread;
@@ -79,7 +80,7 @@ struct pare_bert_trainer {
 
 typedef struct attn_job {
     float *out;
-    const float *in, *qkv, *att_in;
+    const float *in, *qkv, *att_in, *datt; /* datt: attention transfer's gradient of att_in, or NULL */
     float *att;
     const int8_t *mask;
     int64_t T, C, NH, pairs;
@@ -94,7 +95,8 @@ static void attn_run(void *ctx, int ith, int nth) {
     pare_split_range(j->pairs, ith, nth, &lo, &hi);
     float *sc = j->scratch + (size_t)ith * (size_t)j->per_thread;
     if (j->bwd)
-        (j->avx512 ? pare_train_attn_bwd_avx512 : pare_g_attention_bwd_range)(j->out, j->in, j->qkv, j->att_in, j->T, j->C, j->NH, j->NH, lo, hi, sc);
+        (j->avx512 ? pare_train_attn_bwd_avx512 : pare_g_attention_bwd_range_ex)(j->out, j->in, j->qkv, j->att_in, j->datt, j->T, j->C,
+                                                                                 j->NH, j->NH, lo, hi, sc);
     else
         (j->avx512 ? pare_train_attn_fwd_avx512 : pare_g_attention_fwd_range)(j->out, j->att, j->qkv, j->mask, j->T, j->C, j->NH, j->NH, 0, lo, hi, sc);
 }
@@ -397,6 +399,7 @@ void pare_bert_trainer_free(pare_bert_trainer *t) {
     pare_pool_free(t->pool);
     free(t->attn_scratch);
     free(t->gemm_ws);
+    free(t->datt);
     pare_cuda_bert_free(t->cu);
     free(t);
 }
@@ -697,6 +700,36 @@ const float *pare_bert_trainer_hidden(const pare_bert_trainer *t, int64_t k) {
     return k ? t->A[k - 1].y2 : t->emb;
 }
 
+const float *pare_bert_trainer_attention(const pare_bert_trainer *t, int64_t l) {
+    if (t->cu || t->o.recompute || l < 0 || l >= t->cfg.n_layers) return NULL;
+    return t->A[l].att;
+}
+
+/* Attention transfer: layer l's term (pare_train_batch.kd_att), and when
+ * E is given its gradient of the layer's probabilities into E (0 on
+ * padded query rows). */
+static double att_term(const pare_bert_trainer *t, const pare_train_batch *bt, int64_t l, float *E) {
+    const int64_t NH = t->L[l].heads, B = bt->B, T = bt->T;
+    int64_t real = 0;
+    for (int64_t i = 0; i < B * T; i++) real += !bt->mask || bt->mask[i];
+    const double n = (double)real * (double)T * (double)NH * (double)t->cfg.n_layers;
+    const float *ps = t->A[l].att, *pt = bt->teacher_att[l];
+    const float coef = (float)(2.0 * bt->kd_att / n);
+    double ss = 0;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < NH; h++)
+            for (int64_t i = 0; i < T; i++) {
+                const int64_t row = ((b * NH + h) * T + i) * T;
+                const bool on = !bt->mask || bt->mask[b * T + i];
+                for (int64_t j = 0; j < T; j++) {
+                    const float d = on ? ps[row + j] - pt[row + j] : 0.0f;
+                    ss += (double)d * d;
+                    if (E) E[row + j] = coef * d;
+                }
+            }
+    return bt->kd_att * ss / n;
+}
+
 /* Hidden-state transfer: the loss term (pare_train_batch.kd_hidden), and
  * when dy is given its gradient for target k added to dy. */
 static double hidden_term(const pare_bert_trainer *t, const pare_train_batch *bt, int64_t k, float *dy) {
@@ -759,8 +792,10 @@ static void backward(pare_bert_trainer *t, const int32_t *ids, int64_t B, int64_
         memcpy(dy, dres, sizeof(float) * (size_t)(BT * H)); /* dx starts as the residual */
         lin_bwd(t, t->d_ctx, false, g + P->o_w, g + P->o_b, dres, a->ctx, w + P->o_w, BT, HA, H);
         zero_pool(t, t->d_qkv, BT * 3 * HA);
-        attn_job aj = {.out = t->d_qkv, .in = t->d_ctx, .qkv = a->qkv, .att_in = a->att, .T = T, .C = HA, .NH = NH,
-                       .pairs = B * NH, .bwd = true, .scratch = t->attn_scratch,
+        const bool at = t->batch && t->batch->teacher_att;
+        if (at) att_term(t, t->batch, l, t->datt);
+        attn_job aj = {.out = t->d_qkv, .in = t->d_ctx, .qkv = a->qkv, .att_in = a->att, .datt = at ? t->datt : NULL, .T = T,
+                       .C = HA, .NH = NH, .pairs = B * NH, .bwd = true, .scratch = t->attn_scratch,
                        .per_thread = t->attn_per_thread, .avx512 = t->avx512};
         prof_to(t, PARE_PROF_BWD_OTHER);
         pare_pool_run(t->pool, attn_run, &aj);
@@ -807,9 +842,15 @@ static pare_status forward_loss(pare_bert_trainer *t, const pare_train_batch *bt
     else
         l = pare_g_softmax_ce(t->d_logits, t->logits, bt->labels, B, L);
     t->batch = bt;
-    if (bt->teacher_hidden) {
-        if (t->cu) return pare_err_set(err, PARE_ERR_UNSUPPORTED, "training: hidden-state transfer runs on the CPU only");
+    if ((bt->teacher_hidden || bt->teacher_att) && t->cu)
+        return pare_err_set(err, PARE_ERR_UNSUPPORTED, "training: hidden-state and attention transfer run on the CPU only");
+    if (bt->teacher_hidden)
         for (int64_t k = 0; k <= t->cfg.n_layers; k++) l += (float)hidden_term(t, bt, k, NULL);
+    if (bt->teacher_att) {
+        if (t->o.recompute) return pare_err_set(err, PARE_ERR_UNSUPPORTED, "training: attention transfer needs every layer's attention (no recompute)");
+        if (!t->datt && !(t->datt = malloc(sizeof(float) * (size_t)(t->o.max_batch * t->cfg.n_heads * t->o.max_len * t->o.max_len))))
+            return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+        for (int64_t k = 0; k < t->cfg.n_layers; k++) l += (float)att_term(t, bt, k, NULL);
     }
     if (!isfinite(l)) return pare_err_set(err, PARE_ERR_INVALID, "training: the loss is %g (diverged); lower the learning rate", (double)l);
     *loss = l;

@@ -152,8 +152,8 @@ void G_FN(pare_g_attention_fwd)(REAL *out, REAL *att, const REAL *qkv, const int
     free(kt);
 }
 
-void G_FN(pare_g_attention_bwd_range)(REAL *dqkv, const REAL *dout, const REAL *qkv, const REAL *att, int64_t T,
-                                      int64_t C, int64_t NH, int64_t NKV, int64_t p0, int64_t p1, REAL *vt) {
+void G_FN(pare_g_attention_bwd_range_ex)(REAL *dqkv, const REAL *dout, const REAL *qkv, const REAL *att, const REAL *datt,
+                                         int64_t T, int64_t C, int64_t NH, int64_t NKV, int64_t p0, int64_t p1, REAL *vt) {
     const int64_t D = C / NH, S = C + 2 * NKV * D, G = NH / NKV;
     const REAL scale = 1 / SQRT((REAL)D);
     REAL *da = vt + D * T; /* vt: V^T of the kv head (D x T), then d att of a row (T) */
@@ -174,6 +174,8 @@ void G_FN(pare_g_attention_bwd_range)(REAL *dqkv, const REAL *dout, const REAL *
                     const REAL g = dO[d], *row = vt + d * T;
                     for (int64_t j = 0; j < T; j++) da[j] += g * row[j];
                 }
+                if (datt) /* a gradient of the probabilities from elsewhere (attention transfer) */
+                    for (int64_t j = 0; j < T; j++) da[j] += datt[((b * NH + h) * T + i) * T + j];
                 REAL dot = 0; /* sum_j att[j] d att[j] */
                 for (int64_t j = 0; j < T; j++) {
                     if (a[j] == 0) continue;
@@ -193,6 +195,11 @@ void G_FN(pare_g_attention_bwd_range)(REAL *dqkv, const REAL *dout, const REAL *
                 }
             }
     }
+}
+
+void G_FN(pare_g_attention_bwd_range)(REAL *dqkv, const REAL *dout, const REAL *qkv, const REAL *att, int64_t T,
+                                      int64_t C, int64_t NH, int64_t NKV, int64_t p0, int64_t p1, REAL *vt) {
+    G_FN(pare_g_attention_bwd_range_ex)(dqkv, dout, qkv, att, NULL, T, C, NH, NKV, p0, p1, vt);
 }
 
 void G_FN(pare_g_attention_bwd)(REAL *dqkv, const REAL *dout, const REAL *qkv, const REAL *att, int64_t B, int64_t T,

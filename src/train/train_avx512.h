@@ -7,14 +7,14 @@
 #include <stdint.h>
 
 /* Attention over (sequence, head) pairs [p0, p1), same contract as
- * pare_g_attention_{fwd,bwd}_range (grad_body.h); scratch holds
+ * pare_g_attention_fwd_range and pare_g_attention_bwd_range_ex (grad_body.h); scratch holds
  * pare_train_attn_scratch(C, NH, T) floats. Only when pare_train_attn_ok. */
 bool pare_train_attn_ok(int64_t C, int64_t NH, int64_t NKV);
 int64_t pare_train_attn_scratch(int64_t C, int64_t NH, int64_t T);
 void pare_train_attn_fwd_avx512(float *out, float *att, const float *qkv, const int8_t *mask, int64_t T, int64_t C,
                                 int64_t NH, int64_t NKV, int causal, int64_t p0, int64_t p1, float *scratch);
-void pare_train_attn_bwd_avx512(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t T,
-                                int64_t C, int64_t NH, int64_t NKV, int64_t p0, int64_t p1, float *scratch);
+void pare_train_attn_bwd_avx512(float *dqkv, const float *dout, const float *qkv, const float *att, const float *datt,
+                                int64_t T, int64_t C, int64_t NH, int64_t NKV, int64_t p0, int64_t p1, float *scratch);
 
 /* GELU (erf form): y = gelu(x); dx += dy gelu'(x) */
 void pare_train_gelu_fwd_avx512(float *y, const float *x, int64_t n);

@@ -15,7 +15,8 @@ static const char *HELP =
     "usage: pare finetune MODEL --data FILE -o OUT [--text-column Tweet] [--labels a,b,...]\n"
     "                     [--single-label] [--split 0.6,0.3,0.1] [--seed 42] [--epochs 3] [--batch 16]\n"
     "                     [--lr 5e-5] [--warmup 0.1] [--weight-decay 0.01] [--max-len 128] [--limit N]\n"
-    "                     [--teacher DIR [--kd-alpha 0.5] [--kd-temperature 2] [--kd-hidden W]] [--threads N]\n"
+    "                     [--teacher DIR [--kd-alpha 0.5] [--kd-temperature 2] [--kd-hidden W] [--kd-att W]]\n"
+    "                     [--threads N]\n"
     "                     [--prune S [--keep-zeros]] [--checkpoint-every 200] [--resume] [--json]\n"
     "                     [--device cpu|cuda [--tf32]] [--recompute]\n"
     "\n"
@@ -68,6 +69,8 @@ static const char *HELP =
     "mean squared difference of hidden states, TinyBERT style: the student's\n"
     "embedding output and each layer's output against the teacher's embeddings and\n"
     "layer m * N / M (M student, N teacher layers; same hidden size), real tokens.\n"
+    "--kd-att W (CPU) adds W times the mean squared difference of each layer's\n"
+    "attention probabilities against the teacher's layer m * N / M (same heads).\n"
     "\n"
     "example:\n"
     "  pare finetune .cache/models/minilm-l6 --data ../shared/data/semeval2018-ec/2018-E-c-En-train.txt \\\n"
@@ -76,7 +79,7 @@ static const char *HELP =
 typedef struct ft_args {
     const char *model, *data, *out, *text_col, *labels, *teacher;
     bool single, keep_zeros, resume, cuda, tf32, recompute;
-    double split[3], lr, warmup, wd, kd_alpha, kd_temp, kd_hidden, prune;
+    double split[3], lr, warmup, wd, kd_alpha, kd_temp, kd_hidden, kd_att, prune;
     int64_t seed, train_seed, epochs, batch, max_len, limit, ckpt_every; /* train_seed < 0: seed */
 } ft_args;
 
@@ -176,9 +179,9 @@ typedef struct ckpt {
 } ckpt;
 
 static void run_key(const ft_args *a, char *key, size_t cap) {
-    snprintf(key, cap, "%s|%s|%s|%lld/%lld|%lld|%lld|%lld|%lld|%.9g|%.9g|%.9g|%.9g|%.9g/%.9g|%.9g|%d|%g,%g,%g", a->model, a->data,
+    snprintf(key, cap, "%s|%s|%s|%lld/%lld|%lld|%lld|%lld|%lld|%.9g|%.9g|%.9g|%.9g|%.9g/%.9g/%.9g|%.9g|%d|%g,%g,%g", a->model, a->data,
              a->teacher ? a->teacher : "", (long long)a->seed, (long long)a->train_seed, (long long)a->epochs, (long long)a->batch, (long long)a->max_len,
-             (long long)a->limit, a->lr, a->warmup, a->wd, a->kd_alpha, a->kd_temp, a->kd_hidden, a->prune, a->keep_zeros, a->split[0], a->split[1],
+             (long long)a->limit, a->lr, a->warmup, a->wd, a->kd_alpha, a->kd_temp, a->kd_hidden, a->kd_att, a->prune, a->keep_zeros, a->split[0], a->split[1],
              a->split[2]);
 }
 
@@ -251,6 +254,7 @@ static int run(const ft_args *a, const cli_common *c) {
     pare_bert_trainer *tteacher = NULL; /* the teacher as a trainer (forward only): on the GPU with --device
                                            cuda, on the CPU for its hidden states with --kd-hidden */
     const float **hid = NULL;          /* --kd-hidden: the teacher's hidden states for each student target */
+    const float **att = NULL;          /* --kd-att: the teacher's attention for each student layer */
     encoded e = {0};
     int64_t *idx[3] = {0}, nsplit[3] = {0};
     uint8_t *part = NULL;
@@ -307,9 +311,9 @@ static int run(const ft_args *a, const cli_common *c) {
     to.cuda = a->cuda;
     to.tf32 = a->tf32;
     to.recompute = a->recompute;
-    if (teacher && (a->cuda || a->kd_hidden > 0)) {
+    if (teacher && (a->cuda || a->kd_hidden > 0 || a->kd_att > 0)) {
         pare_trainer_opts tto = to;
-        tto.recompute = !a->cuda; /* forward only: the layer outputs are all it keeps */
+        tto.recompute = !a->cuda && !(a->kd_att > 0); /* forward only: the layer outputs are all it keeps */
         if (pare_bert_trainer_create(a->teacher, &tto, &tteacher, &err)) goto fail;
     }
     if (a->epochs == 0 && a->prune == 0) { /* pare eval: the inference engine */
@@ -329,17 +333,24 @@ static int run(const ft_args *a, const cli_common *c) {
         fprintf(stderr, "pare finetune: pruned %lld encoder Linear weights (global magnitude, %.0f%%)\n", (long long)z, 100 * a->prune);
     }
     int64_t n_stu = 0, n_tea = 0;
-    if (tr && tteacher && a->kd_hidden > 0) {
+    if (tr && tteacher && (a->kd_hidden > 0 || a->kd_att > 0)) {
         const pare_bert_config *cs = pare_bert_trainer_config(tr), *ct = pare_bert_trainer_config(tteacher);
         n_stu = cs->n_layers;
         n_tea = ct->n_layers;
+        bool heads_ok = cs->n_heads == ct->n_heads; /* attention transfer: the teacher's heads in every layer */
+        for (int64_t l = 0; a->kd_att > 0 && l < n_stu; l++) heads_ok = heads_ok && pare_bert_trainer_attention(tr, l);
+        if (a->kd_att > 0 && !heads_ok) {
+            pare_err_set(&err, PARE_ERR_INVALID, "--kd-att: the student needs the teacher's heads (%lld) in every layer and no --recompute",
+                         (long long)ct->n_heads);
+            goto fail;
+        }
         if (cs->hidden_size != ct->hidden_size || n_tea % n_stu) {
             pare_err_set(&err, PARE_ERR_INVALID, "--kd-hidden: the student (%lld layers of %lld) must have the teacher's width and "
                          "a divisor of its %lld layers (of %lld)", (long long)n_stu, (long long)cs->hidden_size, (long long)n_tea,
                          (long long)ct->hidden_size);
             goto fail;
         }
-        if (!(hid = calloc((size_t)n_stu + 1, sizeof *hid))) {
+        if (!(hid = calloc((size_t)n_stu + 1, sizeof *hid)) || !(att = calloc((size_t)n_stu, sizeof *att))) {
             pare_err_set(&err, PARE_ERR_OOM, "out of memory");
             goto fail;
         }
@@ -429,6 +440,7 @@ static int run(const ft_args *a, const cli_common *c) {
                     break;
                 }
                 for (int64_t h = 0; hid && h <= n_stu; h++) hid[h] = pare_bert_trainer_hidden(tteacher, h * n_tea / n_stu);
+                for (int64_t h = 0; att && h < n_stu; h++) att[h] = pare_bert_trainer_attention(tteacher, (h + 1) * n_tea / n_stu - 1);
             } else if (teacher) {
                 for (int64_t i = 0; i < nb * T; i++) mask32[i] = mask[i];
                 pare_bert_outputs bo = {.logits = tlog};
@@ -439,7 +451,9 @@ static int run(const ft_args *a, const cli_common *c) {
             }
             pare_train_batch bt = {.ids = ids, .mask = mask, .B = nb, .T = T, .targets = tgt, .labels = lab,
                                    .teacher = teacher ? tlog : NULL, .kd_temperature = (float)a->kd_temp,
-                                   .kd_alpha = (float)a->kd_alpha, .teacher_hidden = hid, .kd_hidden = (float)a->kd_hidden};
+                                   .kd_alpha = (float)a->kd_alpha, .teacher_hidden = a->kd_hidden > 0 ? hid : NULL,
+                                   .kd_hidden = (float)a->kd_hidden, .teacher_att = a->kd_att > 0 ? att : NULL,
+                                   .kd_att = (float)a->kd_att};
             float loss;
             /* the rate of the step's index before it, as transformers'
              * LambdaLR: 0 on the first step of a warm-up */
@@ -505,6 +519,7 @@ fail:
     pare_bert_free(teacher);
     pare_bert_trainer_free(tteacher);
     free(hid);
+    free(att);
     pare_bert_free(inf);
     pare_wordpiece_free(tok);
     pare_dataset_free(&d);
@@ -537,7 +552,7 @@ int cmd_finetune(int argc, char **argv) {
         INT("--seed", seed, 0, INT64_MAX) INT("--train-seed", train_seed, 0, INT64_MAX) INT("--epochs", epochs, 0, 10000) INT("--batch", batch, 1, 4096)
         INT("--max-len", max_len, 2, 4096) INT("--limit", limit, 1, INT64_MAX) INT("--checkpoint-every", ckpt_every, 0, INT64_MAX)
         NUM("--lr", lr) NUM("--warmup", warmup) NUM("--weight-decay", wd) NUM("--kd-alpha", kd_alpha)
-        NUM("--kd-temperature", kd_temp) NUM("--kd-hidden", kd_hidden) NUM("--prune", prune)
+        NUM("--kd-temperature", kd_temp) NUM("--kd-hidden", kd_hidden) NUM("--kd-att", kd_att) NUM("--prune", prune)
 #undef STR
 #undef INT
 #undef NUM
@@ -580,8 +595,8 @@ int cmd_finetune(int argc, char **argv) {
         fprintf(stderr, "pare finetune: --prune wants a fraction in [0, 1)\n");
         return CLI_USAGE;
     }
-    if (a.kd_hidden > 0 && (!a.teacher || a.cuda)) {
-        fprintf(stderr, "pare finetune: --kd-hidden needs --teacher and runs on the CPU\n");
+    if ((a.kd_hidden > 0 || a.kd_att > 0) && (!a.teacher || a.cuda)) {
+        fprintf(stderr, "pare finetune: --kd-hidden and --kd-att need --teacher and run on the CPU\n");
         return CLI_USAGE;
     }
     if (!(a.lr > 0 && a.lr < 1) || !(a.warmup >= 0 && a.warmup < 1) || !(a.kd_alpha >= 0 && a.kd_alpha <= 1) || !(a.kd_temp > 0)) {
