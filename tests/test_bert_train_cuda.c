@@ -8,7 +8,9 @@
  *     so a step is deterministic);
  *   - pruned weights frozen at 0 stay 0 on the GPU;
  *   - the first again on a structurally pruned copy (uneven heads, fewer
- *     neurons).
+ *     neurons);
+ *   - distillation with hidden-state and attention transfer, the teacher a
+ *     trainer on the same device: losses and gradients against the CPU's.
  * Skipped (not failed) where pare has no CUDA or the machine no GPU. */
 #include "testutil.h"
 #include "pare/bert.h"
@@ -48,7 +50,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s-h' '%s-sp'", g_dir, g_dir, g_dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s-h' '%s-sp' '%s-teacher'", g_dir, g_dir, g_dir, g_dir);
     return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -184,10 +186,80 @@ static void test_frozen_zeros(void **state) {
     pare_bert_trainer_free(t);
 }
 
+/* Distillation with hidden-state and attention transfer from a teacher of
+ * the same shape (another seed): the teacher is a trainer on the same
+ * device as its student, which reads its activations in place. */
+static void test_transfer_matches_cpu(void **state) {
+    (void)state;
+    pare_err err = {0};
+    char tdir[300], src[4096];
+    snprintf(tdir, sizeof tdir, "%s-teacher", g_dir);
+    pare_bert_random_opts ro = {.n_layers = 2, .hidden_size = 160, .n_heads = 5, .intermediate_size = 320, .seed = 6,
+                                .vocab_from = tu_model_dir(src, sizeof src, "minilm-l6")};
+    tu_assert_ok(pare_bert_write_random(tdir, &ro, &err), &err);
+    pare_bert_trainer *st[2], *te[2];
+    float loss[2][4];
+    float *grads[2];
+    int64_t n = 0;
+    for (int dev = 0; dev < 2; dev++) {
+        pare_trainer_opts o = opts(2);
+        o.cuda = dev == 1;
+        pare_status s1 = pare_bert_trainer_create(tdir, &o, &te[dev], &err);
+        if (s1 && dev == 1) {
+            assert_int_equal(err.code, PARE_ERR_UNSUPPORTED);
+            print_message("skipped: %s\n", err.msg);
+            pare_bert_trainer_free(st[0]);
+            pare_bert_trainer_free(te[0]);
+            free(grads[0]);
+            skip();
+        }
+        tu_assert_ok(s1, &err);
+        tu_assert_ok(pare_bert_trainer_create(g_dir, &o, &st[dev], &err), &err);
+        for (int step = 0; step < 4; step++) {
+            float tl[B * L];
+            tu_assert_ok(pare_bert_trainer_logits(te[dev], IDS, MASK, B, T, tl, &err), &err);
+            const float *hid[3], *att[2];
+            for (int k = 0; k < 3; k++) hid[k] = pare_bert_trainer_hidden(te[dev], k);
+            for (int k = 0; k < 2; k++) att[k] = pare_bert_trainer_attention(te[dev], k);
+            pare_train_batch bt = batch(2);
+            bt.teacher = tl;
+            bt.teacher_hidden = hid;
+            bt.kd_hidden = 0.5f;
+            bt.teacher_att = att;
+            bt.kd_att = 50;
+            tu_assert_ok(pare_bert_trainer_step(st[dev], &bt, 1e-3, &loss[dev][step], &err), &err);
+            if (step == 0) {
+                float *w, *g;
+                pare_bert_trainer_buffers(st[dev], &w, &g, &n);
+                grads[dev] = malloc(sizeof(float) * (size_t)n);
+                assert_non_null(grads[dev]);
+                memcpy(grads[dev], g, sizeof(float) * (size_t)n);
+            }
+        }
+    }
+    double gmax = 0, dmax = 0;
+    for (int64_t i = 0; i < n; i++) {
+        gmax = fmax(gmax, fabs(grads[0][i]));
+        dmax = fmax(dmax, fabs((double)grads[0][i] - grads[1][i]));
+    }
+    for (int step = 0; step < 4; step++) {
+        print_message("transfer step %d: loss cpu %.7f gpu %.7f\n", step, (double)loss[0][step], (double)loss[1][step]);
+        assert_true(fabsf(loss[0][step] - loss[1][step]) <= 1e-4f * fmaxf(1.0f, fabsf(loss[0][step])));
+    }
+    print_message("transfer: largest gradient %.3g, largest difference %.3g\n", gmax, dmax);
+    assert_true(dmax <= 1e-3 * gmax);
+    for (int dev = 0; dev < 2; dev++) {
+        pare_bert_trainer_free(st[dev]);
+        pare_bert_trainer_free(te[dev]);
+        free(grads[dev]);
+    }
+}
+
 int main(void) {
     static const bool pruned = true;
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_matches_cpu), cmocka_unit_test(test_resume_bits),
                                        cmocka_unit_test(test_frozen_zeros),
-                                       cmocka_unit_test_prestate(test_matches_cpu, (void *)&pruned)};
+                                       cmocka_unit_test_prestate(test_matches_cpu, (void *)&pruned),
+                                       cmocka_unit_test(test_transfer_matches_cpu)};
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -66,14 +66,16 @@ typedef struct pare_train_batch {
     const int32_t *labels;      /* [B] (multi-class) */
     const float *teacher;       /* [B][L] teacher logits: distillation loss, else NULL */
     float kd_temperature, kd_alpha; /* 2 and the given alpha (0.5 recommended) */
-    /* TinyBERT-style hidden-state transfer (CPU), added to the loss when
+    /* TinyBERT-style hidden-state transfer, added to the loss when
      * teacher_hidden is set: kd_hidden * the mean over the real tokens, the
      * channels and the n_layers + 1 targets of (h_S - h_T)^2, where h_S is the
      * embedding output (k = 0) and then each layer's output (k = l + 1), and
-     * teacher_hidden[k] the teacher's [B][T][hidden] for it (same width). */
+     * teacher_hidden[k] the teacher's [B][T][hidden] for it (same width).
+     * On the GPU the pointers are device memory: a teacher trainer's on the
+     * same GPU (pare_bert_trainer_hidden / _attention give those). */
     const float *const *teacher_hidden;
     float kd_hidden;
-    /* Attention transfer (CPU), when teacher_att is set: kd_att * the mean
+    /* Attention transfer, when teacher_att is set: kd_att * the mean
      * over layers, heads, real query rows and keys of (P_S - P_T)^2 of the
      * attention probabilities; teacher_att[l] [B][heads][T][T] for student
      * layer l (the same heads). */
@@ -121,10 +123,10 @@ pare_status pare_bert_trainer_taylor(pare_bert_trainer *t, const pare_train_batc
 /* From now on keep the encoder Linear weights that are 0 at 0. */
 pare_status pare_bert_trainer_freeze_zeros(pare_bert_trainer *t, pare_err *err);
 /* The last forward's hidden states, [B][T][hidden]: k = 0 the embedding
- * output, k = l + 1 layer l's output (CPU only: NULL on the GPU). */
+ * output, k = l + 1 layer l's output (on the GPU: device memory). */
 const float *pare_bert_trainer_hidden(const pare_bert_trainer *t, int64_t k);
 /* The last forward's attention probabilities of layer l, [B][heads][T][T]
- * (CPU without recompute; else NULL). */
+ * (on the GPU: device memory; NULL on the CPU with recompute). */
 const float *pare_bert_trainer_attention(const pare_bert_trainer *t, int64_t l);
 /* The batch's loss without a step (no gradient). */
 pare_status pare_bert_trainer_loss(pare_bert_trainer *t, const pare_train_batch *b, float *loss, pare_err *err);

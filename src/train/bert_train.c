@@ -696,12 +696,14 @@ pare_status pare_bert_trainer_logits(pare_bert_trainer *t, const int32_t *ids, c
 }
 
 const float *pare_bert_trainer_hidden(const pare_bert_trainer *t, int64_t k) {
-    if (t->cu || k < 0 || k > t->cfg.n_layers) return NULL;
+    if (t->cu) return pare_cuda_bert_hidden(t->cu, k);
+    if (k < 0 || k > t->cfg.n_layers) return NULL;
     return k ? t->A[k - 1].y2 : t->emb;
 }
 
 const float *pare_bert_trainer_attention(const pare_bert_trainer *t, int64_t l) {
-    if (t->cu || t->o.recompute || l < 0 || l >= t->cfg.n_layers) return NULL;
+    if (t->cu) return pare_cuda_bert_attention(t->cu, l);
+    if (t->o.recompute || l < 0 || l >= t->cfg.n_layers) return NULL;
     return t->A[l].att;
 }
 
@@ -842,11 +844,23 @@ static pare_status forward_loss(pare_bert_trainer *t, const pare_train_batch *bt
     else
         l = pare_g_softmax_ce(t->d_logits, t->logits, bt->labels, B, L);
     t->batch = bt;
-    if ((bt->teacher_hidden || bt->teacher_att) && t->cu)
-        return pare_err_set(err, PARE_ERR_UNSUPPORTED, "training: hidden-state and attention transfer run on the CPU only");
-    if (bt->teacher_hidden)
+    if ((bt->teacher_hidden || bt->teacher_att) && t->cu) { /* device pointers: a teacher trainer's on the GPU */
+        const int64_t n = t->cfg.n_layers, H = t->cfg.hidden_size, NH = t->cfg.n_heads;
+        int64_t real = 0;
+        for (int64_t i = 0; i < B * T; i++) real += !bt->mask || bt->mask[i];
+        for (int64_t k = 0; bt->teacher_att && k < n; k++)
+            if (t->L[k].heads != NH) return pare_err_set(err, PARE_ERR_UNSUPPORTED, "training: attention transfer needs every layer's heads");
+        const double nh = (double)real * (double)H * (double)(n + 1), na = (double)real * (double)T * (double)NH * (double)n;
+        double *ss = calloc((size_t)(2 * n + 1), sizeof *ss);
+        if (!ss) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+        s = pare_cuda_bert_transfer(t->cu, bt->teacher_hidden, (float)(2 * bt->kd_hidden / nh), bt->teacher_att,
+                                    (float)(2 * bt->kd_att / na), ss, ss + n + 1, err);
+        for (int64_t k = 0; !s && k <= 2 * n; k++) l += (float)(ss[k] * (k <= n ? bt->kd_hidden / nh : bt->kd_att / na));
+        free(ss);
+        if (s) return s;
+    } else if (bt->teacher_hidden)
         for (int64_t k = 0; k <= t->cfg.n_layers; k++) l += (float)hidden_term(t, bt, k, NULL);
-    if (bt->teacher_att) {
+    if (bt->teacher_att && !t->cu) {
         if (t->o.recompute) return pare_err_set(err, PARE_ERR_UNSUPPORTED, "training: attention transfer needs every layer's attention (no recompute)");
         if (!t->datt && !(t->datt = malloc(sizeof(float) * (size_t)(t->o.max_batch * t->cfg.n_heads * t->o.max_len * t->o.max_len))))
             return pare_err_set(err, PARE_ERR_OOM, "out of memory");

@@ -47,6 +47,19 @@ pare_status pare_cuda_bert_backward(pare_cuda_bert *c, const float *d_logits, pa
  * *norm (may be NULL) gets the norm before clipping (a synchronisation). */
 pare_status pare_cuda_bert_adamw(pare_cuda_bert *c, const pare_adamw_opts *o, pare_adamw_consts k, double clip,
                                  double *norm, pare_err *err);
+/* The last forward's activations in device memory: k = 0 the embedding
+ * output, k = l + 1 layer l's output ([B][T][H]); layer l's attention
+ * probabilities ([B][heads][T][T]). */
+const float *pare_cuda_bert_hidden(const pare_cuda_bert *c, int64_t k);
+const float *pare_cuda_bert_attention(const pare_cuda_bert *c, int64_t l);
+/* Transfer targets of the last forward's batch, as device pointers (a
+ * teacher trainer's on the same GPU): hid[n_layers + 1] against
+ * pare_cuda_bert_hidden(k), att[n_layers] against the attention (either
+ * NULL). ss_hid[k], ss_att[l] get the sums of squared differences over real
+ * tokens (a synchronisation); the next backward adds hid_coef (a - b) and
+ * att_coef (a - b) to the gradients of those activations. */
+pare_status pare_cuda_bert_transfer(pare_cuda_bert *c, const float *const *hid, float hid_coef, const float *const *att,
+                                    float att_coef, double *ss_hid, double *ss_att, pare_err *err);
 /* Wait for the queued work (for timing). */
 pare_status pare_cuda_bert_sync(pare_cuda_bert *c, pare_err *err);
 

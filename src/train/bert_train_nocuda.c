@@ -34,6 +34,13 @@ pare_status pare_cuda_bert_adamw(pare_cuda_bert *c, const pare_adamw_opts *o, pa
     (void)c, (void)o, (void)k, (void)clip, (void)norm;
     return pare_err_set(err, PARE_ERR_UNSUPPORTED, "built without CUDA");
 }
+const float *pare_cuda_bert_hidden(const pare_cuda_bert *c, int64_t k) { (void)c, (void)k; return NULL; }
+const float *pare_cuda_bert_attention(const pare_cuda_bert *c, int64_t l) { (void)c, (void)l; return NULL; }
+pare_status pare_cuda_bert_transfer(pare_cuda_bert *c, const float *const *hid, float hid_coef, const float *const *att,
+                                    float att_coef, double *ss_hid, double *ss_att, pare_err *err) {
+    (void)c, (void)hid, (void)hid_coef, (void)att, (void)att_coef, (void)ss_hid, (void)ss_att;
+    return pare_err_set(err, PARE_ERR_UNSUPPORTED, "built without CUDA");
+}
 pare_status pare_cuda_bert_sync(pare_cuda_bert *c, pare_err *err) {
     (void)c;
     return pare_err_set(err, PARE_ERR_UNSUPPORTED, "built without CUDA");

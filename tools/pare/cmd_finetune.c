@@ -65,11 +65,11 @@ static const char *HELP =
     "\n"
     "--teacher DIR: knowledge distillation from a fine-tuned classifier with the\n"
     "same labels: loss = a * hard + (1 - a) * T^2 * KL(teacher/T || student/T)\n"
-    "(per-label sigmoid form for multi-label). --kd-hidden W (CPU) adds W times the\n"
+    "(per-label sigmoid form for multi-label). --kd-hidden W adds W times the\n"
     "mean squared difference of hidden states, TinyBERT style: the student's\n"
     "embedding output and each layer's output against the teacher's embeddings and\n"
     "layer m * N / M (M student, N teacher layers; same hidden size), real tokens.\n"
-    "--kd-att W (CPU) adds W times the mean squared difference of each layer's\n"
+    "--kd-att W adds W times the mean squared difference of each layer's\n"
     "attention probabilities against the teacher's layer m * N / M (same heads).\n"
     "\n"
     "example:\n"
@@ -595,8 +595,8 @@ int cmd_finetune(int argc, char **argv) {
         fprintf(stderr, "pare finetune: --prune wants a fraction in [0, 1)\n");
         return CLI_USAGE;
     }
-    if ((a.kd_hidden > 0 || a.kd_att > 0) && (!a.teacher || a.cuda)) {
-        fprintf(stderr, "pare finetune: --kd-hidden and --kd-att need --teacher and run on the CPU\n");
+    if ((a.kd_hidden > 0 || a.kd_att > 0) && !a.teacher) {
+        fprintf(stderr, "pare finetune: --kd-hidden and --kd-att need --teacher\n");
         return CLI_USAGE;
     }
     if (!(a.lr > 0 && a.lr < 1) || !(a.warmup >= 0 && a.warmup < 1) || !(a.kd_alpha >= 0 && a.kd_alpha <= 1) || !(a.kd_temp > 0)) {

@@ -282,6 +282,32 @@ __global__ void k_adamw(float *w, const float *g, float *m, float *v, const uint
     }
 }
 
+#define TR_ROWS 64
+__device__ bool transfer_on(const int8_t *mask, int64_t row, int64_t nht, int64_t T) {
+    return !mask || mask[nht ? row / nht * T + row % T : row];
+}
+
+__global__ void k_transfer_sq(double *part, const float *a, const float *b, const int8_t *mask, int64_t rows, int64_t len,
+                              int64_t nht, int64_t T) {
+    __shared__ double sh[32];
+    const int64_t r0 = (int64_t)blockIdx.x * TR_ROWS, r1 = r0 + TR_ROWS < rows ? r0 + TR_ROWS : rows;
+    double s = 0;
+    for (int64_t r = r0; r < r1; r++)
+        if (transfer_on(mask, r, nht, T))
+            for (int64_t c = threadIdx.x; c < len; c += blockDim.x) {
+                const double d = (double)a[r * len + c] - b[r * len + c];
+                s += d * d;
+            }
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+
+__global__ void k_transfer_grad(float *d, const float *a, const float *b, const int8_t *mask, int64_t rows, int64_t len,
+                                int64_t nht, int64_t T, float coef) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < rows * len; i += (int64_t)gridDim.x * blockDim.x)
+        if (transfer_on(mask, i / len, nht, T)) d[i] += coef * (a[i] - b[i]);
+}
+
 /* grid-stride launches are capped; the loops cover the rest */
 static unsigned ew_grid(int64_t n) {
     const unsigned g = grid_for(n, EW_THREADS);
@@ -370,6 +396,20 @@ cudaError_t pare_cu_scatter_rows(float *dst, const float *src, int64_t B, int64_
 cudaError_t pare_cu_embed_bwd(float *dtable, const int32_t *ids, const float *dy, int64_t n, int64_t T, int64_t C,
                               cudaStream_t st) {
     k_embed_bwd<<<(unsigned)n, ROW_THREADS, 0, st>>>(dtable, ids, dy, n, T, C);
+    return cudaGetLastError();
+}
+
+int64_t pare_cu_transfer_part(int64_t rows) { return (rows + TR_ROWS - 1) / TR_ROWS; }
+
+cudaError_t pare_cu_transfer_sq(double *part, const float *a, const float *b, const int8_t *mask, int64_t rows, int64_t len,
+                                int64_t nht, int64_t T, cudaStream_t st) {
+    k_transfer_sq<<<(unsigned)pare_cu_transfer_part(rows), ROW_THREADS, 0, st>>>(part, a, b, mask, rows, len, nht, T);
+    return cudaGetLastError();
+}
+
+cudaError_t pare_cu_transfer_grad(float *d, const float *a, const float *b, const int8_t *mask, int64_t rows, int64_t len,
+                                  int64_t nht, int64_t T, float coef, cudaStream_t st) {
+    k_transfer_grad<<<ew_grid(rows * len), EW_THREADS, 0, st>>>(d, a, b, mask, rows, len, nht, T, coef);
     return cudaGetLastError();
 }
 

@@ -62,6 +62,18 @@ cudaError_t pare_cu_embed_bwd(float *dtable, const int32_t *ids, const float *dy
  * then out[0] = the clipping factor (clip <= 0: 1), out[1] = the norm */
 cudaError_t pare_cu_clip_factor(float *out, double *part, const float *g, int64_t n, double clip, cudaStream_t st);
 int64_t pare_cu_clip_part(int64_t n);
+/* Transfer losses (hidden states, attention) between rows of two tensors
+ * a, b [rows][len]: a row counts when its token is real, mask[m(row)] with
+ * m(row) = row (hidden states) or, for attention rows [B][NH][T] (nht =
+ * NH * T), (row / nht) * T + row % T; mask NULL: every row.
+ * sq: part[block] = sum over the counted rows of (a - b)^2 (double, one per
+ * block of 64 rows; pare_cu_transfer_part blocks). grad: d += coef (a - b)
+ * on the counted rows. */
+int64_t pare_cu_transfer_part(int64_t rows);
+cudaError_t pare_cu_transfer_sq(double *part, const float *a, const float *b, const int8_t *mask, int64_t rows, int64_t len,
+                                int64_t nht, int64_t T, cudaStream_t st);
+cudaError_t pare_cu_transfer_grad(float *d, const float *a, const float *b, const int8_t *mask, int64_t rows, int64_t len,
+                                  int64_t nht, int64_t T, float coef, cudaStream_t st);
 /* torch.optim.AdamW as pare_adamw_step; flags per parameter: bit 0 decay,
  * bit 1 frozen (kept at 0 after the step); gscale[0] multiplies g */
 cudaError_t pare_cu_adamw(float *w, const float *g, float *m, float *v, const uint8_t *flags, int64_t n, float b1,

@@ -45,6 +45,9 @@ struct pare_cuda_bert {
     int8_t *mask;
     int64_t B, T;   /* the last forward's batch */
     bool has_mask;
+    double *tr_part;              /* transfer losses' partial sums */
+    const float **tr_hid, **tr_att; /* transfer targets of the batch (device), or NULL */
+    float tr_hid_coef, tr_att_coef;
 };
 
 static pare_status cu_fail(pare_err *err, cudaError_t e, const char *what) {
@@ -105,7 +108,62 @@ void pare_cuda_bert_free(pare_cuda_bert *c) {
     if (c->st) cudaStreamDestroy(c->st);
     free(c->A);
     free(c->lo);
+    free(c->tr_hid);
+    free(c->tr_att);
     free(c);
+}
+
+const float *pare_cuda_bert_hidden(const pare_cuda_bert *c, int64_t k) {
+    return k < 0 || k > c->d.n_layers ? NULL : k ? c->A[k - 1].y2 : c->emb;
+}
+
+const float *pare_cuda_bert_attention(const pare_cuda_bert *c, int64_t l) {
+    return l < 0 || l >= c->d.n_layers ? NULL : c->A[l].att;
+}
+
+pare_status pare_cuda_bert_transfer(pare_cuda_bert *c, const float *const *hid, float hid_coef, const float *const *att,
+                                    float att_coef, double *ss_hid, double *ss_att, pare_err *err) {
+    const int64_t n = c->d.n_layers, B = c->B, T = c->T, BT = B * T;
+    const int8_t *mask = c->has_mask ? c->mask : NULL;
+    const int64_t ph = pare_cu_transfer_part(BT);
+    int64_t off = 0, np = 0;
+    for (int64_t k = 0; hid && k <= n; k++, off += ph)
+        CU(pare_cu_transfer_sq(c->tr_part + off, pare_cuda_bert_hidden(c, k), hid[k], mask, BT, c->d.H, 0, T, c->st));
+    for (int64_t l = 0; att && l < n; l++) {
+        const int64_t rows = B * c->lo[l].heads * T;
+        CU(pare_cu_transfer_sq(c->tr_part + off, c->A[l].att, att[l], mask, rows, T, c->lo[l].heads * T, T, c->st));
+        off += pare_cu_transfer_part(rows);
+    }
+    np = off;
+    double *h = np ? malloc(sizeof(double) * (size_t)np) : NULL;
+    if (np && !h) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    cudaError_t e = np ? cudaMemcpyAsync(h, c->tr_part, sizeof(double) * (size_t)np, cudaMemcpyDeviceToHost, c->st) : cudaSuccess;
+    if (e == cudaSuccess) e = cudaStreamSynchronize(c->st);
+    if (e != cudaSuccess) {
+        free(h);
+        return cu_fail(err, e, "transfer losses");
+    }
+    off = 0;
+    for (int64_t k = 0; hid && k <= n; k++) {
+        ss_hid[k] = 0;
+        for (int64_t i = 0; i < ph; i++) ss_hid[k] += h[off++];
+    }
+    for (int64_t l = 0; att && l < n; l++) {
+        ss_att[l] = 0;
+        for (int64_t i = 0; i < pare_cu_transfer_part(B * c->lo[l].heads * T); i++) ss_att[l] += h[off++];
+    }
+    free(h);
+    /* remembered for the backward */
+    free(c->tr_hid);
+    free(c->tr_att);
+    c->tr_hid = c->tr_att = NULL;
+    if (hid && !(c->tr_hid = malloc(sizeof *c->tr_hid * (size_t)(n + 1)))) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    if (att && !(c->tr_att = malloc(sizeof *c->tr_att * (size_t)n))) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    if (hid) memcpy(c->tr_hid, hid, sizeof *c->tr_hid * (size_t)(n + 1));
+    if (att) memcpy(c->tr_att, att, sizeof *c->tr_att * (size_t)n);
+    c->tr_hid_coef = hid_coef;
+    c->tr_att_coef = att_coef;
+    return PARE_OK;
 }
 
 /* Lay the buffers out (base NULL: only count); 256-byte aligned. */
@@ -164,6 +222,7 @@ static size_t carve(pare_cuda_bert *c, char *base) {
     TAKE(c->ones, BT, float);
     TAKE(c->gscale, 2, float);
     TAKE(c->clip_part, pare_cu_clip_part(d->n_params), double);
+    TAKE(c->tr_part, (d->n_layers + 1) * pare_cu_transfer_part(B * NH * T > BT ? B * NH * T : BT) * 2, double);
     TAKE(c->ids, BT, int32_t);
     TAKE(c->mask, BT, int8_t);
 #undef TAKE
@@ -260,6 +319,9 @@ pare_status pare_cuda_bert_forward(pare_cuda_bert *c, const int32_t *ids, const 
     c->B = B;
     c->T = T;
     c->has_mask = mask != NULL;
+    free(c->tr_hid);
+    free(c->tr_att);
+    c->tr_hid = c->tr_att = NULL; /* a later pare_cuda_bert_transfer sets this batch's */
     CU(cudaMemcpyAsync(c->ids, ids, sizeof(int32_t) * (size_t)BT, cudaMemcpyHostToDevice, c->st));
     if (mask) CU(cudaMemcpyAsync(c->mask, mask, (size_t)BT, cudaMemcpyHostToDevice, c->st));
     const int8_t *dmask = mask ? c->mask : NULL;
@@ -317,6 +379,9 @@ pare_status pare_cuda_bert_backward(pare_cuda_bert *c, const float *d_logits, pa
         const int64_t NH = P->heads, HA = NH * D, I = P->ffn;
         const cu_layer *a = &c->A[l];
         const float *x = l ? c->A[l - 1].y2 : c->emb;
+        const int8_t *dmask = c->has_mask ? c->mask : NULL;
+        if (c->tr_hid) /* hidden-state transfer into d y2 */
+            CU(pare_cu_transfer_grad(c->dy, a->y2, c->tr_hid[l + 1], dmask, BT, H, 0, T, c->tr_hid_coef, c->st));
         /* LN2: dres = d res2, and dy (d y1) starts as it (the residual) */
         CU(pare_cu_ln_bwd(c->dres, c->dy, g + P->ln2_g, g + P->ln2_b, c->dy, a->res2, w + P->ln2_g, a->m2, a->r2, BT, H,
                           c->ln_part, c->st));
@@ -332,6 +397,8 @@ pare_status pare_cuda_bert_backward(pare_cuda_bert *c, const float *d_logits, pa
         float *dq = c->dheads3, *dk = dq + BT * HA, *dv = dk + BT * HA;
         CU(pare_cu_rows_to_heads(c->heads, c->d_ctx, NULL, 1, B, T, NH, D, c->st));
         CB(rm_gemm(c, false, true, T, T, D, 1, c->heads, D, T * D, v, D, T * D, 0, c->dp, T, T * T, B * NH));
+        if (c->tr_att) /* attention transfer into d P */
+            CU(pare_cu_transfer_grad(c->dp, a->att, c->tr_att[l], dmask, B * NH * T, T, NH * T, T, c->tr_att_coef, c->st));
         CB(rm_gemm(c, true, false, T, D, T, 1, a->att, T, T * T, c->heads, D, T * D, 0, dv, D, T * D, B * NH));
         CU(pare_cu_softmax_bwd(c->dp, a->att, B * NH * T, T, scale, c->st));
         CB(rm_gemm(c, false, false, T, D, T, 1, c->dp, T, T * T, k, D, T * D, 0, dq, D, T * D, B * NH));
@@ -341,6 +408,8 @@ pare_status pare_cuda_bert_backward(pare_cuda_bert *c, const float *d_logits, pa
             return s;
     }
     /* embeddings */
+    if (c->tr_hid)
+        CU(pare_cu_transfer_grad(c->dy, c->emb, c->tr_hid[0], c->has_mask ? c->mask : NULL, BT, H, 0, T, c->tr_hid_coef, c->st));
     CU(pare_cu_ln_bwd(c->d_ctx, NULL, g + d->lne_g, g + d->lne_b, c->dy, c->e, w + d->lne_g, c->emb_m, c->emb_r, BT, H,
                       c->ln_part, c->st));
     CU(pare_cu_embed_bwd(g + d->word, c->ids, c->d_ctx, BT, 0, H, c->st));
