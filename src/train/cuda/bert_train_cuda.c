@@ -48,6 +48,15 @@ struct pare_cuda_bert {
     double *tr_part;              /* transfer losses' partial sums */
     const float **tr_hid, **tr_att; /* transfer targets of the batch (device), or NULL */
     float tr_hid_coef, tr_att_coef;
+    void *blas_ws;                /* cuBLAS's workspace, given so that graph capture allocates nothing */
+    bool graphs;                  /* replay captured CUDA graphs (PARE_CUDA_GRAPHS=0: never) */
+    struct cu_graph {
+        int64_t B, T;
+        int kind; /* 0 forward, 1 backward */
+        bool mask;
+        cudaGraphExec_t exec;
+    } *gc;
+    int n_gc;
 };
 
 static pare_status cu_fail(pare_err *err, cudaError_t e, const char *what) {
@@ -110,6 +119,8 @@ void pare_cuda_bert_free(pare_cuda_bert *c) {
     free(c->lo);
     free(c->tr_hid);
     free(c->tr_att);
+    for (int i = 0; i < c->n_gc; i++) cudaGraphExecDestroy(c->gc[i].exec);
+    free(c->gc);
     free(c);
 }
 
@@ -165,6 +176,8 @@ pare_status pare_cuda_bert_transfer(pare_cuda_bert *c, const float *const *hid, 
     c->tr_att_coef = att_coef;
     return PARE_OK;
 }
+
+#define BLAS_WS ((size_t)32 << 20) /* NVIDIA's advice for Hopper */
 
 /* Lay the buffers out (base NULL: only count); 256-byte aligned. */
 static size_t carve(pare_cuda_bert *c, char *base) {
@@ -224,6 +237,7 @@ static size_t carve(pare_cuda_bert *c, char *base) {
     TAKE(c->clip_part, pare_cu_clip_part(d->n_params), double);
     TAKE(c->tr_part, (d->n_layers + 1) * pare_cu_transfer_part(B * NH * T > BT ? B * NH * T : BT) * 2, double);
     TAKE(c->ids, BT, int32_t);
+    TAKE(c->blas_ws, BLAS_WS, char);
     TAKE(c->mask, BT, int8_t);
 #undef TAKE
     return off;
@@ -247,6 +261,8 @@ pare_status pare_cuda_bert_create(const pare_cuda_bert_desc *d, pare_cuda_bert *
     }
     memcpy(c->lo, d->layers, sizeof *c->lo * (size_t)d->n_layers);
     c->d.layers = c->lo;
+    const char *ge = getenv("PARE_CUDA_GRAPHS");
+    c->graphs = !(ge && !strcmp(ge, "0"));
     pare_status s = PARE_OK;
     struct cudaDeviceProp prop;
     int dev = 0;
@@ -261,6 +277,7 @@ pare_status pare_cuda_bert_create(const pare_cuda_bert_desc *d, pare_cuda_bert *
         carve(c, c->mem);
         cublasStatus_t bs = cublasCreate(&c->blas);
         if (bs == CUBLAS_STATUS_SUCCESS) bs = cublasSetStream(c->blas, c->st);
+        if (bs == CUBLAS_STATUS_SUCCESS) bs = cublasSetWorkspace(c->blas, c->blas_ws, BLAS_WS);
         if (bs == CUBLAS_STATUS_SUCCESS)
             bs = cublasSetMathMode(c->blas, d->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
         if (bs != CUBLAS_STATUS_SUCCESS) s = cb_fail(err, bs, "cublasCreate");
@@ -309,12 +326,47 @@ pare_status pare_cuda_bert_sync(pare_cuda_bert *c, pare_err *err) {
     return PARE_OK;
 }
 
+static pare_status fwd_body(pare_cuda_bert *c, pare_err *err);
+static pare_status bwd_body(pare_cuda_bert *c, pare_err *err);
+
+/* Run a body directly, or as a CUDA graph captured at its first run for
+ * this batch shape (one launch instead of hundreds; the buffers are the
+ * same every step, the batch's ids, mask and d-logits are copied in
+ * before). If capture fails for any reason the trainer stops using graphs
+ * and runs the body directly. */
+static pare_status run_body(pare_cuda_bert *c, int kind, pare_status (*body)(pare_cuda_bert *, pare_err *), pare_err *err) {
+    if (!c->graphs || (kind == 1 && (c->tr_hid || c->tr_att))) return body(c, err);
+    for (int i = 0; i < c->n_gc; i++) {
+        const struct cu_graph *g = &c->gc[i];
+        if (g->B == c->B && g->T == c->T && g->kind == kind && g->mask == c->has_mask) {
+            CU(cudaGraphLaunch(g->exec, c->st));
+            return PARE_OK;
+        }
+    }
+    struct cu_graph *gc = realloc(c->gc, sizeof *gc * (size_t)(c->n_gc + 1));
+    if (!gc) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    c->gc = gc;
+    cudaGraph_t graph = NULL;
+    cudaGraphExec_t exec = NULL;
+    pare_err cap_err = {0};
+    cudaError_t e = cudaStreamBeginCapture(c->st, cudaStreamCaptureModeThreadLocal);
+    pare_status s = e == cudaSuccess ? body(c, &cap_err) : PARE_ERR_INTERNAL;
+    if (e == cudaSuccess) e = cudaStreamEndCapture(c->st, &graph);
+    if (!s && e == cudaSuccess) e = cudaGraphInstantiate(&exec, graph, 0);
+    if (graph) cudaGraphDestroy(graph);
+    if (s || e != cudaSuccess) {
+        (void)cudaGetLastError(); /* clear it: run directly from now on */
+        c->graphs = false;
+        return body(c, err);
+    }
+    c->gc[c->n_gc++] = (struct cu_graph){.B = c->B, .T = c->T, .kind = kind, .mask = c->has_mask, .exec = exec};
+    CU(cudaGraphLaunch(exec, c->st));
+    return PARE_OK;
+}
+
 pare_status pare_cuda_bert_forward(pare_cuda_bert *c, const int32_t *ids, const int8_t *mask, int64_t B, int64_t T,
                                    float *logits, pare_err *err) {
-    const pare_cuda_bert_desc *d = &c->d;
-    const int64_t H = d->H, D = H / d->NH, BT = B * T, L = d->n_labels;
-    const float *w = c->w;
-    const float scale = 1.0f / sqrtf((float)D);
+    const int64_t BT = B * T, L = c->d.n_labels;
     pare_status s;
     c->B = B;
     c->T = T;
@@ -324,7 +376,21 @@ pare_status pare_cuda_bert_forward(pare_cuda_bert *c, const int32_t *ids, const 
     c->tr_hid = c->tr_att = NULL; /* a later pare_cuda_bert_transfer sets this batch's */
     CU(cudaMemcpyAsync(c->ids, ids, sizeof(int32_t) * (size_t)BT, cudaMemcpyHostToDevice, c->st));
     if (mask) CU(cudaMemcpyAsync(c->mask, mask, (size_t)BT, cudaMemcpyHostToDevice, c->st));
-    const int8_t *dmask = mask ? c->mask : NULL;
+    if ((s = run_body(c, 0, fwd_body, err))) return s;
+    CU(cudaMemcpyAsync(logits, c->logits, sizeof(float) * (size_t)(B * L), cudaMemcpyDeviceToHost, c->st));
+    CU(cudaStreamSynchronize(c->st));
+    return PARE_OK;
+}
+
+/* The forward's kernels and products, from the ids and mask in device
+ * memory to the logits (captured once per batch shape as a CUDA graph). */
+static pare_status fwd_body(pare_cuda_bert *c, pare_err *err) {
+    const pare_cuda_bert_desc *d = &c->d;
+    const int64_t H = d->H, D = H / d->NH, B = c->B, T = c->T, BT = B * T, L = d->n_labels;
+    const float *w = c->w;
+    const float scale = 1.0f / sqrtf((float)D);
+    pare_status s;
+    const int8_t *dmask = c->has_mask ? c->mask : NULL;
     CU(pare_cu_embed_ln(c->emb, c->emb_m, c->emb_r, c->e, c->ids, w + d->word, w + d->pos, w + d->type, w + d->lne_g,
                         w + d->lne_b, BT, T, H, d->eps, c->st));
     for (int64_t l = 0; l < d->n_layers; l++) {
@@ -352,19 +418,23 @@ pare_status pare_cuda_bert_forward(pare_cuda_bert *c, const int32_t *ids, const 
     CU(pare_cu_bias_act(c->pooled, w + d->pool_b, B, H, 1, c->st));
     if ((s = lin_fwd(c, c->logits, c->pooled, w + d->cls_w, B, H, L, err))) return s;
     CU(pare_cu_bias_act(c->logits, w + d->cls_b, B, L, 0, c->st));
-    CU(cudaMemcpyAsync(logits, c->logits, sizeof(float) * (size_t)(B * L), cudaMemcpyDeviceToHost, c->st));
-    CU(cudaStreamSynchronize(c->st));
     return PARE_OK;
 }
 
 pare_status pare_cuda_bert_backward(pare_cuda_bert *c, const float *d_logits, pare_err *err) {
+    CU(cudaMemcpyAsync(c->d_logits, d_logits, sizeof(float) * (size_t)(c->B * c->d.n_labels), cudaMemcpyHostToDevice, c->st));
+    return run_body(c, 1, bwd_body, err);
+}
+
+/* The backward's kernels and products, from d-logits in device memory to
+ * every gradient (a graph per batch shape, as the forward's). */
+static pare_status bwd_body(pare_cuda_bert *c, pare_err *err) {
     const pare_cuda_bert_desc *d = &c->d;
     const int64_t H = d->H, D = H / d->NH, B = c->B, T = c->T, BT = B * T, L = d->n_labels;
     const float *w = c->w;
     float *g = c->g;
     const float scale = 1.0f / sqrtf((float)D);
     pare_status s;
-    CU(cudaMemcpyAsync(c->d_logits, d_logits, sizeof(float) * (size_t)(B * L), cudaMemcpyHostToDevice, c->st));
     CU(cudaMemsetAsync(g, 0, sizeof(float) * (size_t)d->n_params, c->st));
     /* head */
     if ((s = lin_bwd(c, c->d_pooled, false, g + d->cls_w, g + d->cls_b, c->d_logits, c->pooled, w + d->cls_w, B, H, L, err)))
