@@ -34,6 +34,9 @@ expect_error "attention transfer with recompute" "no --recompute" "$PARE" distil
     --epochs 1 --labels anger,joy,sadness --kd-att 1 --recompute -o "$TMP/x"
 expect_error "hidden transfer needs a teacher" "need --teacher" "$PARE" finetune "$model" --data "$data" \
     --kd-hidden 1 -o "$TMP/x"
+# no GPU here: a clear error (built without CUDA, or CUDA finds no GPU), not a crash
+expect_error "cuda without a GPU" "CUDA" "$PARE" eval "$TMP/ft" --data "$data" --limit $n --labels anger,joy,sadness \
+    --device cuda
 expect_error "bad device" "--device is cpu or cuda" "$PARE" finetune "$model" --data "$data" --device gpu -o "$TMP/x"
 expect_match "student classifies" "$("$PARE" classify "$TMP/st" --text "so angry" 2>&1)" '"anger"'
 out=$("$PARE" eval "$TMP/ft" --data "$data" --limit $n --labels anger,joy,sadness --max-len 32 2>&1)

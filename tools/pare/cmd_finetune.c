@@ -316,7 +316,7 @@ static int run(const ft_args *a, const cli_common *c) {
         tto.recompute = !a->cuda && !(a->kd_att > 0); /* forward only: the layer outputs are all it keeps */
         if (pare_bert_trainer_create(a->teacher, &tto, &tteacher, &err)) goto fail;
     }
-    if (a->epochs == 0 && a->prune == 0) { /* pare eval: the inference engine */
+    if (a->epochs == 0 && a->prune == 0 && !a->cuda) { /* pare eval: the inference engine */
         if (cli_load_bert(a->model, c, &inf, &err)) goto fail;
         if (pare_bert_get_config(inf)->n_labels != d.n_labels) {
             pare_err_set(&err, PARE_ERR_INVALID, "%s has %lld labels, the data %lld", a->model,
@@ -325,7 +325,13 @@ static int run(const ft_args *a, const cli_common *c) {
         }
         fprintf(stderr, "pare eval: %s: %.2fM parameters, %s\n", a->model, (double)pare_bert_n_params(inf) / 1e6,
                 pare_bert_qmode_name(pare_bert_get_qmode(inf)));
-    } else if (pare_bert_trainer_create(a->model, &to, &tr, &err)) goto fail;
+    } else if (pare_bert_trainer_create(a->model, &to, &tr, &err)) {
+        goto fail;
+    } else if (a->epochs == 0 && pare_bert_trainer_config(tr)->n_labels != d.n_labels) { /* pare eval --device cuda */
+        pare_err_set(&err, PARE_ERR_INVALID, "%s has %lld labels, the data %lld", a->model,
+                     (long long)pare_bert_trainer_config(tr)->n_labels, (long long)d.n_labels);
+        goto fail;
+    }
     if (a->prune > 0) {
         int64_t z;
         if (pare_bert_trainer_prune(tr, a->prune, true, &z, &err) || (a->keep_zeros && pare_bert_trainer_freeze_zeros(tr, &err)))
@@ -611,11 +617,14 @@ int cmd_eval(int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs("usage: pare eval MODEL --data FILE [--text-column Tweet] [--labels a,b,...] [--single-label]\n"
                   "                 [--split 0.6,0.3,0.1] [--seed 42] [--max-len 128] [--prune S] [--json]\n"
+                  "                 [--device cpu|cuda]\n"
                   "\n"
                   "Scores a classifier folder on the test split of FILE (the split pare\n"
                   "finetune uses): exact match, micro/macro F1 and Jaccard for\n"
                   "multi-label data, accuracy and macro F1 for single-label. --prune S scores it\n"
-                  "after global magnitude pruning of S of its encoder Linear weights.\n",
+                  "after global magnitude pruning of S of its encoder Linear weights.\n"
+                  "--device cuda scores it on the GPU (a dense fp32 folder; a pare built\n"
+                  "with `make cuda`).\n",
                   stdout);
             return CLI_OK;
         }
