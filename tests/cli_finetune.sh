@@ -73,4 +73,10 @@ expect_exit 0 "resumed run" "$PARE" finetune "$model" "${args[@]}" --resume -o "
 expect_match "it resumed at step 2" "$(cat "$TMP/err")" "resuming from .*state-2.safetensors"
 expect_eq "same final weights" "$(cmp "$TMP/runA/model.safetensors" "$TMP/runB/model.safetensors" && echo same)" same
 expect_eq "checkpoint removed when done" "$(ls "$TMP/runB/checkpoint" 2>/dev/null | wc -l)" 0
+# --train-seed: the batch order alone (the split stays --seed's)
+expect_exit 0 "train seed = seed" "$PARE" finetune "$model" "${args[@]}" --train-seed 42 -o "$TMP/runC"
+expect_eq "the default train seed is --seed" "$(cmp "$TMP/runA/model.safetensors" "$TMP/runC/model.safetensors" && echo same)" same
+expect_exit 0 "another train seed" "$PARE" finetune "$model" "${args[@]}" --train-seed 7 -o "$TMP/runD"
+expect_eq "it trains differently" "$(cmp -s "$TMP/runA/model.safetensors" "$TMP/runD/model.safetensors" || echo differ)" differ
+expect_match "on the same split" "$(cat "$TMP/err")" "split [0-9]+ / [0-9]+ / [0-9]+"
 finish
