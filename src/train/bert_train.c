@@ -707,14 +707,23 @@ const float *pare_bert_trainer_attention(const pare_bert_trainer *t, int64_t l) 
     return t->A[l].att;
 }
 
+/* The counts the transfer losses are means over: real tokens x channels x
+ * targets (hidden states), real query rows x keys x heads x layers
+ * (attention; the heads of layer 0, which every layer shares then). */
+static void transfer_counts(const pare_bert_trainer *t, const pare_train_batch *bt, double *n_hidden, double *n_att) {
+    int64_t real = 0;
+    for (int64_t i = 0; i < bt->B * bt->T; i++) real += !bt->mask || bt->mask[i];
+    *n_hidden = (double)real * (double)t->cfg.hidden_size * (double)(t->cfg.n_layers + 1);
+    *n_att = (double)real * (double)bt->T * (double)t->L[0].heads * (double)t->cfg.n_layers;
+}
+
 /* Attention transfer: layer l's term (pare_train_batch.kd_att), and when
  * E is given its gradient of the layer's probabilities into E (0 on
  * padded query rows). */
 static double att_term(const pare_bert_trainer *t, const pare_train_batch *bt, int64_t l, float *E) {
     const int64_t NH = t->L[l].heads, B = bt->B, T = bt->T;
-    int64_t real = 0;
-    for (int64_t i = 0; i < B * T; i++) real += !bt->mask || bt->mask[i];
-    const double n = (double)real * (double)T * (double)NH * (double)t->cfg.n_layers;
+    double nh, n;
+    transfer_counts(t, bt, &nh, &n);
     const float *ps = t->A[l].att, *pt = bt->teacher_att[l];
     const float coef = (float)(2.0 * bt->kd_att / n);
     double ss = 0;
@@ -736,9 +745,8 @@ static double att_term(const pare_bert_trainer *t, const pare_train_batch *bt, i
  * when dy is given its gradient for target k added to dy. */
 static double hidden_term(const pare_bert_trainer *t, const pare_train_batch *bt, int64_t k, float *dy) {
     const int64_t H = t->cfg.hidden_size, BT = bt->B * bt->T;
-    int64_t real = 0;
-    for (int64_t i = 0; i < BT; i++) real += !bt->mask || bt->mask[i];
-    const double n = (double)real * (double)H * (double)(t->cfg.n_layers + 1);
+    double n, na;
+    transfer_counts(t, bt, &n, &na);
     const float *hs = pare_bert_trainer_hidden(t, k), *ht = bt->teacher_hidden[k];
     const float coef = (float)(2.0 * bt->kd_hidden / n);
     double ss = 0;
@@ -845,12 +853,12 @@ static pare_status forward_loss(pare_bert_trainer *t, const pare_train_batch *bt
         l = pare_g_softmax_ce(t->d_logits, t->logits, bt->labels, B, L);
     t->batch = bt;
     if ((bt->teacher_hidden || bt->teacher_att) && t->cu) { /* device pointers: a teacher trainer's on the GPU */
-        const int64_t n = t->cfg.n_layers, H = t->cfg.hidden_size, NH = t->cfg.n_heads;
-        int64_t real = 0;
-        for (int64_t i = 0; i < B * T; i++) real += !bt->mask || bt->mask[i];
+        const int64_t n = t->cfg.n_layers;
         for (int64_t k = 0; bt->teacher_att && k < n; k++)
-            if (t->L[k].heads != NH) return pare_err_set(err, PARE_ERR_UNSUPPORTED, "training: attention transfer needs every layer's heads");
-        const double nh = (double)real * (double)H * (double)(n + 1), na = (double)real * (double)T * (double)NH * (double)n;
+            if (t->L[k].heads != t->cfg.n_heads)
+                return pare_err_set(err, PARE_ERR_UNSUPPORTED, "training: attention transfer needs every layer's heads");
+        double nh, na;
+        transfer_counts(t, bt, &nh, &na);
         double *ss = calloc((size_t)(2 * n + 1), sizeof *ss);
         if (!ss) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
         s = pare_cuda_bert_transfer(t->cu, bt->teacher_hidden, (float)(2 * bt->kd_hidden / nh), bt->teacher_att,
