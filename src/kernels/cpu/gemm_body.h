@@ -85,14 +85,8 @@ static void gb_worker(void *ctx, int ith, int nth) {
     (void)ith;
     (void)nth;
     gb_job *jb = ctx;
-    const int64_t n_items = jb->plan.n_groups * jb->plan.n_rblocks;
-    for (;;) {
-        const int64_t it = atomic_fetch_add_explicit(&jb->next, 1, memory_order_relaxed);
-        if (it >= n_items) break;
-        int64_t p0, p1, r0, r1;
-        gb_plan_item(&jb->plan, it, &p0, &p1, &r0, &r1);
-        gb_block(jb, r0, r1, p0, p1);
-    }
+    int64_t p0, p1, r0, r1;
+    while (gb_plan_next(&jb->plan, &jb->next, &p0, &p1, &r0, &r1)) gb_block(jb, r0, r1, p0, p1);
 }
 
 void GB_NAME(pare_gemm_)(const pare_linear *l, const float *x, int64_t m, float *y, pare_act act,

@@ -11,6 +11,7 @@
 #define GB_NAME(base) GB_CAT(base, GB_SFX)
 #define GB_NR (GB_VL * GB_NV)
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 typedef float gb_vec __attribute__((vector_size(GB_VL * 4)));
@@ -110,6 +111,15 @@ static inline void gb_plan_item(const gb_plan *pl, int64_t it, int64_t *p0, int6
     *p1 = *p0 + pl->group < pl->n_panels ? *p0 + pl->group : pl->n_panels;
     *r0 = rb * pl->rows;
     *r1 = *r0 + pl->rows < pl->m ? *r0 + pl->rows : pl->m;
+}
+
+/* Claim the next unclaimed item (the pool's threads share *next): false
+ * when every item is taken. */
+static inline bool gb_plan_next(const gb_plan *pl, atomic_llong *next, int64_t *p0, int64_t *p1, int64_t *r0, int64_t *r1) {
+    const int64_t it = atomic_fetch_add_explicit(next, 1, memory_order_relaxed);
+    if (it >= pl->n_groups * pl->n_rblocks) return false;
+    gb_plan_item(pl, it, p0, p1, r0, r1);
+    return true;
 }
 
 #endif

@@ -115,14 +115,8 @@ static void sg_block(const sg_job *jb, int ith, int64_t r0, int64_t r1, int64_t 
 static void sg_worker(void *ctx, int ith, int nth) {
     (void)nth;
     sg_job *jb = ctx;
-    const int64_t n_items = jb->plan.n_groups * jb->plan.n_rblocks;
-    for (;;) {
-        const int64_t it = atomic_fetch_add_explicit(&jb->next, 1, memory_order_relaxed);
-        if (it >= n_items) break;
-        int64_t p0, p1, r0, r1;
-        gb_plan_item(&jb->plan, it, &p0, &p1, &r0, &r1);
-        sg_block(jb, ith, r0, r1, p0, p1);
-    }
+    int64_t p0, p1, r0, r1;
+    while (gb_plan_next(&jb->plan, &jb->next, &p0, &p1, &r0, &r1)) sg_block(jb, ith, r0, r1, p0, p1);
 }
 
 void GB_NAME(pare_sgemm_)(const pare_sgemm_args *g, float *ws, int64_t ws_floats, pare_pool *pool) {
