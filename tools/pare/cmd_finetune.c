@@ -294,16 +294,6 @@ static int run(const ft_args *a, const cli_common *c) {
                      a->split[0], a->split[1], a->split[2]);
         goto fail;
     }
-    if (a->teacher) {
-        pare_bert_params tp = pare_bert_default_params();
-        tp.n_threads = c->n_threads;
-        if (pare_bert_load(a->teacher, &tp, &teacher, &err)) goto fail;
-        if (pare_bert_get_config(teacher)->n_labels != d.n_labels) {
-            pare_err_set(&err, PARE_ERR_INVALID, "%s: the teacher has %lld labels, the data %lld", a->teacher,
-                         (long long)pare_bert_get_config(teacher)->n_labels, (long long)d.n_labels);
-            goto fail;
-        }
-    }
     pare_trainer_opts to = {.n_labels = d.n_labels, .multi_label = d.multi_label, .max_batch = a->batch,
                             .max_len = a->max_len, .adamw = pare_adamw_defaults(), .seed = (uint64_t)a->train_seed};
     to.adamw.weight_decay = a->wd;
@@ -311,10 +301,24 @@ static int run(const ft_args *a, const cli_common *c) {
     to.cuda = a->cuda;
     to.tf32 = a->tf32;
     to.recompute = a->recompute;
-    if (teacher && (a->cuda || a->kd_hidden > 0 || a->kd_att > 0)) {
-        pare_trainer_opts tto = to;
-        tto.recompute = !a->cuda && !(a->kd_att > 0); /* forward only: the layer outputs are all it keeps */
-        if (pare_bert_trainer_create(a->teacher, &tto, &tteacher, &err)) goto fail;
+    if (a->teacher) { /* the inference engine, or a forward-only trainer (on the GPU, or for its activations) */
+        int64_t tl;
+        if (a->cuda || a->kd_hidden > 0 || a->kd_att > 0) {
+            pare_trainer_opts tto = to;
+            tto.recompute = !a->cuda && !(a->kd_att > 0); /* the layer outputs are all it keeps */
+            if (pare_bert_trainer_create(a->teacher, &tto, &tteacher, &err)) goto fail;
+            tl = pare_bert_trainer_config(tteacher)->n_labels;
+        } else {
+            pare_bert_params tp = pare_bert_default_params();
+            tp.n_threads = c->n_threads;
+            if (pare_bert_load(a->teacher, &tp, &teacher, &err)) goto fail;
+            tl = pare_bert_get_config(teacher)->n_labels;
+        }
+        if (tl != d.n_labels) {
+            pare_err_set(&err, PARE_ERR_INVALID, "%s: the teacher has %lld labels, the data %lld", a->teacher, (long long)tl,
+                         (long long)d.n_labels);
+            goto fail;
+        }
     }
     if (a->epochs == 0 && a->prune == 0 && !a->cuda) { /* pare eval: the inference engine */
         if (cli_load_bert(a->model, c, &inf, &err)) goto fail;
@@ -456,7 +460,7 @@ static int run(const ft_args *a, const cli_common *c) {
                 }
             }
             pare_train_batch bt = {.ids = ids, .mask = mask, .B = nb, .T = T, .targets = tgt, .labels = lab,
-                                   .teacher = teacher ? tlog : NULL, .kd_temperature = (float)a->kd_temp,
+                                   .teacher = teacher || tteacher ? tlog : NULL, .kd_temperature = (float)a->kd_temp,
                                    .kd_alpha = (float)a->kd_alpha, .teacher_hidden = a->kd_hidden > 0 ? hid : NULL,
                                    .kd_hidden = (float)a->kd_hidden, .teacher_att = a->kd_att > 0 ? att : NULL,
                                    .kd_att = (float)a->kd_att};
