@@ -78,6 +78,17 @@ static pare_train_batch batch(int kind) {
                               .teacher = kind == 2 ? TEACHER : NULL, .kd_temperature = 2, .kd_alpha = 0.5f};
 }
 
+/* The GPU's gradients within 1e-3 of the largest of the CPU's. */
+static void assert_grads_close(const char *what, const float *gc, const float *gg, int64_t n) {
+    double gmax = 0, dmax = 0;
+    for (int64_t i = 0; i < n; i++) {
+        gmax = fmax(gmax, fabs(gc[i]));
+        dmax = fmax(dmax, fabs((double)gc[i] - gg[i]));
+    }
+    print_message("%s: largest gradient %.3g, largest difference %.3g\n", what, gmax, dmax);
+    assert_true(dmax <= 1e-3 * gmax);
+}
+
 /* state: NULL, or a structurally pruned copy of the model is compared */
 static void test_matches_cpu(void **state) {
     pare_err err = {0};
@@ -109,15 +120,12 @@ static void test_matches_cpu(void **state) {
             pare_bert_trainer_buffers(ct, &wc, &gc, &n);
             pare_bert_trainer_buffers(gt, &wg, &gg, &n2);
             assert_int_equal(n, n2);
-            double gmax = 0, dmax = 0, wdiff = 0;
-            for (int64_t i = 0; i < n; i++) {
-                gmax = fmax(gmax, fabs(gc[i]));
-                dmax = fmax(dmax, fabs((double)gc[i] - gg[i]));
-                wdiff += fabs((double)wc[i] - wg[i]);
-            }
-            print_message("kind %d: largest gradient %.3g, largest difference %.3g, mean |dw| %.3g\n", kind, gmax, dmax,
-                          wdiff / (double)n);
-            assert_true(dmax <= 1e-3 * gmax);
+            char what[32];
+            snprintf(what, sizeof what, "kind %d", kind);
+            assert_grads_close(what, gc, gg, n);
+            double wdiff = 0;
+            for (int64_t i = 0; i < n; i++) wdiff += fabs((double)wc[i] - wg[i]);
+            print_message("kind %d: mean |dw| %.3g\n", kind, wdiff / (double)n);
             /* AdamW moves each weight by about lr whatever the gradient's size: weights with
              * rounding-noise gradients may move apart by up to 2 lr, so only the mean is tight */
             assert_true(wdiff / (double)n <= 1e-5);
@@ -237,17 +245,11 @@ static void test_transfer_matches_cpu(void **state) {
             }
         }
     }
-    double gmax = 0, dmax = 0;
-    for (int64_t i = 0; i < n; i++) {
-        gmax = fmax(gmax, fabs(grads[0][i]));
-        dmax = fmax(dmax, fabs((double)grads[0][i] - grads[1][i]));
-    }
     for (int step = 0; step < 4; step++) {
         print_message("transfer step %d: loss cpu %.7f gpu %.7f\n", step, (double)loss[0][step], (double)loss[1][step]);
         assert_true(fabsf(loss[0][step] - loss[1][step]) <= 1e-4f * fmaxf(1.0f, fabsf(loss[0][step])));
     }
-    print_message("transfer: largest gradient %.3g, largest difference %.3g\n", gmax, dmax);
-    assert_true(dmax <= 1e-3 * gmax);
+    assert_grads_close("transfer", grads[0], grads[1], n);
     for (int dev = 0; dev < 2; dev++) {
         pare_bert_trainer_free(st[dev]);
         pare_bert_trainer_free(te[dev]);

@@ -883,6 +883,9 @@ pare_status pare_bert_trainer_loss(pare_bert_trainer *t, const pare_train_batch 
     return forward_loss(t, bt, loss, err);
 }
 
+/* The global gradient norm clipped to: opts.clip, 1 when 0; 0 (none) when negative. */
+static double max_norm(const pare_bert_trainer *t) { return t->o.clip < 0 ? 0 : t->o.clip > 0 ? t->o.clip : 1.0; }
+
 typedef struct {
     pare_bert_trainer *t;
     double lr;
@@ -912,10 +915,9 @@ pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch 
     if (s) return s;
     prof_to(t, PARE_PROF_FWD_OTHER);
     if (t->cu) { /* the backward, clipping and AdamW queued on the GPU */
-        const double clip = t->o.clip >= 0 ? (t->o.clip > 0 ? t->o.clip : 1.0) : 0;
         t->step++;
         s = pare_cuda_bert_backward(t->cu, t->d_logits, err);
-        if (!s) s = pare_cuda_bert_adamw(t->cu, &t->o.adamw, pare_adamw_consts_at(&t->o.adamw, t->step, lr), clip, NULL, err);
+        if (!s) s = pare_cuda_bert_adamw(t->cu, &t->o.adamw, pare_adamw_consts_at(&t->o.adamw, t->step, lr), max_norm(t), err);
         t->host_stale = true;
         prof_to(t, PARE_PROF_BWD_OTHER);
         if (!s && loss) *loss = l;
@@ -925,7 +927,7 @@ pare_status pare_bert_trainer_step(pare_bert_trainer *t, const pare_train_batch 
     prof_to(t, PARE_PROF_BWD_OTHER);
     float *gp = t->g;
     const int64_t n_all = t->n_params;
-    const float gscale = t->o.clip >= 0 ? pare_clip_factor(pare_grad_norm_pool(gp, n_all, t->pool), t->o.clip > 0 ? t->o.clip : 1.0) : 1.0f;
+    const float gscale = max_norm(t) > 0 ? pare_clip_factor(pare_grad_norm_pool(gp, n_all, t->pool), max_norm(t)) : 1.0f;
     t->step++;
     adamw_job aj = {.t = t, .lr = lr, .gscale = gscale};
     pare_pool_run(t->pool, adamw_worker, &aj);

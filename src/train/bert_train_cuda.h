@@ -43,10 +43,9 @@ pare_status pare_cuda_bert_forward(pare_cuda_bert *c, const int32_t *ids, const 
                                    float *logits, pare_err *err);
 /* Gradients (overwritten) of the last forward's batch given d loss / d logits. */
 pare_status pare_cuda_bert_backward(pare_cuda_bert *c, const float *d_logits, pare_err *err);
-/* Clipping to the global norm clip (<= 0: none) and one AdamW step;
- * *norm (may be NULL) gets the norm before clipping (a synchronisation). */
+/* Clipping to the global norm clip (<= 0: none) and one AdamW step. */
 pare_status pare_cuda_bert_adamw(pare_cuda_bert *c, const pare_adamw_opts *o, pare_adamw_consts k, double clip,
-                                 double *norm, pare_err *err);
+                                 pare_err *err);
 /* The last forward's activations in device memory: k = 0 the embedding
  * output, k = l + 1 layer l's output ([B][T][H]); layer l's attention
  * probabilities ([B][heads][T][T]). */

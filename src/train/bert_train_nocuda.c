@@ -30,8 +30,8 @@ pare_status pare_cuda_bert_backward(pare_cuda_bert *c, const float *d_logits, pa
     return pare_err_set(err, PARE_ERR_UNSUPPORTED, "built without CUDA");
 }
 pare_status pare_cuda_bert_adamw(pare_cuda_bert *c, const pare_adamw_opts *o, pare_adamw_consts k, double clip,
-                                 double *norm, pare_err *err) {
-    (void)c, (void)o, (void)k, (void)clip, (void)norm;
+                                 pare_err *err) {
+    (void)c, (void)o, (void)k, (void)clip;
     return pare_err_set(err, PARE_ERR_UNSUPPORTED, "built without CUDA");
 }
 const float *pare_cuda_bert_hidden(const pare_cuda_bert *c, int64_t k) { (void)c, (void)k; return NULL; }

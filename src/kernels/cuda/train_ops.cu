@@ -263,7 +263,6 @@ __global__ void k_clip_final(float *out, const double *part, int64_t chunks, dou
     if (threadIdx.x == 0) {
         const double norm = sqrt(s);
         out[0] = clip > 0 && norm > clip ? (float)(clip / (norm + 1e-6)) : 1.0f; /* pare_clip_factor */
-        out[1] = (float)norm;
     }
 }
 

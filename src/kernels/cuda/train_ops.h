@@ -59,7 +59,7 @@ cudaError_t pare_cu_scatter_rows(float *dst, const float *src, int64_t B, int64_
 cudaError_t pare_cu_embed_bwd(float *dtable, const int32_t *ids, const float *dy, int64_t n, int64_t T, int64_t C,
                               cudaStream_t st);
 /* sum of squares of g in chunks of 65536 (double, one per block) into part,
- * then out[0] = the clipping factor (clip <= 0: 1), out[1] = the norm */
+ * then out[0] = the clipping factor (clip <= 0: 1) */
 cudaError_t pare_cu_clip_factor(float *out, double *part, const float *g, int64_t n, double clip, cudaStream_t st);
 int64_t pare_cu_clip_part(int64_t n);
 /* Transfer losses (hidden states, attention) between rows of two tensors

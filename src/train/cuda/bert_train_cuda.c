@@ -233,7 +233,7 @@ static size_t carve(pare_cuda_bert *c, char *base) {
     TAKE(c->d_cls, B * H, float);
     TAKE(c->ln_part, pare_cu_ln_bwd_part(BT, H), float);
     TAKE(c->ones, BT, float);
-    TAKE(c->gscale, 2, float);
+    TAKE(c->gscale, 1, float);
     TAKE(c->clip_part, pare_cu_clip_part(d->n_params), double);
     TAKE(c->tr_part, (d->n_layers + 1) * pare_cu_transfer_part(B * NH * T > BT ? B * NH * T : BT) * 2, double);
     TAKE(c->ids, BT, int32_t);
@@ -489,22 +489,15 @@ static pare_status bwd_body(pare_cuda_bert *c, pare_err *err) {
 }
 
 pare_status pare_cuda_bert_adamw(pare_cuda_bert *c, const pare_adamw_opts *o, pare_adamw_consts k, double clip,
-                                 double *norm, pare_err *err) {
+                                 pare_err *err) {
     const int64_t n = c->d.n_params;
     if (clip > 0) {
         CU(pare_cu_clip_factor(c->gscale, c->clip_part, c->g, n, clip, c->st));
     } else {
-        const float one[2] = {1, 0};
-        CU(cudaMemcpyAsync(c->gscale, one, sizeof one, cudaMemcpyHostToDevice, c->st));
-        if (norm) CU(pare_cu_clip_factor(c->gscale, c->clip_part, c->g, n, 0, c->st));
+        const float one = 1;
+        CU(cudaMemcpyAsync(c->gscale, &one, sizeof one, cudaMemcpyHostToDevice, c->st));
     }
     CU(pare_cu_adamw(c->w, c->g, c->m, c->v, c->flags, n, (float)o->beta1, (float)o->beta2, (float)o->eps, k.keep,
                      k.step_size, k.inv_c2s, c->gscale, c->st));
-    if (norm) {
-        float f[2];
-        CU(cudaMemcpyAsync(f, c->gscale, sizeof f, cudaMemcpyDeviceToHost, c->st));
-        CU(cudaStreamSynchronize(c->st));
-        *norm = f[1];
-    }
     return PARE_OK;
 }
