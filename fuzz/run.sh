@@ -14,7 +14,8 @@ jobs=${FUZZ_JOBS:-1}
 nice_level=${FUZZ_NICE:-19}
 bdir=build-fuzz
 declare -A max_len=([fuzz_safetensors]=16384 [fuzz_torch]=16384 [fuzz_json]=8192 [fuzz_tokenizer_json]=8192
-                   [fuzz_vocab]=2048 [fuzz_dataset]=4096 [fuzz_bert_config]=4096 [fuzz_bert_folder]=65536 [fuzz_gguf]=16384 [fuzz_llama_config]=4096 [fuzz_bpe]=8192)
+                   [fuzz_vocab]=2048 [fuzz_dataset]=4096 [fuzz_bert_config]=4096 [fuzz_bert_folder]=65536 [fuzz_gguf]=16384 [fuzz_llama_config]=4096 [fuzz_bpe]=8192
+                   [fuzz_experiment_yaml]=4096 [fuzz_results_db]=16384 [fuzz_sampler]=4096)
 
 targets=()
 for src in fuzz/fuzz_*.c; do

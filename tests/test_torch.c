@@ -94,7 +94,7 @@ static void test_refusals(void **state) {
 /* ---------------------------------------------------------- hand-built zips */
 
 typedef struct zbuf {
-    uint8_t b[8192];
+    uint8_t b[1 << 21]; /* static instances only */
     size_t n;
 } zbuf;
 
@@ -228,6 +228,32 @@ static void test_hand_pickles(void **state) {
     assert_non_null(strstr(err.msg, "compressed"));
 }
 
+/* Dicts shared by many parents (a DAG): 2^24 paths to one dict of 100k
+ * entries. Bounding the visits alone let this run for minutes; the walk's
+ * work is bounded now. */
+static void test_shared_dicts(void **state) {
+    (void)state;
+    enum { K = 100000, DEPTH = 24 };
+    size_t cap = 32 + (size_t)K * 16 + DEPTH * 32, n = 0;
+    char *p = malloc(cap);
+    assert_non_null(p);
+    memcpy(p, "\x80\x02}q\x00(", 6), n = 6; /* PROTO 2, EMPTY_DICT, BINPUT 0, MARK */
+    for (int k = 0; k < K; k++) {
+        n += (size_t)sprintf(p + n, "X\x07%c%c%ck%06dK\x01", 0, 0, 0, k); /* BINUNICODE key, BININT1 1 */
+        if (k % 1000 == 999) memcpy(p + n, "u(", 2), n += 2; /* SETITEMS, MARK: the stack stays short */
+    }
+    p[n++] = 'u'; /* SETITEMS */
+    for (int d = 0; d < DEPTH; d++) {
+        /* EMPTY_DICT BINPUT d+1 MARK 'a' BINGET d 'b' BINGET d SETITEMS */
+        n += (size_t)sprintf(p + n, "}q%c(X\x01%c%c%cah%cX\x01%c%c%cbh%cu", d + 1, 0, 0, 0, d, 0, 0, 0, d);
+    }
+    p[n++] = '.';
+    double t0 = pare_time_now();
+    expect_pickle(p, n, PARE_ERR_UNSUPPORTED, "takes more than");
+    assert_true(pare_time_now() - t0 < 20); /* about 0.1 s; minutes before the fix */
+    free(p);
+}
+
 /* Every truncation and a byte flip at every offset of a real fixture:
  * no crash, clean error or success. */
 static void test_mutations(void **state) {
@@ -277,7 +303,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixtures),     cmocka_unit_test(test_views_zero_copy),
         cmocka_unit_test(test_refusals),     cmocka_unit_test(test_hand_pickles),
-        cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_mutations),    cmocka_unit_test(test_shared_dicts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

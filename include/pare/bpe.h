@@ -56,6 +56,11 @@ bool pare_bpe_is_control(const pare_bpe *t, int32_t id);
  * when *n is 0). */
 pare_status pare_bpe_encode(const pare_bpe *t, const char *text, size_t len, bool add_special, int32_t **ids,
                             int64_t *n, pare_err *err);
+/* The same; *n_dropped (NULL: not wanted) counts the bytes left out because
+ * the vocabulary has no token for them (SmolLM2 lacks a few control and
+ * invalid-UTF-8 bytes). llama.cpp drops them too; tokenizers would fail. */
+pare_status pare_bpe_encode_ex(const pare_bpe *t, const char *text, size_t len, bool add_special, int32_t **ids,
+                               int64_t *n, int64_t *n_dropped, pare_err *err);
 
 /* The bytes of one token (control tokens: their text). NULL for bad ids. */
 const char *pare_bpe_token_bytes(const pare_bpe *t, int32_t id, size_t *len);

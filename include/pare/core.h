@@ -35,6 +35,8 @@ typedef enum pare_status {
     PARE_ERR_INVALID = 4,     /* bad argument from the caller */
     PARE_ERR_OOM = 5,         /* allocation failed */
     PARE_ERR_INTERNAL = 6,    /* a bug: an internal invariant broke */
+    PARE_ERR_WRITE = 7,       /* an output could not be written (disk full, permissions) */
+    PARE_ERR_NUMERIC = 8,     /* a computation produced NaN or infinity */
 } pare_status;
 
 #define PARE_ERR_MSG_MAX 512
@@ -204,6 +206,9 @@ const char *pare_cpu_features_str(const pare_cpu_features *f, char *buf, size_t 
 /* Cut the next line (LF or CRLF ended) off the text at *p in place; NULL
  * at the end. For line-oriented readers of files read whole. */
 char *pare_next_line(char **p);
+/* Before reading text as lines: step over a UTF-8 byte order mark, and
+ * refuse CR-only line ends by name (LF and CRLF are both fine). */
+pare_status pare_text_lines(const char *name, const char **text, size_t *len, pare_err *err);
 /* FNV-1a, 64 bits, of n bytes (content keys, hash tables). */
 uint64_t pare_fnv1a64(const void *data, size_t n);
 /* splitmix64: advance *state and return the next value of its stream. */
@@ -213,6 +218,55 @@ pare_status pare_read_file(const char *path, size_t max_bytes, char **out, size_
                            pare_err *err);
 /* mkdir -p: dir and the folders above it (an existing folder is fine). */
 pare_status pare_mkdir_p(const char *dir, pare_err *err);
+
+/* ------------------------------------------------------------------ outputs
+ * Every output is complete or absent (src/core/outfile.c). A file is
+ * written as DIR/.NAME.pare-XXXXXX, fsync'd and renamed over DIR/NAME, so a
+ * killed write leaves no partial file under the real name, and an input
+ * that is also the output (or a symlink to it) is read to the end before
+ * it is replaced; the symlink itself is replaced, never its target. */
+#define PARE_PATH_MAX 4096
+
+typedef struct pare_wfile {
+    FILE *f; /* write here between open and commit */
+    char path[PARE_PATH_MAX];
+    char tmp[PARE_PATH_MAX];
+} pare_wfile;
+
+pare_status pare_wfile_open(pare_wfile *w, const char *path, pare_err *err);
+/* Flush, fsync, close, rename into place. On failure the temporary file is
+ * removed and the error is PARE_ERR_WRITE. */
+pare_status pare_wfile_commit(pare_wfile *w, pare_err *err);
+/* Close and remove the temporary file (after a failed write). */
+void pare_wfile_abort(pare_wfile *w);
+/* The whole of data[0..n) as path, atomically. */
+pare_status pare_write_file(const char *path, const void *data, size_t n, pare_err *err);
+/* text and a newline as path, atomically. */
+pare_status pare_write_text(const char *path, const char *text, pare_err *err);
+
+/* A folder output (a model folder): write the files into
+ * pare_outdir_path(d), then commit. A new folder is renamed into place; an
+ * existing one receives the files one by one, config.json removed first
+ * and put back last, so it is a model only when every file is in place.
+ * Files of the existing folder that are not rewritten are kept. */
+typedef struct pare_outdir {
+    char dir[PARE_PATH_MAX];
+    char tmp[PARE_PATH_MAX];
+    bool existed;
+} pare_outdir;
+
+pare_status pare_outdir_begin(pare_outdir *d, const char *dir, pare_err *err);
+const char *pare_outdir_path(const pare_outdir *d);
+pare_status pare_outdir_commit(pare_outdir *d, pare_err *err);
+void pare_outdir_abort(pare_outdir *d);
+/* begin, fn(the folder to write into, ctx), then commit (or abort when fn
+ * fails). */
+typedef pare_status (*pare_outdir_fn)(const char *dir, void *ctx, pare_err *err);
+pare_status pare_outdir_write(const char *dir, pare_outdir_fn fn, void *ctx, pare_err *err);
+/* True when path is a file (or a link to one) or a folder holding a model
+ * (config.json, model.safetensors, tokenizer.json or pytorch_model.bin): an
+ * output the CLI replaces only with --force. */
+bool pare_output_exists(const char *path);
 
 #ifdef __cplusplus
 }

@@ -35,7 +35,10 @@ pare_status pare_sampler_create(const pare_sampler_opts *o, int64_t vocab, pare_
                                 pare_err *err);
 void pare_sampler_free(pare_sampler *s);
 /* Pick the next token from logits[vocab] (modified in place) given the
- * tokens so far (prompt and generated; used by the repetition penalty). */
+ * tokens so far (prompt and generated; used by the repetition penalty).
+ * Returns PARE_SAMPLER_BAD_LOGITS (negative) when a logit is NaN or +inf
+ * or none is finite. */
+#define PARE_SAMPLER_BAD_LOGITS (-1)
 int32_t pare_sampler_sample(pare_sampler *s, float *logits, const int32_t *history,
                             int64_t n_history);
 

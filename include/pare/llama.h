@@ -70,6 +70,8 @@ typedef struct pare_llama_config {
 } pare_llama_config;
 
 pare_status pare_llama_config_load(const char *path, pare_llama_config *cfg, pare_err *err);
+/* Every float hyper-parameter finite and in range (both loaders call it). */
+pare_status pare_llama_config_check(const pare_llama_config *c, const char *path, pare_err *err);
 /* From config.json text (len bytes, need not be NUL-terminated); name is used
  * in error messages. */
 pare_status pare_llama_config_parse(const char *text, size_t len, const char *name,

@@ -43,6 +43,8 @@ const char *pare_status_name(pare_status s) {
     case PARE_ERR_INVALID: return "invalid argument";
     case PARE_ERR_OOM: return "out of memory";
     case PARE_ERR_INTERNAL: return "internal error";
+    case PARE_ERR_WRITE: return "write error";
+    case PARE_ERR_NUMERIC: return "numeric error";
     }
     return "unknown status";
 }

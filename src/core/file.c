@@ -41,6 +41,18 @@ pare_status pare_read_file(const char *path, size_t max_bytes, char **out, size_
     return PARE_OK;
 }
 
+pare_status pare_text_lines(const char *name, const char **text, size_t *len, pare_err *err) {
+    const char *s = *text;
+    size_t n = *len;
+    if (n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) s += 3, n -= 3; /* a UTF-8 byte order mark */
+    if (memchr(s, '\r', n) && !memchr(s, '\n', n))
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: lines end in CR alone (classic Mac OS); save it with LF or CRLF line "
+                            "ends", name);
+    *text = s;
+    *len = n;
+    return PARE_OK;
+}
+
 char *pare_next_line(char **p) {
     char *s = *p;
     if (!s || !*s) return NULL;
@@ -63,11 +75,11 @@ pare_status pare_mkdir_p(const char *dir, pare_err *err) {
         if (*p == '/') {
             *p = 0;
             if (mkdir(d, 0755) != 0 && errno != EEXIST)
-                return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", d, strerror(errno));
+                return pare_err_set(err, PARE_ERR_WRITE, "%s: cannot create: %s", d, strerror(errno));
             *p = '/';
         }
-    if (mkdir(d, 0755) != 0 && errno != EEXIST) return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", d, strerror(errno));
+    if (mkdir(d, 0755) != 0 && errno != EEXIST) return pare_err_set(err, PARE_ERR_WRITE, "%s: cannot create: %s", d, strerror(errno));
     struct stat st;
-    if (stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) return pare_err_set(err, PARE_ERR_IO, "%s: exists and is not a folder", d);
+    if (stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) return pare_err_set(err, PARE_ERR_INVALID, "%s: exists and is not a folder", d);
     return PARE_OK;
 }

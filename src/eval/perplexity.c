@@ -74,10 +74,16 @@ pare_status pare_perplexity(const int32_t *tokens, int64_t n_tokens, int64_t voc
         if (st) break;
         for (int64_t j = first; j < ctx - 1; j++) {
             double nll = -pare_log_softmax_at(logits + j * vocab, vocab, tokens[start + j + 1]);
+            if (!isfinite(nll)) {
+                st = pare_err_set(err, PARE_ERR_NUMERIC, "perplexity: the logits of window %lld, position %lld are NaN or "
+                                  "infinite (a broken or badly quantized model?)", (long long)w, (long long)j);
+                break;
+            }
             out->nll_sum += nll;
             out->nll2_sum += nll * nll;
             out->scored++;
         }
+        if (st) break;
         out->windows++;
         finish(out);
         if (progress) progress(progress_ctx, w + 1, n_windows, out);

@@ -1,12 +1,13 @@
 /* Token sampler: greedy, or penalty -> temperature -> top-k -> top-p -> draw. */
 #include "pare/generate.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct cand {
-    float l; /* logit / temperature */
+    double l; /* logit / temperature: in double, finite for any finite logit and temperature */
     int32_t id;
 } cand;
 
@@ -15,7 +16,7 @@ struct pare_sampler {
     int64_t vocab;
     uint64_t rng[4];  /* xoshiro256** state */
     struct cand *cand;/* candidates, sorted by scaled logit */
-    float *prob;      /* their unnormalised probabilities */
+    double *prob;     /* their unnormalised probabilities */
     uint8_t *seen;    /* repetition-penalty marks, one per vocab entry */
 };
 
@@ -92,7 +93,8 @@ static void apply_penalty(pare_sampler *s, float *logits, const int32_t *hist, i
         int32_t t = hist[i];
         if (t < 0 || t >= s->vocab || s->seen[t]) continue;
         s->seen[t] = 1; /* each distinct token once, as HF's gather/scatter does */
-        logits[t] = logits[t] > 0 ? logits[t] / p : logits[t] * p;
+        const float v = logits[t] > 0 ? logits[t] / p : logits[t] * p;
+        logits[t] = isfinite(v) ? v : copysignf(FLT_MAX, v); /* a tiny or huge penalty stays finite */
     }
     for (int64_t i = from; i < n; i++)
         if (hist[i] >= 0 && hist[i] < s->vocab) s->seen[hist[i]] = 0;
@@ -106,25 +108,34 @@ static int cand_desc(const void *a, const void *b) {
 
 int32_t pare_sampler_sample(pare_sampler *s, float *logits, const int32_t *history,
                             int64_t n_history) {
+    /* A NaN or +inf logit, or no finite one, leaves nothing to draw from: an
+     * error for the caller, not a token. */
+    bool finite = false;
+    for (int64_t i = 0; i < s->vocab; i++) {
+        if (isnan(logits[i]) || logits[i] == INFINITY) return PARE_SAMPLER_BAD_LOGITS;
+        finite |= logits[i] != -INFINITY;
+    }
+    if (!finite) return PARE_SAMPLER_BAD_LOGITS;
     apply_penalty(s, logits, history, n_history);
     if (s->o.temperature == 0.0f) return argmax(logits, s->vocab);
 
-    float inv_t = 1.0f / s->o.temperature;
+    const double inv_t = 1.0 / (double)s->o.temperature;
+    if (!isfinite(inv_t)) return argmax(logits, s->vocab); /* a temperature too small to divide by is greedy */
     /* Candidates sorted by scaled logit, descending (ties by id). Tokens more
      * than 40 nats below the best carry a relative probability under 5e-18,
      * below float resolution of the sum, so they are left out of the sort. */
-    float top = logits[argmax(logits, s->vocab)] * inv_t;
+    const double top = (double)logits[argmax(logits, s->vocab)] * inv_t;
     cand *c = s->cand;
     int64_t n = 0;
     for (int64_t i = 0; i < s->vocab; i++) {
-        float l = logits[i] * inv_t;
-        if (l >= top - 40.0f) c[n++] = (cand){l, (int32_t)i};
+        const double l = (double)logits[i] * inv_t;
+        if (l >= top - 40.0) c[n++] = (cand){l, (int32_t)i};
     }
     qsort(c, (size_t)n, sizeof *c, cand_desc);
     if (s->o.top_k > 0 && s->o.top_k < n) n = s->o.top_k;
 
     double sum = 0;
-    for (int64_t i = 0; i < n; i++) sum += s->prob[i] = expf(c[i].l - c[0].l);
+    for (int64_t i = 0; i < n; i++) sum += s->prob[i] = exp(c[i].l - c[0].l);
     if (s->o.top_p < 1.0f) {
         /* Smallest prefix whose mass reaches top_p (at least one token). */
         double acc = 0;

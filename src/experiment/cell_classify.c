@@ -130,12 +130,7 @@ static pare_status head_save(const char *path, const head *h, pare_err *err) {
         {.name = "b", .dtype = PARE_DTYPE_F32, .n_dims = 1, .shape = {h->L}, .data = h->b, .nbytes = (size_t)h->L * sizeof(float)},
         {.name = "train_seconds", .dtype = PARE_DTYPE_F32, .n_dims = 1, .shape = {1}, .data = &ts, .nbytes = sizeof ts},
     };
-    char tmp[PARE_EXP_PATH + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    pare_status s = pare_safetensors_write(tmp, t, 3, err);
-    if (!s && rename(tmp, path) != 0) s = pare_err_set(err, PARE_ERR_IO, "%s: rename: %s", path, strerror(errno));
-    if (s) unlink(tmp);
-    return s;
+    return pare_safetensors_write(path, t, 3, err);
 }
 
 static pare_status step_head(cell_state *st, const pare_exp_step *sp, pare_err *err) {
@@ -255,6 +250,31 @@ static pare_status predict(cell_state *st, const char *const *texts, int64_t n, 
     return s;
 }
 
+typedef struct pass_ctx {
+    cell_state *st;
+    const int32_t *ids, *mask;
+    int64_t B, seq, H;
+    float *hidden, *pooled, *logits, *vec;
+} pass_ctx;
+
+static pare_status one_pass(void *ctx, double *ms, pare_err *err) {
+    const pass_ctx *p = ctx;
+    cell_state *st = p->st;
+    const int64_t L = st->data.n_labels;
+    double t0 = pare_time_now();
+    pare_bert_outputs o = st->has_head ? (pare_bert_outputs){.hidden = p->hidden, .pooled = st->h.pool == PARE_POOL_POOLER ? p->pooled : NULL}
+                                       : (pare_bert_outputs){.logits = p->logits};
+    pare_status s = pare_bert_forward(st->m, p->ids, p->mask, NULL, p->B, p->seq, &o, err);
+    if (s) return s;
+    if (st->has_head)
+        for (int64_t b = 0; b < p->B; b++) {
+            pare_bert_pool_row(p->hidden, p->pooled, p->mask, p->seq, p->H, b, st->h.pool, true, p->vec);
+            pare_linear_head_predict(p->vec, 1, p->H, L, st->h.W, st->h.b, st->h.multi, 0.5f, p->logits, NULL);
+        }
+    ms[0] = (pare_time_now() - t0) * 1e3;
+    return PARE_OK;
+}
+
 /* time one batch of B test texts padded to seq: forward + pooling + head */
 static pare_status measure(cell_state *st, int64_t B, exp_latency *lat, pare_err *err) {
     const pare_exp_config *cfg = st->cfg;
@@ -268,20 +288,12 @@ static pare_status measure(cell_state *st, int64_t B, exp_latency *lat, pare_err
     pare_status s = !ids || !mask || !hidden || !pooled || !logits || !vec || !bt || !samples
                         ? pare_err_set(err, PARE_ERR_OOM, "out of memory") : PARE_OK;
     for (int64_t i = 0; i < B && !s; i++) bt[i] = st->split_texts[2][i % n_test];
-    int32_t seq;
+    int32_t seq = 0;
     if (!s) s = pare_wordpiece_encode_batch(pare_bert_tokenizer(st->m), bt, (int32_t)B, (int32_t)T, true, ids, mask, &seq, err);
-    for (int64_t r = -cfg->latency.warmup; r < reps && !s; r++) {
-        double t0 = pare_time_now();
-        pare_bert_outputs o = st->has_head ? (pare_bert_outputs){.hidden = hidden, .pooled = st->h.pool == PARE_POOL_POOLER ? pooled : NULL}
-                                           : (pare_bert_outputs){.logits = logits};
-        if ((s = pare_bert_forward(st->m, ids, mask, NULL, B, seq, &o, err))) break;
-        if (st->has_head)
-            for (int64_t b = 0; b < B; b++) {
-                pare_bert_pool_row(hidden, pooled, mask, seq, H, b, st->h.pool, true, vec);
-                pare_linear_head_predict(vec, 1, H, L, st->h.W, st->h.b, st->h.multi, 0.5f, logits, NULL);
-            }
-        if (r >= 0) samples[r] = (pare_time_now() - t0) * 1e3;
-    }
+    pass_ctx pc = {st, ids, mask, B, seq, H, hidden, pooled, logits, vec};
+    exp_timing tm = {.fn = one_pass, .ctx = &pc, .n_values = 1, .warmup_min = cfg->latency.warmup, .reps = reps,
+                     .samples = {samples}};
+    if (!s) s = exp_time(&tm, err);
     free(ids), free(mask), free(hidden), free(pooled), free(logits), free(vec), free(bt);
     if (s) {
         free(samples);
@@ -290,6 +302,8 @@ static pare_status measure(cell_state *st, int64_t B, exp_latency *lat, pare_err
     lat->batch = B;
     lat->seq = seq;
     exp_latency_stats(samples, reps, lat);
+    lat->warmup = tm.warmup;
+    lat->others_cpu = tm.others_cpu;
     return PARE_OK;
 }
 
@@ -324,6 +338,10 @@ static pare_status run_cell(cell_state *st, exp_cell_out *r, uint8_t **pred, par
     if ((s = pare_bert_load(st->model->path, &bp, &st->m, err))) return s;
     if (!pare_bert_tokenizer(st->m)) return pare_err_set(err, PARE_ERR_INVALID, "%s: no tokenizer in the model folder", st->model->path);
     if ((s = apply_steps(st, err))) return s;
+    if (st->c->remeasure) { /* the first latency row only */
+        r->n_lat = 1;
+        return measure(st, cfg->latency.batch[0], &r->lat[0], err);
+    }
     const int64_t n = st->split_n[2], L = st->data.n_labels;
     if (!(*pred = malloc((size_t)(n * L)))) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
     fprintf(stderr, "  evaluating %lld test examples\n", (long long)n);

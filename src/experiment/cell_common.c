@@ -96,7 +96,8 @@ static pare_status write_cell(sqlite3 *db, const exp_cell *c, const exp_cell_out
     q = NULL;
     if (s || (s = exp_db_prepare(db,
                                  "INSERT INTO latency(cell, batch, seq, p50_ms, p90_ms, p99_ms, mean_ms, std_ms, min_ms,"
-                                 " max_ms, throughput, reps, samples) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+                                 " max_ms, throughput, reps, samples, warmup, others_cpu)"
+                                 " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
                                  &q, err)))
         goto done;
     for (int i = 0; i < o->n_lat && !s; i++) {
@@ -110,6 +111,9 @@ static pare_status write_cell(sqlite3 *db, const exp_cell *c, const exp_cell_out
         for (int k = 0; k < 8; k++) sqlite3_bind_double(q, 4 + k, v[k]);
         sqlite3_bind_int64(q, 12, l->n);
         sqlite3_bind_text(q, 13, js ? js : "[]", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 14, l->warmup);
+        if (l->others_cpu >= 0) sqlite3_bind_double(q, 15, l->others_cpu);
+        else sqlite3_bind_null(q, 15);
         free(js);
         s = step_done(db, q, "insert latency", err);
     }
@@ -132,14 +136,43 @@ done:
     return exp_db_exec(db, "COMMIT", err);
 }
 
+/* The re-measured baseline: its first latency row beside the one recorded
+ * when the cell ran. */
+static pare_status write_drift(sqlite3 *db, const exp_cell *c, const exp_cell_out *o, pare_err *err) {
+    const char *mname = c->cfg->models[c->model].name, *pname = c->cfg->pipelines[c->pipeline].name;
+    sqlite3_stmt *q;
+    pare_status s = exp_db_prepare(db,
+                                   "INSERT OR REPLACE INTO drift(experiment, model, pipeline, batch, seq, first_p50_ms, end_p50_ms,"
+                                   " others_cpu, measured_at) VALUES(?1, ?2, ?3, ?4, ?5, (SELECT l.p50_ms FROM latency l JOIN cells"
+                                   " c ON l.cell = c.id WHERE c.experiment=?1 AND c.model=?2 AND c.pipeline=?3 AND l.batch=?4 AND"
+                                   " l.seq=?5), ?6, ?7, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+                                   &q, err);
+    if (s) return s;
+    const exp_latency *l = &o->lat[0];
+    sqlite3_bind_text(q, 1, c->cfg->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, mname, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, pname, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, l->batch);
+    sqlite3_bind_int64(q, 5, l->seq);
+    sqlite3_bind_double(q, 6, l->p50);
+    if (l->others_cpu >= 0) sqlite3_bind_double(q, 7, l->others_cpu);
+    s = step_done(db, q, "insert drift", err);
+    sqlite3_finalize(q);
+    return s;
+}
+
 int exp_cell_finish(const exp_cell *c, pare_status s, const pare_err *cell_err, exp_cell_out *out) {
     sqlite3 *db = NULL;
     pare_err derr = {0};
     int rc = 0;
     const char *mname = c->cfg->models[c->model].name, *pname = c->cfg->pipelines[c->pipeline].name;
-    if (exp_db_open(c->db_path, false, &db, &derr)) {
+    if (exp_db_open(c->db_path, EXP_DB_WRITE, &db, &derr)) {
         fprintf(stderr, "pare experiment: %s\n", derr.msg);
         rc = 2;
+    } else if (c->remeasure) {
+        if (s) fprintf(stderr, "  re-measuring the baseline failed: %s\n", cell_err->msg);
+        rc = s ? 1 : write_drift(db, c, out, &derr) ? 2 : 0;
+        if (rc == 2) fprintf(stderr, "pare experiment: %s\n", derr.msg);
     } else if (s) {
         fprintf(stderr, "  failed: %s\n", cell_err->msg);
         rc = exp_db_record_failure(db, c->cfg->name, mname, pname, c->order, cell_err->msg, out->wall_s, &derr) ? 2 : 1;

@@ -154,6 +154,23 @@ static char *config_json(const exp_cell *c, const char *file, const char *steps)
     return exp_config_json_finish(j, ds, lat);
 }
 
+typedef struct pass_ctx {
+    lm_state *st;
+    pare_llama_cache *kc;
+    int64_t P, N;
+    float *logits;
+} pass_ctx;
+
+/* ms[0]: decode per token, ms[1]: prefill */
+static pare_status one_pass(void *ctx, double *ms, pare_err *err) {
+    const pass_ctx *p = ctx;
+    double tp, td;
+    pare_status s = pare_llama_time_pass(p->st->m, p->kc, p->P, p->N, p->logits, &tp, &td, err);
+    ms[0] = td * 1e3 / (double)p->N;
+    ms[1] = tp * 1e3;
+    return s;
+}
+
 static pare_status measure(lm_state *st, const pare_exp_config *cfg, exp_cell_out *r, pare_err *err) {
     const int64_t P = cfg->latency.prompt, N = cfg->latency.gen, reps = cfg->latency.reps;
     pare_llama_cache *kc = NULL;
@@ -161,13 +178,10 @@ static pare_status measure(lm_state *st, const pare_exp_config *cfg, exp_cell_ou
     double *pre = malloc(sizeof(double) * (size_t)reps), *dec = malloc(sizeof(double) * (size_t)reps);
     pare_status s = !logits || !pre || !dec ? pare_err_set(err, PARE_ERR_OOM, "out of memory") : PARE_OK;
     if (!s) s = pare_llama_cache_create(st->m, 1, P + N + 1, &kc, err);
-    double tp, td;
-    for (int64_t w = 0; w < cfg->latency.warmup && !s; w++) s = pare_llama_time_pass(st->m, kc, P, N > 4 ? 4 : N, logits, &tp, &td, err);
-    for (int64_t i = 0; i < reps && !s; i++) {
-        s = pare_llama_time_pass(st->m, kc, P, N, logits, &tp, &td, err);
-        pre[i] = tp * 1e3;
-        dec[i] = td * 1e3 / (double)N;
-    }
+    pass_ctx pc = {st, kc, P, N, logits};
+    exp_timing tm = {.fn = one_pass, .ctx = &pc, .n_values = 2, .warmup_min = cfg->latency.warmup, .reps = reps,
+                     .samples = {dec, pre}};
+    if (!s) s = exp_time(&tm, err);
     pare_llama_cache_free(kc);
     free(logits);
     if (s) {
@@ -180,6 +194,7 @@ static pare_status measure(lm_state *st, const pare_exp_config *cfg, exp_cell_ou
     r->lat[1] = (exp_latency){.batch = 1, .seq = P};
     exp_latency_stats(pre, reps, &r->lat[1]);
     r->lat[1].throughput = r->lat[1].p50 > 0 ? (double)P * 1e3 / r->lat[1].p50 : 0;
+    for (int i = 0; i < 2; i++) r->lat[i].warmup = tm.warmup, r->lat[i].others_cpu = tm.others_cpu;
     r->n_lat = 2;
     return PARE_OK;
 }
@@ -194,6 +209,8 @@ static pare_status run_lm(const exp_cell *c, lm_state *st, exp_cell_out *r, char
     if ((s = pare_llama_load(cfg->models[c->model].path, &lp, &st->ref, err))) return s;
     st->m = st->ref;
     if (strcmp(file, cfg->models[c->model].path) && (s = pare_llama_load(file, &lp, &st->m, err))) return s;
+    st->vocab = pare_llama_get_config(st->ref)->vocab_size;
+    if (c->remeasure) return measure(st, cfg, r, err); /* speed only */
     const pare_gguf *g = pare_llama_gguf(st->ref);
     pare_bpe *tok = NULL;
     char *text = NULL;

@@ -615,6 +615,51 @@ static pare_status parse_root(ycx *c, yaml_node_t *root, pare_exp_config *cfg) {
     return PARE_OK;
 }
 
+static pare_status yaml_syntax(const yaml_parser_t *p, const char *name, pare_err *err) {
+    return pare_err_set(err, PARE_ERR_FORMAT, "%s:%d: YAML syntax: %s%s%s", name, (int)p->problem_mark.line + 1,
+                        p->problem ? p->problem : "error", p->context ? " " : "", p->context ? p->context : "");
+}
+
+/* A pass over the events before the document is built: one document only,
+ * and nesting refused past YAML_MAX_DEPTH while parsing (libyaml's scanner
+ * is quadratic in the depth: 100k levels took 53 s). */
+enum { YAML_MAX_DEPTH = 64 };
+
+static pare_status scan_events(const char *text, size_t len, const char *name, pare_err *err) {
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) return pare_err_set(err, PARE_ERR_OOM, "%s: out of memory", name);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    pare_status s = PARE_OK;
+    int depth = 0, docs = 0;
+    for (bool end = false; !end && !s;) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&p, &e)) {
+            s = yaml_syntax(&p, name, err);
+            break;
+        }
+        const int line = (int)e.start_mark.line + 1;
+        switch (e.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (++depth > YAML_MAX_DEPTH)
+                s = pare_err_set(err, PARE_ERR_FORMAT, "%s:%d: nested more than %d levels deep", name, line, YAML_MAX_DEPTH);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT: depth--; break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs > 1)
+                s = pare_err_set(err, PARE_ERR_FORMAT, "%s:%d: a second YAML document ('---'); an experiment file holds one",
+                                 name, line);
+            break;
+        case YAML_STREAM_END_EVENT: end = true; break;
+        default: break;
+        }
+        yaml_event_delete(&e);
+    }
+    yaml_parser_delete(&p);
+    return s;
+}
+
 pare_status pare_exp_config_parse(const char *text, size_t len, const char *name, const char *dir,
                                   bool check_paths, pare_exp_config *cfg, pare_err *err) {
     memset(cfg, 0, sizeof *cfg);
@@ -626,13 +671,18 @@ pare_status pare_exp_config_parse(const char *text, size_t len, const char *name
     cfg->hash = pare_fnv1a64(text, len);
     yaml_parser_t parser;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) return pare_err_set(err, PARE_ERR_OOM, "%s: out of memory", name);
+    pare_status s = scan_events(cfg->text, len, name, err);
+    if (s) {
+        pare_exp_config_free(cfg);
+        return s;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        pare_exp_config_free(cfg);
+        return pare_err_set(err, PARE_ERR_OOM, "%s: out of memory", name);
+    }
     yaml_parser_set_input_string(&parser, (const unsigned char *)cfg->text, len);
-    pare_status s;
     if (!yaml_parser_load(&parser, &doc)) {
-        s = pare_err_set(err, PARE_ERR_FORMAT, "%s:%d: YAML syntax: %s%s%s", name, (int)parser.problem_mark.line + 1,
-                         parser.problem ? parser.problem : "error", parser.context ? " " : "",
-                         parser.context ? parser.context : "");
+        s = yaml_syntax(&parser, name, err);
         yaml_parser_delete(&parser);
         pare_exp_config_free(cfg);
         return s;

@@ -11,7 +11,18 @@
 #include <stdio.h>
 
 /* ---- db.c: open (WAL, busy timeout, schema), statements with errors */
-pare_status exp_db_open(const char *path, bool create, sqlite3 **out, pare_err *err);
+typedef enum exp_db_mode {
+    EXP_DB_READ,   /* status, report: read-only (also on read-only media) */
+    EXP_DB_WRITE,  /* a cell recording its result */
+    EXP_DB_CREATE, /* the runner: a new file gets the schema */
+} exp_db_mode;
+/* Open and check: PRAGMA quick_check and the schema's columns, so a damaged
+ * or foreign database is refused with a message before use. */
+pare_status exp_db_open(const char *path, exp_db_mode mode, sqlite3 **out, pare_err *err);
+/* True when sql prepares (the columns it names exist). */
+bool exp_db_has(sqlite3 *db, const char *sql);
+/* Column i as text, "" for NULL. */
+const char *exp_db_text(sqlite3_stmt *st, int i);
 void exp_db_close(sqlite3 *db);
 /* Run SQL with no result rows. */
 pare_status exp_db_exec(sqlite3 *db, const char *sql, pare_err *err);
@@ -23,6 +34,8 @@ int exp_db_cell_status(sqlite3 *db, const char *experiment, const char *model, c
 pare_status exp_db_record_failure(sqlite3 *db, const char *experiment, const char *model,
                                   const char *pipeline, int order, const char *error, double wall_s,
                                   pare_err *err);
+/* Delete an experiment and its cells' rows (one transaction). */
+pare_status exp_db_delete_experiment(sqlite3 *db, const char *experiment, pare_err *err);
 /* Delete a cell's rows in every table (inside the caller's transaction). */
 pare_status exp_db_delete_cell(sqlite3 *db, const char *experiment, const char *model,
                                const char *pipeline, pare_err *err);
@@ -33,8 +46,44 @@ typedef struct exp_latency {
     double p50, p90, p99, mean, std, min, max; /* ms */
     double throughput;                          /* examples/s at p50 */
     double *samples;                            /* [n] ms, owned */
+    int64_t warmup;                             /* warm-up passes run */
+    double others_cpu;                          /* share of the CPUs other processes used meanwhile, -1 unknown */
 } exp_latency;
 void exp_latency_stats(double *samples_ms, int64_t n, exp_latency *out);
+
+/* Timing with an adaptive warm-up: at least warmup_min passes, then more
+ * until the last EXP_SETTLE passes of the first value agree within 10%
+ * (cold pages, the clock ramping up, a pool's threads waking), at most
+ * EXP_WARMUP_MAX passes or EXP_WARMUP_S seconds; then reps passes timed,
+ * while the CPU time of other processes is watched. fn runs one pass and
+ * returns n_values times in ms (prefill and decode, say). */
+enum { EXP_SETTLE = 5, EXP_WARMUP_MAX = 200 };
+#define EXP_WARMUP_S 10.0
+/* A cell measured while other processes took more than this share of the
+ * machine's CPU time is flagged as measured on a busy machine. */
+#define EXP_BUSY_SHARE 0.10
+/* ... and one whose p90 is more than this many times its p50, as noisy. */
+#define EXP_NOISY_SPREAD 1.5
+typedef pare_status (*exp_pass_fn)(void *ctx, double *ms, pare_err *err);
+typedef struct exp_timing {
+    exp_pass_fn fn;
+    void *ctx;
+    int n_values;        /* 1 or 2 */
+    int64_t warmup_min, reps;
+    double *samples[2];  /* [reps] each, owned by the caller */
+    int64_t warmup;      /* passes run to warm up */
+    double others_cpu;   /* during the timed passes; -1 unknown */
+} exp_timing;
+pare_status exp_time(exp_timing *t, pare_err *err);
+
+/* ---- machine.c: what the rest of the machine does meanwhile */
+typedef struct exp_cpu_mark_t {
+    double wall, busy, self; /* s: now, every CPU's busy time, this process's CPU time */
+} exp_cpu_mark_t;
+void exp_cpu_mark(exp_cpu_mark_t *m);
+/* Share of the machine's CPU time (0..1) used by other processes since m,
+ * -1 when unknown (no /proc/stat, too short). */
+double exp_cpu_others(const exp_cpu_mark_t *m);
 
 /* ---- machine.c: "model name, N cores, M GiB, kernel" and CPU features */
 void exp_machine_describe(char *buf, size_t cap);
@@ -46,6 +95,7 @@ typedef struct exp_cell {
     int model, pipeline, order;
     const char *db_path, *art_dir, *git_rev;
     int64_t threads;
+    bool remeasure; /* the baseline again after the other cells: its first latency row only, into drift */
 } exp_cell;
 int exp_cell_classify(const exp_cell *c);
 int exp_cell_lm(const exp_cell *c);

@@ -16,8 +16,9 @@
 #include <unistd.h>
 
 typedef struct rlat {
-    int64_t batch, seq, reps;
+    int64_t batch, seq, reps, warmup;
     double p50, p90, p99, mean, std, thr;
+    double others_cpu; /* -1 unknown */
 } rlat;
 
 typedef struct rcell {
@@ -39,17 +40,21 @@ typedef struct rcell {
     double agreement;  /* NAN if unknown */
 } rcell;
 
+typedef struct rdrift {
+    char model[PARE_EXP_NAME];
+    double first, end; /* p50 ms of the baseline's first latency row: when it ran, after the other cells */
+} rdrift;
+
 typedef struct rdata {
     char name[PARE_EXP_NAME], baseline[PARE_EXP_NAME], created[32], updated[32];
+    rdrift drift[PARE_EXP_MAX_MODELS];
+    int n_drift;
     bool lm; /* task lm: perplexity, KLD, top-1, decode speed */
     rcell *c;
     int n;
 } rdata;
 
-static char *dup_col(sqlite3_stmt *st, int i) {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return strdup(t ? (const char *)t : "");
-}
+static char *dup_col(sqlite3_stmt *st, int i) { return strdup(exp_db_text(st, i)); }
 
 static void free_data(rdata *d) {
     for (int i = 0; i < d->n; i++) {
@@ -71,9 +76,9 @@ static pare_status load(sqlite3 *db, const char *experiment, rdata *d, pare_err 
         return pare_err_set(err, PARE_ERR_INVALID, "%s: no experiment %s%s%s in the database", sqlite3_db_filename(db, "main"),
                             experiment ? "'" : "", experiment ? experiment : "", experiment ? "'" : "");
     }
-    snprintf(d->name, sizeof d->name, "%s", sqlite3_column_text(st, 0));
-    snprintf(d->created, sizeof d->created, "%s", sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
-    snprintf(d->updated, sizeof d->updated, "%s", sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3) : "");
+    snprintf(d->name, sizeof d->name, "%s", exp_db_text(st, 0));
+    snprintf(d->created, sizeof d->created, "%s", exp_db_text(st, 2));
+    snprintf(d->updated, sizeof d->updated, "%s", exp_db_text(st, 3));
     /* the baseline pipeline from the recorded experiment file */
     const char *text = (const char *)sqlite3_column_text(st, 1);
     pare_exp_config cfg;
@@ -114,9 +119,9 @@ static pare_status load(sqlite3 *db, const char *experiment, rdata *d, pare_err 
         rcell *c = &d->c[d->n++];
         memset(c, 0, sizeof *c);
         c->id = sqlite3_column_int64(st, 0);
-        snprintf(c->model, sizeof c->model, "%s", sqlite3_column_text(st, 1));
-        snprintf(c->pipeline, sizeof c->pipeline, "%s", sqlite3_column_text(st, 2));
-        snprintf(c->status, sizeof c->status, "%s", sqlite3_column_text(st, 3));
+        snprintf(c->model, sizeof c->model, "%s", exp_db_text(st, 1));
+        snprintf(c->pipeline, sizeof c->pipeline, "%s", exp_db_text(st, 2));
+        snprintf(c->status, sizeof c->status, "%s", exp_db_text(st, 3));
         c->error = dup_col(st, 4), c->steps = dup_col(st, 5), c->git_rev = dup_col(st, 6);
         c->machine = dup_col(st, 7), c->cpu = dup_col(st, 8), c->finished = dup_col(st, 17);
         c->threads = sqlite3_column_int64(st, 9), c->disk = sqlite3_column_int64(st, 10);
@@ -131,8 +136,13 @@ static pare_status load(sqlite3 *db, const char *experiment, rdata *d, pare_err 
     sqlite3_finalize(st);
     sqlite3_stmt *qm, *ql, *qp;
     if ((s = exp_db_prepare(db, "SELECT name, value FROM metrics WHERE cell=?1 AND split='test'", &qm, err))) return s;
-    if ((s = exp_db_prepare(db, "SELECT batch, seq, reps, p50_ms, p90_ms, p99_ms, mean_ms, std_ms, throughput FROM latency"
-                                " WHERE cell=?1 ORDER BY batch, seq", &ql, err))) {
+    /* warm-up and others_cpu: NULL in databases from before they existed */
+    const bool ext = exp_db_has(db, "SELECT warmup, others_cpu FROM latency");
+    if ((s = exp_db_prepare(db, ext ? "SELECT batch, seq, reps, p50_ms, p90_ms, p99_ms, mean_ms, std_ms, throughput, warmup, others_cpu"
+                                      " FROM latency WHERE cell=?1 ORDER BY batch, seq"
+                                    : "SELECT batch, seq, reps, p50_ms, p90_ms, p99_ms, mean_ms, std_ms, throughput, NULL, NULL"
+                                      " FROM latency WHERE cell=?1 ORDER BY batch, seq",
+                            &ql, err))) {
         sqlite3_finalize(qm);
         return s;
     }
@@ -145,7 +155,7 @@ static pare_status load(sqlite3 *db, const char *experiment, rdata *d, pare_err 
         sqlite3_reset(qm), sqlite3_reset(ql), sqlite3_reset(qp);
         sqlite3_bind_int64(qm, 1, c->id), sqlite3_bind_int64(ql, 1, c->id), sqlite3_bind_int64(qp, 1, c->id);
         while (sqlite3_step(qm) == SQLITE_ROW) {
-            const char *nm = (const char *)sqlite3_column_text(qm, 0);
+            const char *nm = exp_db_text(qm, 0);
             double v = sqlite3_column_double(qm, 1);
             if (!strcmp(nm, "exact_match")) c->em = v;
             else if (!strcmp(nm, "micro_f1")) c->micro = v;
@@ -161,6 +171,8 @@ static pare_status load(sqlite3 *db, const char *experiment, rdata *d, pare_err 
             l->batch = sqlite3_column_int64(ql, 0), l->seq = sqlite3_column_int64(ql, 1), l->reps = sqlite3_column_int64(ql, 2);
             l->p50 = sqlite3_column_double(ql, 3), l->p90 = sqlite3_column_double(ql, 4), l->p99 = sqlite3_column_double(ql, 5);
             l->mean = sqlite3_column_double(ql, 6), l->std = sqlite3_column_double(ql, 7), l->thr = sqlite3_column_double(ql, 8);
+            l->warmup = sqlite3_column_int64(ql, 9);
+            l->others_cpu = sqlite3_column_type(ql, 10) == SQLITE_NULL ? -1 : sqlite3_column_double(ql, 10);
         }
         if (sqlite3_step(qp) == SQLITE_ROW) {
             c->pred_n = sqlite3_column_int64(qp, 0), c->pred_L = sqlite3_column_int64(qp, 1);
@@ -170,6 +182,18 @@ static pare_status load(sqlite3 *db, const char *experiment, rdata *d, pare_err 
         }
     }
     sqlite3_finalize(qm), sqlite3_finalize(ql), sqlite3_finalize(qp);
+    if (exp_db_has(db, "SELECT first_p50_ms FROM drift") &&
+        !exp_db_prepare(db, "SELECT model, first_p50_ms, end_p50_ms FROM drift WHERE experiment=?1 AND pipeline=?2"
+                            " AND first_p50_ms > 0 ORDER BY model", &qm, NULL)) {
+        sqlite3_bind_text(qm, 1, d->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(qm, 2, d->baseline, -1, SQLITE_STATIC);
+        while (sqlite3_step(qm) == SQLITE_ROW && d->n_drift < PARE_EXP_MAX_MODELS) {
+            rdrift *r = &d->drift[d->n_drift++];
+            snprintf(r->model, sizeof r->model, "%s", exp_db_text(qm, 0));
+            r->first = sqlite3_column_double(qm, 1), r->end = sqlite3_column_double(qm, 2);
+        }
+        sqlite3_finalize(qm);
+    }
     for (int i = 0; i < d->n; i++) {
         rcell *c = &d->c[i];
         for (int j = 0; j < d->n; j++)
@@ -189,6 +213,60 @@ static bool multi_model(const rdata *d) {
 }
 static const rcell *base_of(const rdata *d, const rcell *c) { return c->base >= 0 ? &d->c[c->base] : NULL; }
 
+/* the largest share of the CPUs other processes took while the cell was timed, -1 unknown */
+static double cell_busy(const rcell *c) {
+    double b = -1;
+    for (int k = 0; k < c->n_lat; k++)
+        if (c->lat[k].others_cpu > b) b = c->lat[k].others_cpu;
+    return b;
+}
+
+/* the largest p90 / p50 of the cell's latency rows */
+static double cell_spread(const rcell *c) {
+    double s = 0;
+    for (int k = 0; k < c->n_lat; k++)
+        if (c->lat[k].p50 > 0 && c->lat[k].p90 / c->lat[k].p50 > s) s = c->lat[k].p90 / c->lat[k].p50;
+    return s;
+}
+
+/* How the speed was measured, and how much to trust it: warm-up, the
+ * baseline measured again at the end, cells timed on a busy machine.
+ * Plain text (markdown and HTML escape it alike). */
+static void measure_note(const rdata *d, char *buf, size_t cap) {
+    int64_t wlo = -1, whi = -1;
+    int n_busy = 0, n_noisy = 0;
+    for (int i = 0; i < d->n; i++) {
+        n_busy += ok(&d->c[i]) && cell_busy(&d->c[i]) > EXP_BUSY_SHARE;
+        n_noisy += ok(&d->c[i]) && cell_busy(&d->c[i]) <= EXP_BUSY_SHARE && cell_spread(&d->c[i]) > EXP_NOISY_SPREAD;
+        for (int k = 0; k < d->c[i].n_lat; k++) {
+            const int64_t w = d->c[i].lat[k].warmup;
+            if (w > 0 && (wlo < 0 || w < wlo)) wlo = w;
+            if (w > whi) whi = w;
+        }
+    }
+    size_t n = 0;
+    buf[0] = 0;
+    if (whi > 0)
+        n += (size_t)snprintf(buf + n, cap - n, "Warm-up: until 5 passes in a row agree within 10%% (%lld to %lld passes). ",
+                              (long long)wlo, (long long)whi);
+    for (int i = 0; i < d->n_drift && n < cap; i++) {
+        const rdrift *r = &d->drift[i];
+        const double pct = 100.0 * (r->end / r->first - 1);
+        n += (size_t)snprintf(buf + n, cap - n, "Baseline %s/%s measured again after the other cells: p50 %.3f ms, then %.3f ms (%+.1f%%)%s. ",
+                              r->model, d->baseline, r->first, r->end, pct,
+                              fabs(pct) > 10 ? ": the machine's speed changed during the run, so speed-ups carry that much error" : "");
+    }
+    if (n_busy && n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, "busy: other processes used more than %.0f%% of the CPU time while %d cell%s %s "
+                                                "timed; %s latency is not comparable. ",
+                              EXP_BUSY_SHARE * 100, n_busy, n_busy == 1 ? "" : "s", n_busy == 1 ? "was" : "were",
+                              n_busy == 1 ? "its" : "their");
+    if (n_noisy && n < cap)
+        snprintf(buf + n, cap - n, "noisy: the p90 of %d cell%s is more than %.1f times its p50 (interrupts, the clock, "
+                                   "memory traffic); rerun it on a quieter machine.",
+                 n_noisy, n_noisy == 1 ? "" : "s", EXP_NOISY_SPREAD);
+}
+
 /* every row's columns as strings, shared by markdown, HTML and CSV */
 enum { COL_MODEL, COL_PIPE, COL_STEPS, COL_SIZE, COL_COMP, COL_LAT, COL_P99, COL_SPEED, COL_LAT2, COL_THR2,
        COL_EM, COL_DEM, COL_MICRO, COL_MACRO, COL_AGREE, COL_TRAIN, COL_STATUS, N_COLS };
@@ -203,7 +281,10 @@ static void row_cols(const rdata *d, const rcell *c, char cols[N_COLS][160]) {
         snprintf(cols[COL_STATUS], 160, "failed: %.140s", c->error);
         return;
     }
-    snprintf(cols[COL_STATUS], 160, "ok");
+    const double busy = cell_busy(c), spread = cell_spread(c);
+    if (busy > EXP_BUSY_SHARE) snprintf(cols[COL_STATUS], 160, "ok, busy %.0f%%", busy * 100);
+    else if (spread > EXP_NOISY_SPREAD) snprintf(cols[COL_STATUS], 160, "ok, noisy (p90 %.1fx p50)", spread);
+    else snprintf(cols[COL_STATUS], 160, "ok");
     snprintf(cols[COL_SIZE], 160, "%.1f", c->disk / 1e6);
     snprintf(cols[COL_COMP], 160, b && c->disk ? "%.2fx" : "-", b ? (double)b->disk / (double)c->disk : 0);
     const rlat *l = c->n_lat ? &c->lat[0] : NULL, *bl = b && b->n_lat ? &b->lat[0] : NULL;
@@ -258,17 +339,45 @@ static void col_names(const rdata *d, const char *names[N_COLS], char *b1, char 
     memcpy(names, n, sizeof n);
 }
 
+static void html_esc(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else if (*s == '&') fputs("&amp;", f);
+        else fputc(*s, f);
+    }
+}
+
+/* Markdown text from names and messages: no raw HTML (renderers pass tags
+ * and entities through, so < and & are escaped), and no | or newline,
+ * which would break the table. */
+static void md_esc(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '|') fputs("\\|", f);
+        else if (*s == '\n' || *s == '\r') fputc(' ', f);
+        else if (*s == '<') fputs("&lt;", f);
+        else if (*s == '&') fputs("&amp;", f);
+        else fputc(*s, f);
+    }
+}
+
 static void write_md(FILE *f, const rdata *d) {
     const char *names[N_COLS];
     char b1[64], b2[64], cols[N_COLS][160];
     col_names(d, names, b1, b2);
-    fprintf(f, "# pare experiment: %s\n\n", d->name);
+    fputs("# pare experiment: ", f);
+    md_esc(f, d->name);
+    fputs("\n\n", f);
     const rcell *any = d->n ? &d->c[0] : NULL;
     for (int i = 0; i < d->n; i++)
         if (ok(&d->c[i])) any = &d->c[i];
-    if (any)
-        fprintf(f, "Machine: %s; %lld threads; CPU features %s; pare %s. Baseline: `%s`. Cells ran %s to %s (UTC).\n\n",
-                any->machine, (long long)any->threads, any->cpu, any->git_rev, d->baseline, d->created, d->updated);
+    if (any) {
+        char line[2048];
+        snprintf(line, sizeof line, "Machine: %s; %lld threads; CPU features %s; pare %s. Baseline: %s. Cells ran %s to %s (UTC).",
+                 any->machine, (long long)any->threads, any->cpu, any->git_rev, d->baseline, d->created, d->updated);
+        md_esc(f, line);
+        fputs("\n\n", f);
+    }
     fputs("|", f);
     for (int k = 0; k < N_COLS; k++) fprintf(f, " %s |", names[k]);
     fputs("\n|", f);
@@ -277,7 +386,11 @@ static void write_md(FILE *f, const rdata *d) {
     for (int i = 0; i < d->n; i++) {
         row_cols(d, &d->c[i], cols);
         fputs("|", f);
-        for (int k = 0; k < N_COLS; k++) fprintf(f, " %s |", cols[k]);
+        for (int k = 0; k < N_COLS; k++) {
+            fputc(' ', f);
+            md_esc(f, cols[k]);
+            fputs(" |", f);
+        }
         fputs("\n", f);
     }
     if (d->lm)
@@ -292,14 +405,12 @@ static void write_md(FILE *f, const rdata *d) {
               "sequence length, after warm-up; p50/p99 over the repetitions. Accuracy: test split; agreement: identical "
               "predicted label sets as the baseline.\n",
               f);
-}
-
-static void html_esc(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else if (*s == '&') fputs("&amp;", f);
-        else fputc(*s, f);
+    char note[2048];
+    measure_note(d, note, sizeof note);
+    if (note[0]) {
+        fputs("\n", f);
+        md_esc(f, note);
+        fputs("\n", f);
     }
 }
 
@@ -410,8 +521,16 @@ static void write_html(FILE *f, const rdata *d) {
     fputs("</table>\n<p class=\"note\">Size: bytes of the stored weights (quantized models as saved by pare: int8 weights and "
           "scales) plus the trained head; pruned models are stored dense. Latency: encoder, pooling and head on real test "
           "texts padded to the sequence length, after warm-up. Speed-up and compression are against the baseline pipeline "
-          "of the same model; agreement is the share of test examples whose predicted label set equals the baseline's.</p>\n"
-          "<script>console.log('pare report: ' + document.querySelectorAll('svg.chart').length + ' charts');</script>\n"
+          "of the same model; agreement is the share of test examples whose predicted label set equals the baseline's.</p>\n",
+          f);
+    char note[2048];
+    measure_note(d, note, sizeof note);
+    if (note[0]) {
+        fputs("<p class=\"note\">", f);
+        html_esc(f, note);
+        fputs("</p>\n", f);
+    }
+    fputs("<script>console.log('pare report: ' + document.querySelectorAll('svg.chart').length + ' charts');</script>\n"
           "</body></html>\n",
           f);
 }
@@ -515,29 +634,23 @@ static void write_json(FILE *f, const rdata *d) {
 typedef void (*writer_fn)(FILE *, const rdata *);
 
 static pare_status write_file(const char *dir, const char *name, writer_fn fn, const rdata *d, pare_err *err) {
-    char path[PARE_EXP_PATH + 64], tmp[PARE_EXP_PATH + 80];
+    char path[PARE_EXP_PATH + 64];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return pare_err_set(err, PARE_ERR_IO, "%s: %s", tmp, strerror(errno));
-    fn(f, d);
-    bool bad = ferror(f) != 0;
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return pare_err_set(err, PARE_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    }
-    return PARE_OK;
+    pare_wfile w;
+    pare_status s = pare_wfile_open(&w, path, err);
+    if (s) return s;
+    fn(w.f, d);
+    return pare_wfile_commit(&w, err);
 }
 
 pare_status pare_exp_report(const char *db_path, const char *experiment, const char *out_dir, pare_err *err) {
     sqlite3 *db;
-    pare_status s = exp_db_open(db_path, false, &db, err);
+    pare_status s = exp_db_open(db_path, EXP_DB_READ, &db, err);
     if (s) return s;
     rdata d = {0};
     s = load(db, experiment, &d, err);
     exp_db_close(db);
-    if (!s && mkdir(out_dir, 0755) != 0 && errno != EEXIST)
-        s = pare_err_set(err, PARE_ERR_IO, "%s: %s", out_dir, strerror(errno));
+    if (!s) s = pare_mkdir_p(out_dir, err);
     if (!s) s = write_file(out_dir, "report.md", write_md, &d, err);
     if (!s) s = write_file(out_dir, "report.html", write_html, &d, err);
     if (!s) s = write_file(out_dir, "results.csv", write_csv, &d, err);
@@ -548,7 +661,7 @@ pare_status pare_exp_report(const char *db_path, const char *experiment, const c
 
 pare_status pare_exp_status(const char *db_path, FILE *f, pare_err *err) {
     sqlite3 *db;
-    pare_status s = exp_db_open(db_path, false, &db, err);
+    pare_status s = exp_db_open(db_path, EXP_DB_READ, &db, err);
     if (s) return s;
     sqlite3_stmt *st;
     if (!(s = exp_db_prepare(db,
@@ -559,14 +672,12 @@ pare_status pare_exp_status(const char *db_path, FILE *f, pare_err *err) {
                              " FROM cells c ORDER BY c.experiment, c.ord, c.id",
                              &st, err))) {
         while (sqlite3_step(st) == SQLITE_ROW) {
-            fprintf(f, "%s\t%s\t%s\t%s\t%s\t%.1fs", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
-                    sqlite3_column_text(st, 2), sqlite3_column_text(st, 3),
-                    sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "",
-                    sqlite3_column_double(st, 5));
+            fprintf(f, "%s\t%s\t%s\t%s\t%s\t%.1fs", exp_db_text(st, 0), exp_db_text(st, 1), exp_db_text(st, 2),
+                    exp_db_text(st, 3), exp_db_text(st, 4), sqlite3_column_double(st, 5));
             if (sqlite3_column_type(st, 6) != SQLITE_NULL) fprintf(f, "\tEM %.1f%%", sqlite3_column_double(st, 6) * 100);
             if (sqlite3_column_type(st, 9) != SQLITE_NULL) fprintf(f, "\tPPL %.4f", sqlite3_column_double(st, 9));
             if (sqlite3_column_type(st, 7) != SQLITE_NULL) fprintf(f, "\tp50 %.2f ms", sqlite3_column_double(st, 7));
-            if (sqlite3_column_type(st, 8) != SQLITE_NULL) fprintf(f, "\t%s", sqlite3_column_text(st, 8));
+            if (sqlite3_column_type(st, 8) != SQLITE_NULL) fprintf(f, "\t%s", exp_db_text(st, 8));
             fputc('\n', f);
         }
         sqlite3_finalize(st);

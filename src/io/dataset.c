@@ -42,13 +42,15 @@ pare_status pare_dataset_parse(const char *name, const char *data, size_t len, p
     const char *text_col = o && o->text_column ? o->text_column : "Tweet";
     if ((unsigned)fmt > PARE_DATA_JSONL) return pare_err_set(err, PARE_ERR_INVALID, "%s: unknown format %d", name, (int)fmt);
     if (fmt == PARE_DATA_AUTO) fmt = PARE_DATA_TSV;
+    pare_status s = pare_text_lines(name, &data, &len, err);
+    if (s) return s;
     if (memchr(data, 0, len))
         return pare_err_set(err, PARE_ERR_FORMAT, "%s: contains NUL bytes; expected UTF-8 %s text", name, format_names[fmt]);
     if (!(d->buf_ = malloc(len + 1))) return pare_err_set(err, PARE_ERR_OOM, "%s: out of memory", name);
     memcpy(d->buf_, data, len);
     d->buf_[len] = 0;
     pare_ds_reader r;
-    pare_status s = pare_ds_reader_init(&r, name, fmt, d->buf_, len, err);
+    s = pare_ds_reader_init(&r, name, fmt, d->buf_, len, err);
     if (s) goto fail;
     char *h[PARE_DS_MAX_COLS];
     int nh = pare_ds_header(&r, h, err), tc = nh > 0 ? find_col(h, nh, text_col) : -1;

@@ -242,22 +242,23 @@ pare_status pare_gguf_writer_write(const pare_gguf_writer *w, const char *path, 
         free(h.p);
         return oom(err);
     }
-    FILE *fp = fopen(path, "wb");
-    if (!fp) {
+    pare_wfile wf;
+    pare_status s = pare_wfile_open(&wf, path, err);
+    if (s) {
         free(h.p);
-        return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        return s;
     }
+    FILE *fp = wf.f;
     bool ok = fwrite(h.p, 1, h.len, fp) == h.len;
     free(h.p);
     for (int64_t i = 0; ok && i < w->n_tensors; i++) {
         const wtensor *t = &w->tensors[i];
         ok = fwrite(t->data, 1, t->nbytes, fp) == t->nbytes && write_zeros(fp, pad_to(t->nbytes, w->alignment));
     }
-    int e = errno;
-    if (fclose(fp) != 0) ok = false;
     if (!ok) {
-        remove(path);
-        return pare_err_set(err, PARE_ERR_IO, "%s: write failed: %s", path, strerror(e));
+        int e = errno;
+        pare_wfile_abort(&wf);
+        return pare_err_set(err, PARE_ERR_WRITE, "%s: write failed: %s", path, strerror(e));
     }
-    return PARE_OK;
+    return pare_wfile_commit(&wf, err);
 }

@@ -336,20 +336,22 @@ pare_status pare_safetensors_write(const char *path, const pare_tensor *tensors,
     size_t jn = strlen(json), hn = (jn + 7) & ~(size_t)7;
     uint8_t lenbuf[8];
     for (int i = 0; i < 8; i++) lenbuf[i] = (uint8_t)((uint64_t)hn >> (8 * i));
-    FILE *fp = fopen(path, "wb");
-    if (!fp) {
+    pare_wfile wf;
+    s = pare_wfile_open(&wf, path, err);
+    if (s) {
         cJSON_free(json);
-        return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        return s;
     }
+    FILE *fp = wf.f;
     bool ok = fwrite(lenbuf, 1, 8, fp) == 8 && fwrite(json, 1, jn, fp) == jn;
     for (size_t i = jn; ok && i < hn; i++) ok = fputc(' ', fp) != EOF;
     for (int64_t i = 0; ok && i < n; i++)
         ok = tensors[i].nbytes == 0 || fwrite(tensors[i].data, 1, tensors[i].nbytes, fp) == tensors[i].nbytes;
     cJSON_free(json);
-    if (fclose(fp) != 0) ok = false;
     if (!ok) {
-        remove(path);
-        return pare_err_set(err, PARE_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        int e = errno;
+        pare_wfile_abort(&wf);
+        return pare_err_set(err, PARE_ERR_WRITE, "%s: write failed: %s", path, strerror(e));
     }
-    return PARE_OK;
+    return pare_wfile_commit(&wf, err);
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define TORCH_MAX_DEPTH 32
-#define TORCH_MAX_VISITS (1u << 18)
+#define TORCH_MAX_VISITS (1u << 22) /* nodes and dict entries walked */
 #define TORCH_MAX_NAME_BYTES ((size_t)64 << 20)
 #define TORCH_MIN_COPY_CAP ((size_t)64 << 20)
 
@@ -146,6 +146,12 @@ static pare_status walk(torch_ctx *c, const pk_obj *o, char *name, size_t name_l
                             TORCH_MAX_VISITS);
     if (o->kind == PK_TENSOR) return add_tensor(c, o, name, name_len);
     if (o->kind != PK_DICT) return PARE_OK;
+    /* the work is the entries looked at, not the nodes: dicts shared by many
+     * parents (a DAG) are walked once per parent */
+    c->visits += o->u.seq.n / 2;
+    if (c->visits > TORCH_MAX_VISITS)
+        return pare_err_set(c->err, PARE_ERR_UNSUPPORTED, "%s: walking the object graph takes more than %u steps "
+                            "(dicts shared by many parents?)", c->f->path, TORCH_MAX_VISITS);
     if (depth >= TORCH_MAX_DEPTH)
         return pare_err_set(c->err, PARE_ERR_UNSUPPORTED, "%s: dicts nested deeper than %d", c->f->path,
                             TORCH_MAX_DEPTH);

@@ -59,7 +59,7 @@ static pare_status config_from_json(const pare_json *j, const char *path, pare_b
     TRY(pare_json_get_int(j, "num_attention_heads", -1, 1, 1024, &cfg->n_heads, err));
     TRY(pare_json_get_int(j, "intermediate_size", -1, 1, 1 << 20, &cfg->intermediate_size, err));
     TRY(pare_json_get_int(j, "max_position_embeddings", 512, 1, 1 << 20, &cfg->max_position, err));
-    TRY(pare_json_get_int(j, "type_vocab_size", 2, 0, 1 << 16, &cfg->type_vocab_size, err));
+    TRY(pare_json_get_int(j, "type_vocab_size", 2, 1, 1 << 16, &cfg->type_vocab_size, err));
     TRY(pare_json_get_float(j, "layer_norm_eps", 1e-12, &cfg->layer_norm_eps, err));
     TRY(pare_json_get_str(j, "hidden_act", "gelu", act, sizeof act, err));
     TRY(parse_act(path, act, &cfg->hidden_act, err));
@@ -71,7 +71,7 @@ static pare_status config_from_json(const pare_json *j, const char *path, pare_b
     if (cfg->hidden_size % cfg->n_heads != 0)
         return pare_err_set(err, PARE_ERR_FORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld",
                             path, (long long)cfg->hidden_size, (long long)cfg->n_heads);
-    if (cfg->layer_norm_eps <= 0 || cfg->layer_norm_eps > 1)
+    if (!(cfg->layer_norm_eps > 0 && cfg->layer_norm_eps <= 1)) /* NaN fails too */
         return pare_err_set(err, PARE_ERR_FORMAT, "%s: layer_norm_eps %g is out of (0, 1]", path, cfg->layer_norm_eps);
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "architectures");
     if (cJSON_IsArray(arch) && cJSON_IsString(cJSON_GetArrayItem(arch, 0)))

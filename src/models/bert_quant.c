@@ -325,19 +325,19 @@ static pare_status write_config(const pare_bert *m, const char *src_dir, const c
     cJSON_Delete(root);
     if (!out) return pare_err_set(err, PARE_ERR_OOM, "out of memory writing config.json");
     snprintf(path, sizeof path, "%s/config.json", out_dir);
-    FILE *f = fopen(path, "wb");
-    size_t n = strlen(out);
-    if (!f || fwrite(out, 1, n, f) != n || fputc('\n', f) == EOF) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    if (f && fclose(f) != 0 && !s) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    s = pare_write_text(path, out, err);
     cJSON_free(out);
     return s;
 }
 
-pare_status pare_bert_save_quantized(const pare_bert *m, const char *src_dir, const char *out_dir,
-                                     pare_err *err) {
-    if (m->qmode == PARE_BERT_FP32) return pare_err_set(err, PARE_ERR_INVALID, "the model is not quantized");
-    if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
-        return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", out_dir, strerror(errno));
+typedef struct save_ctx {
+    const pare_bert *m;
+    const char *src_dir;
+} save_ctx;
+
+static pare_status save_quantized(const char *out_dir, void *ctx, pare_err *err) {
+    const pare_bert *m = ((save_ctx *)ctx)->m;
+    const char *src_dir = ((save_ctx *)ctx)->src_dir;
     const int64_t n_in_file = pare_tensor_file_count(m->file);
     const size_t plen = strlen(m->prefix);
     /* up to four output tensors per input tensor; names and data owned by ar */
@@ -417,4 +417,11 @@ pare_status pare_bert_save_quantized(const pare_bert *m, const char *src_dir, co
     pare_arena_free(ar);
     free(ts);
     return s;
+}
+
+pare_status pare_bert_save_quantized(const pare_bert *m, const char *src_dir, const char *out_dir,
+                                     pare_err *err) {
+    if (m->qmode == PARE_BERT_FP32) return pare_err_set(err, PARE_ERR_INVALID, "the model is not quantized");
+    save_ctx c = {m, src_dir};
+    return pare_outdir_write(out_dir, save_quantized, &c, err);
 }

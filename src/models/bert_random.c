@@ -91,17 +91,23 @@ static pare_status build_tensors(pare_tensor_builder *b, const pare_bert_random_
     return s;
 }
 
+static pare_status write_files(const char *dir, void *ctx, pare_err *err);
+
 pare_status pare_bert_write_random(const char *dir, const pare_bert_random_opts *o, pare_err *err) {
     if (o->n_layers <= 0 || o->hidden_size <= 0 || o->n_heads <= 0 || o->intermediate_size <= 0 ||
         o->hidden_size % o->n_heads || o->n_labels < 0 || o->n_labels > PARE_MAX_LABELS || !o->vocab_from)
         return pare_err_set(err, PARE_ERR_INVALID, "random BERT: bad shape (layers %lld, hidden %lld, heads %lld, intermediate %lld)",
                             (long long)o->n_layers, (long long)o->hidden_size, (long long)o->n_heads, (long long)o->intermediate_size);
+    return pare_outdir_write(dir, write_files, (void *)o, err);
+}
+
+static pare_status write_files(const char *dir, void *ctx, pare_err *err) {
+    const pare_bert_random_opts *o = ctx;
     char path[4096], src[4096];
     snprintf(src, sizeof src, "%s/config.json", o->vocab_from);
     pare_bert_config vc;
     pare_status s = pare_bert_config_load(src, &vc, err);
     if (s) return pare_err_wrap(err, "random BERT: vocabulary source");
-    if ((s = pare_make_dir(dir, err))) return s;
     if ((s = pare_model_copy_tokenizer(o->vocab_from, dir, err))) return s;
     if ((s = write_config(dir, o, vc.vocab_size, err))) return s;
     pare_tensor_builder b;

@@ -203,6 +203,31 @@ static pare_status config_from_json(const pare_json *j, const char *path, pare_l
         TRY(pare_json_get_int(j, "num_labels", n_id2label ? n_id2label : 2, 1, 1 << 16, &cfg->n_labels, err));
     }
 #undef TRY
+    return pare_llama_config_check(cfg, path, err);
+}
+
+/* One rule for both loaders (config.json and GGUF metadata): every float
+ * hyper-parameter finite and in range, so a NaN or negative value in a file
+ * is refused at load instead of turning every logit into NaN. */
+pare_status pare_llama_config_check(const pare_llama_config *c, const char *path, pare_err *err) {
+    const pare_llama_rope *r = &c->rope;
+    struct {
+        const char *name;
+        double v, lo, hi;
+    } const f[] = {
+        {"rms_norm_eps", c->rms_norm_eps, 1e-30, 1},
+        {"rope theta (freq_base)", r->theta, 1 + 1e-9, 1e12},
+        {"rope scaling factor", r->factor, 1, 1e6},
+        {"rope low_freq_factor", r->low_freq_factor, 0, 1e6},
+        {"rope high_freq_factor", r->high_freq_factor, 0, 1e6},
+        {"rope beta_fast", r->beta_fast, 0, 1e6},
+        {"rope beta_slow", r->beta_slow, 0, 1e6},
+        {"rope attention_factor", r->attention_factor, 0, 1e3},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+        if (!(f[i].v >= f[i].lo && f[i].v <= f[i].hi)) /* NaN fails too */
+            return pare_err_set(err, PARE_ERR_FORMAT, "%s: %s %g is not a finite number in [%g, %g]", path, f[i].name, f[i].v,
+                                f[i].lo, f[i].hi);
     return PARE_OK;
 }
 

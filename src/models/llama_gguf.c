@@ -81,12 +81,14 @@ static pare_status read_config(pare_llama *m, pare_err *err) {
     char scaling[32];
     snprintf(scaling, sizeof scaling, "%s.rope.scaling.type", arch);
     if ((s = pare_gguf_get_str(g, scaling, "none", scaling, sizeof scaling, err))) return s;
+    c->rope.factor = 1;
     if (!strcmp(scaling, "linear")) {
         c->rope.scaling = PARE_ROPE_SCALING_LINEAR;
         if ((s = meta_f32(g, arch, "rope.scaling.factor", 1.0f, &c->rope.factor, err))) return s;
     } else if (strcmp(scaling, "none") != 0) {
         return pare_err_set(err, PARE_ERR_UNSUPPORTED, "%s: RoPE scaling '%s' from GGUF is not supported (none, linear)", path, scaling);
     }
+    if ((s = pare_llama_config_check(c, path, err))) return s;
     const pare_gguf_tensor *emb = pare_gguf_tensor_find(g, "token_embd.weight");
     if (!emb || emb->n_dims != 2 || emb->ne[0] != c->hidden_size)
         return pare_err_set(err, PARE_ERR_FORMAT, "%s: token_embd.weight missing or not [vocab, %lld]", path, (long long)c->hidden_size);
@@ -134,9 +136,13 @@ static pare_status vector_f32(pare_llama *m, const char *name, int64_t n, float 
                               pare_err *err) {
     const pare_gguf_tensor *t = pare_gguf_tensor_find(m->gguf, name);
     if (!t) return pare_err_set(err, PARE_ERR_FORMAT, "%s: missing tensor '%s'", pare_gguf_path(m->gguf), name);
-    if (t->n_dims != 1 || t->ne[0] != n)
-        return pare_err_set(err, PARE_ERR_FORMAT, "%s: tensor '%s' has %lld elements, expected %lld", pare_gguf_path(m->gguf),
-                            name, (long long)pare_gguf_tensor_nelem(t), (long long)n);
+    if (t->n_dims != 1 || t->ne[0] != n) {
+        char shape[128] = "";
+        for (int d = t->n_dims - 1, k = 0; d >= 0; d--) /* outermost first, as the matrices' messages */
+            k += snprintf(shape + k, sizeof shape - (size_t)k, "%s%lld", d == t->n_dims - 1 ? "" : " x ", (long long)t->ne[d]);
+        return pare_err_set(err, PARE_ERR_FORMAT, "%s: tensor '%s' is [%s] (%d-D), expected a vector of %lld",
+                            pare_gguf_path(m->gguf), name, shape, t->n_dims, (long long)n);
+    }
     m->n_params += n;
     return tensor_f32(m, t, dst, out, err);
 }

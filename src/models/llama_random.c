@@ -121,6 +121,8 @@ static pare_status build_tensors(pare_tensor_builder *b, const pare_llama_random
     return s;
 }
 
+static pare_status write_files(const char *dir, void *ctx, pare_err *err);
+
 pare_status pare_llama_write_random(const char *dir, const pare_llama_random_opts *o, pare_err *err) {
     const int64_t D = o->head_dim ? o->head_dim : (o->n_heads > 0 ? o->hidden_size / o->n_heads : 0);
     if (o->n_layers <= 0 || o->hidden_size <= 0 || o->n_heads <= 0 || o->n_kv_heads <= 0 ||
@@ -131,8 +133,12 @@ pare_status pare_llama_write_random(const char *dir, const pare_llama_random_opt
                             "kv heads %lld, head_dim %lld, ffn %lld, vocab %lld, labels %lld)", (long long)o->n_layers,
                             (long long)o->hidden_size, (long long)o->n_heads, (long long)o->n_kv_heads, (long long)D,
                             (long long)o->intermediate_size, (long long)o->vocab_size, (long long)o->n_labels);
-    pare_status s = pare_make_dir(dir, err);
-    if (!s) s = write_config(dir, o, err);
+    return pare_outdir_write(dir, write_files, (void *)o, err);
+}
+
+static pare_status write_files(const char *dir, void *ctx, pare_err *err) {
+    const pare_llama_random_opts *o = ctx;
+    pare_status s = write_config(dir, o, err);
     if (s) return s;
     pare_tensor_builder b;
     if ((s = pare_tensor_builder_init(&b, o->seed, err))) return s;

@@ -55,9 +55,7 @@ pare_status pare_model_edit_config(const char *src_dir, const char *out_dir, par
     if (!s) {
         char *out = cJSON_Print(root);
         snprintf(path, sizeof path, "%s/config.json", out_dir);
-        FILE *fo = out ? fopen(path, "wb") : NULL;
-        if (!fo || fputs(out, fo) == EOF) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write", path);
-        if (fo && fclose(fo) && !s) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write", path);
+        s = out ? pare_write_text(path, out, err) : pare_err_set(err, PARE_ERR_OOM, "out of memory");
         cJSON_free(out);
     }
     cJSON_Delete(root);

@@ -70,41 +70,22 @@ pare_status pare_tensor_builder_write(const pare_tensor_builder *b, const char *
     return pare_safetensors_write(path, b->t, b->n, err);
 }
 
-pare_status pare_make_dir(const char *dir, pare_err *err) {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return pare_err_set(err, PARE_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
-    return PARE_OK;
-}
-
 pare_status pare_copy_file(const char *src, const char *dst, pare_err *err) {
     char *buf;
     size_t len;
     pare_status s = pare_read_file(src, 64u << 20, &buf, &len, err);
     if (s) return s;
-    FILE *f = fopen(dst, "wb");
-    if (!f) {
-        free(buf);
-        return pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", dst, strerror(errno));
-    }
-    size_t w = fwrite(buf, 1, len, f);
+    s = pare_write_file(dst, buf, len, err);
     free(buf);
-    if (fclose(f) != 0 || w != len) return pare_err_set(err, PARE_ERR_IO, "%s: write failed", dst);
-    return PARE_OK;
+    return s;
 }
 
 pare_status pare_write_json_file(const char *dir, const char *name, const void *j, pare_err *err) {
     char *text = cJSON_Print((const cJSON *)j);
     if (!text) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
-    char path[4096];
+    char path[PARE_PATH_MAX + 256];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    pare_status s = PARE_OK;
-    if (!f) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    else {
-        fputs(text, f);
-        fputc('\n', f);
-        if (fclose(f) != 0) s = pare_err_set(err, PARE_ERR_IO, "%s: write failed", path);
-    }
+    pare_status s = pare_write_text(path, text, err);
     free(text);
     return s;
 }

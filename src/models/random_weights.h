@@ -29,8 +29,6 @@ pare_status pare_tensor_builder_add(pare_tensor_builder *b, const char *name, in
                                     float std, pare_err *err);
 pare_status pare_tensor_builder_write(const pare_tensor_builder *b, const char *path, pare_err *err);
 
-/* mkdir dir (it may exist). */
-pare_status pare_make_dir(const char *dir, pare_err *err);
 /* Print j (cJSON *) into dir/name, with a final newline; j is not freed. */
 pare_status pare_write_json_file(const char *dir, const char *name, const void *j, pare_err *err);
 pare_status pare_copy_file(const char *src, const char *dst, pare_err *err);

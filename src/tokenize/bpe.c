@@ -431,11 +431,19 @@ const char *pare_bpe_token_bytes(const pare_bpe *t, int32_t id, size_t *len) {
 
 /* ------------------------------------------------------------ encoding */
 
+typedef struct merge_cand {
+    int32_t rank, pos; /* heap order: lowest rank, then leftmost */
+    int32_t left, right; /* the ids it joins, to tell a stale entry */
+} merge_cand;
+
 typedef struct ids_buf {
     int32_t *v;
     int64_t n, cap;
-    int32_t *sym; /* scratch for one piece */
-    int64_t sym_cap;
+    /* scratch for one piece: symbols as a linked list, the candidate heap */
+    int32_t *sym, *next, *prev;
+    merge_cand *heap;
+    int64_t sym_cap, n_heap;
+    int64_t dropped; /* bytes without a token, left out */
     pcre2_match_data *md;
 } ids_buf;
 
@@ -451,17 +459,81 @@ static bool push(ids_buf *o, int32_t id) {
     return true;
 }
 
-/* BPE of one pre-token: bytes -> byte symbols -> merges by rank (lowest
- * first, leftmost on ties) -> ids appended to o. */
+static bool cand_less(const merge_cand *a, const merge_cand *b) {
+    return a->rank != b->rank ? a->rank < b->rank : a->pos < b->pos;
+}
+
+static void heap_push(ids_buf *o, merge_cand c) {
+    int64_t i = o->n_heap++;
+    while (i > 0 && cand_less(&c, &o->heap[(i - 1) / 2])) {
+        o->heap[i] = o->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    o->heap[i] = c;
+}
+
+static merge_cand heap_pop(ids_buf *o) {
+    merge_cand top = o->heap[0], last = o->heap[--o->n_heap];
+    int64_t i = 0, n = o->n_heap;
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && cand_less(&o->heap[c + 1], &o->heap[c])) c++;
+        if (!cand_less(&o->heap[c], &last)) break;
+        o->heap[i] = o->heap[c];
+        i = c;
+    }
+    if (n) o->heap[i] = last;
+    return top;
+}
+
+static void offer(const pare_bpe *t, ids_buf *o, int32_t pos) {
+    if (pos < 0) return;
+    const int32_t r = o->next[pos];
+    if (r < 0) return;
+    const merge_slot *m = merge_find(t, o->sym[pos], o->sym[r]);
+    if (m) heap_push(o, (merge_cand){m->rank, pos, o->sym[pos], o->sym[r]});
+}
+
+/* Merge the byte symbols sym[0..k) by rank (lowest first, leftmost on
+ * ties, as HF tokenizers' heap does) in O(k log k), and append the ids. */
+static pare_status merge_run(const pare_bpe *t, ids_buf *o, int32_t k, pare_err *err) {
+    o->n_heap = 0;
+    for (int32_t i = 0; i < k; i++) o->prev[i] = i - 1, o->next[i] = i + 1 < k ? i + 1 : -1;
+    for (int32_t i = 0; i + 1 < k; i++) offer(t, o, i);
+    while (o->n_heap) {
+        const merge_cand c = heap_pop(o);
+        const int32_t r = o->next[c.pos];
+        if (o->sym[c.pos] != c.left || r < 0 || o->sym[r] != c.right) continue; /* stale */
+        o->sym[c.pos] = merge_find(t, c.left, c.right)->id;
+        o->next[c.pos] = o->next[r];
+        if (o->next[r] >= 0) o->prev[o->next[r]] = c.pos;
+        o->sym[r] = -1;
+        offer(t, o, o->prev[c.pos]);
+        offer(t, o, c.pos);
+    }
+    for (int32_t i = k ? 0 : -1; i >= 0; i = o->next[i])
+        if (!push(o, o->sym[i])) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    return PARE_OK;
+}
+
+/* BPE of one pre-token: bytes -> byte symbols -> merges -> ids appended to
+ * o. A byte the vocabulary has no token for is dropped, and the symbols on
+ * either side are merged apart (llama.cpp does the same); o->dropped
+ * counts them. */
 static pare_status bpe_piece(const pare_bpe *t, const char *s, size_t n, ids_buf *o, pare_err *err) {
+    if (n > INT32_MAX / 4) return pare_err_set(err, PARE_ERR_UNSUPPORTED, "a word of %zu bytes is too long", n);
     if ((int64_t)n > o->sym_cap) {
-        int32_t *p = realloc(o->sym, n * sizeof *p);
-        if (!p) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
-        o->sym = p;
+        int32_t *a = realloc(o->sym, n * sizeof *a), *b = a ? realloc(o->next, n * sizeof *b) : NULL;
+        if (a) o->sym = a;
+        if (b) o->next = b;
+        int32_t *c = b ? realloc(o->prev, n * sizeof *c) : NULL;
+        if (c) o->prev = c;
+        merge_cand *h = c ? realloc(o->heap, 2 * n * sizeof *h) : NULL;
+        if (!h) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+        o->heap = h;
         o->sym_cap = (int64_t)n;
     }
-    int32_t *sym = o->sym;
-    int64_t k = 0;
     if (t->ignore_merges && n <= 256) { /* the whole piece as one token, if it is one */
         char w[512];
         size_t wl = 0;
@@ -472,30 +544,19 @@ static pare_status bpe_piece(const pare_bpe *t, const char *s, size_t n, ids_buf
         int32_t id = vocab_find(t, w, wl);
         if (id >= 0) return push(o, id) ? PARE_OK : pare_err_set(err, PARE_ERR_OOM, "out of memory");
     }
+    int32_t k = 0;
     for (size_t i = 0; i < n; i++) {
         int32_t id = t->byte_id[(uint8_t)s[i]];
-        if (id < 0) return pare_err_set(err, PARE_ERR_FORMAT, "the vocabulary lacks the token of byte 0x%02x", (uint8_t)s[i]);
-        sym[k++] = id;
-    }
-    while (k > 1) {
-        int64_t best = -1;
-        int32_t best_rank = INT32_MAX, best_id = -1;
-        for (int64_t i = 0; i + 1 < k; i++) {
-            const merge_slot *m = merge_find(t, sym[i], sym[i + 1]);
-            if (m && m->rank < best_rank) {
-                best_rank = m->rank;
-                best = i;
-                best_id = m->id;
-            }
+        if (id >= 0) {
+            o->sym[k++] = id;
+            continue;
         }
-        if (best < 0) break;
-        sym[best] = best_id;
-        memmove(sym + best + 1, sym + best + 2, (size_t)(k - best - 2) * sizeof *sym);
-        k--;
+        o->dropped++;
+        pare_status st = merge_run(t, o, k, err);
+        if (st) return st;
+        k = 0;
     }
-    for (int64_t i = 0; i < k; i++)
-        if (!push(o, sym[i])) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
-    return PARE_OK;
+    return merge_run(t, o, k, err);
 }
 
 /* Split s by regex level (matches and the gaps between them are pieces)
@@ -535,8 +596,14 @@ static pare_status split_span(const pare_bpe *t, const char *s, size_t n, ids_bu
 
 pare_status pare_bpe_encode(const pare_bpe *t, const char *text, size_t len, bool add_special, int32_t **ids,
                             int64_t *n, pare_err *err) {
+    return pare_bpe_encode_ex(t, text, len, add_special, ids, n, NULL, err);
+}
+
+pare_status pare_bpe_encode_ex(const pare_bpe *t, const char *text, size_t len, bool add_special, int32_t **ids,
+                               int64_t *n, int64_t *n_dropped, pare_err *err) {
     *ids = NULL;
     *n = 0;
+    if (n_dropped) *n_dropped = 0;
     ids_buf o = {0};
     o.md = pcre2_match_data_create(4, NULL);
     if (!o.md) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
@@ -564,7 +631,8 @@ pare_status pare_bpe_encode(const pare_bpe *t, const char *text, size_t len, boo
         start = i;
     }
     pcre2_match_data_free(o.md);
-    free(o.sym);
+    free(o.sym), free(o.next), free(o.prev), free(o.heap);
+    if (n_dropped) *n_dropped = o.dropped;
     if (st) {
         free(o.v);
         return st;

@@ -9,16 +9,16 @@
 #include "pare/gguf.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-static pare_status write_text(const char *path, const char *text, pare_err *err) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return pare_err_set(err, PARE_ERR_IO, "%s: %s", path, strerror(errno));
-    bool ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (fclose(f) != 0 || !ok) return pare_err_set(err, PARE_ERR_IO, "%s: write failed", path);
-    return PARE_OK;
+/* ctx: the texts of tokenizer.json and tokenizer_config.json */
+static pare_status write_files(const char *dir, void *ctx, pare_err *err) {
+    char *const *text = ctx, path[PARE_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    pare_status s = pare_write_text(path, text[0], err);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    return s ? s : pare_write_text(path, text[1], err);
 }
 
 static char *gguf_string(const pare_gguf *g, int64_t kv, uint64_t i) {
@@ -169,11 +169,7 @@ pare_status pare_bpe_gguf_write_json(const struct pare_gguf *g, const char *dir,
         cJSON_Delete(cfg);
         if (!tok_json || !cfg_json) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
     }
-    char p1[4096], p2[4096];
-    snprintf(p1, sizeof p1, "%s/tokenizer.json", dir);
-    snprintf(p2, sizeof p2, "%s/tokenizer_config.json", dir);
-    if (!s) s = write_text(p1, tok_json, err);
-    if (!s) s = write_text(p2, cfg_json, err);
+    if (!s) s = pare_outdir_write(dir, write_files, (char *[]){tok_json, cfg_json}, err);
     free(tok_json), free(cfg_json), free(bos_s), free(eos_s);
     cJSON_Delete(root), cJSON_Delete(added), cJSON_Delete(mdl), cJSON_Delete(vocab), cJSON_Delete(merges);
     cJSON_Delete(seq), cJSON_Delete(pts);

@@ -22,7 +22,7 @@ typedef struct json_src {
     const char **text; /* [n] by id */
     size_t *len;
     uint8_t *type;
-    const cJSON *merges;
+    const cJSON **merges; /* [n_merges]: cJSON's list walked once, not per merge */
     int64_t n_merges;
 } json_src;
 
@@ -34,7 +34,7 @@ static bool json_token(const void *ctx, int64_t id, const char **s, size_t *len,
 
 static bool json_merge(const void *ctx, int64_t r, const char **a, size_t *la, const char **b, size_t *lb) {
     const json_src *c = ctx;
-    const cJSON *m = cJSON_GetArrayItem(c->merges, (int)r);
+    const cJSON *m = c->merges[r];
     if (cJSON_IsString(m)) { /* "left right" */
         const char *s = m->valuestring, *sp = *s ? strchr(s + 1, ' ') : NULL;
         if (!sp || strchr(sp + 1, ' ')) return false;
@@ -261,8 +261,12 @@ pare_status pare_bpe_from_json(const char *json, size_t len, const char *config,
     if (!s) s = bpe_new(&t, err);
     if (!s) s = bpe_set_regexes(t, acc.re, acc.n, name, err);
     if (!s) {
-        js.merges = merges;
         js.n_merges = cJSON_GetArraySize(merges);
+        if (!(js.merges = malloc(sizeof *js.merges * (size_t)(js.n_merges + 1)))) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+        int64_t k = 0;
+        for (const cJSON *m = merges->child; m && k < js.n_merges; m = m->next) js.merges[k++] = m;
+    }
+    if (!s) {
         bpe_src src = {.n_tokens = n, .token = json_token, .n_merges = js.n_merges, .merge = json_merge, .ctx = &js};
         s = bpe_build(t, &src, name, err);
     }
@@ -274,7 +278,7 @@ pare_status pare_bpe_from_json(const char *json, size_t len, const char *config,
         else bpe_set_special_ids(t, bos, eos, bos_text != NULL);
     }
     for (int i = 0; i < acc.n; i++) free(acc.owned[i]);
-    free(js.text), free(js.len), free(js.type);
+    free(js.text), free(js.len), free(js.type), free(js.merges);
     cJSON_Delete(root);
     cJSON_Delete(cfg);
     if (s) {

@@ -995,11 +995,7 @@ pare_status pare_bert_trainer_save_state(pare_bert_trainer *t, const char *path,
         {.name = "adam_v", .dtype = PARE_DTYPE_F32, .n_dims = 1, .shape = {t->n_params}, .data = t->v, .nbytes = sizeof(float) * (size_t)t->n_params},
         {.name = "step", .dtype = PARE_DTYPE_I64, .n_dims = 1, .shape = {1}, .data = &step, .nbytes = sizeof step},
     };
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    s = pare_safetensors_write(tmp, ts, 4, err);
-    if (!s && rename(tmp, path) != 0) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot rename %s into place", path, tmp);
-    return s;
+    return pare_safetensors_write(path, ts, 4, err);
 }
 
 pare_status pare_bert_trainer_load_state(pare_bert_trainer *t, const char *path, pare_err *err) {
@@ -1028,20 +1024,15 @@ pare_status pare_bert_trainer_load_state(pare_bert_trainer *t, const char *path,
 
 /* ---- saving: model.safetensors with HF names (encoder under "bert.") and
  * a config.json for BertForSequenceClassification, tokenizer files copied. */
-static pare_status write_text(const char *path, const char *text, pare_err *err) {
-    FILE *f = fopen(path, "wb");
-    const size_t n = strlen(text);
-    pare_status s = PARE_OK;
-    if (!f || fwrite(text, 1, n, f) != n || fputc('\n', f) == EOF) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    if (f && fclose(f) != 0 && !s) s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    return s;
-}
+typedef struct save_ctx {
+    pare_bert_trainer *t;
+    const char *const *label_names;
+} save_ctx;
 
-pare_status pare_bert_trainer_save(pare_bert_trainer *t, const char *out_dir, const char *const *label_names,
-                                   pare_err *err) {
-    pare_status s = host_sync(t, err);
-    if (!s) s = pare_mkdir_p(out_dir, err);
-    if (s) return s;
+static pare_status save_files(const char *out_dir, void *ctx, pare_err *err) {
+    pare_bert_trainer *t = ((save_ctx *)ctx)->t;
+    const char *const *label_names = ((save_ctx *)ctx)->label_names;
+    pare_status s;
     pare_tensor *ts = calloc((size_t)t->n_p, sizeof *ts);
     char (*names)[112] = calloc((size_t)t->n_p, sizeof *names);
     if (!ts || !names) {
@@ -1086,10 +1077,17 @@ pare_status pare_bert_trainer_save(pare_bert_trainer *t, const char *out_dir, co
         }
         char *out = cJSON_Print(root);
         snprintf(path, sizeof path, "%s/config.json", out_dir);
-        s = out ? write_text(path, out, err) : pare_err_set(err, PARE_ERR_OOM, "out of memory");
+        s = out ? pare_write_text(path, out, err) : pare_err_set(err, PARE_ERR_OOM, "out of memory");
         cJSON_free(out);
     }
     cJSON_Delete(root);
     if (!s) s = pare_model_copy_tokenizer(t->src_dir, out_dir, err);
     return s;
+}
+
+pare_status pare_bert_trainer_save(pare_bert_trainer *t, const char *out_dir, const char *const *label_names,
+                                   pare_err *err) {
+    pare_status s = host_sync(t, err);
+    if (s) return s;
+    return pare_outdir_write(out_dir, save_files, &(save_ctx){t, label_names}, err);
 }

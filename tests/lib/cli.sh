@@ -9,6 +9,19 @@ n_fail=0
 model_dir() { echo "${PARE_MODELS_DIR:-$SRC/.cache/models}/$1"; }
 data_path() { echo "${PARE_DATA_DIR:-$SRC/../shared/data}/$1"; }
 
+# require PATH WHAT: a model, data file or tool the test cannot run
+# without. Missing: under CI=true the test fails; otherwise it is reported as
+# skipped (exit 77, ctest's SKIP_RETURN_CODE), never as passed.
+require() {
+    [ -e "$1" ] && return 0
+    if [ "${CI:-}" = true ]; then
+        echo "FAIL: $2 is missing: $1 (make models; CI must have it)" >&2
+        exit 1
+    fi
+    echo "SKIP: $2 is missing: $1 (make models)"
+    exit 77
+}
+
 ok() { n_pass=$((n_pass + 1)); }
 bad() { n_fail=$((n_fail + 1)); echo "FAIL: $*" >&2; }
 

@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,8 +32,8 @@ bool cli_parse_float(const char *opt, const char *s, double *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || *end || end == s) {
-        fprintf(stderr, "pare: %s wants a number, got '%s'\n", opt, s);
+    if (errno || *end || end == s || !isfinite(v)) {
+        fprintf(stderr, "pare: %s wants a finite number, got '%s'\n", opt, s);
         return false;
     }
     *out = v;
@@ -59,6 +60,10 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
     }
     if (!strcmp(a, "--json")) {
         c->json = true;
+        return 1;
+    }
+    if (!strcmp(a, "--force")) {
+        c->force = true;
         return 1;
     }
     if (!strcmp(a, "--no-sparse")) {
@@ -108,12 +113,17 @@ pare_status cli_texts_load_file(cli_texts *t, const char *path, const char *colu
     size_t len;
     pare_status s = pare_read_file(path, (size_t)1 << 31, &buf, &len, err);
     if (s) return s;
-    if (memchr(buf, 0, len)) {
+    const char *start = buf;
+    if ((s = pare_text_lines(path, &start, &len, err))) {
+        free(buf);
+        return s;
+    }
+    if (memchr(start, 0, len)) {
         free(buf);
         return pare_err_set(err, PARE_ERR_FORMAT, "%s: contains NUL bytes; expected UTF-8 text", path);
     }
     t->file_buf = buf;
-    char *p = buf, *line;
+    char *p = buf + (start - buf), *line;
     int col = -1;
     int64_t lineno = 0;
     if (column) {
@@ -165,6 +175,19 @@ pare_status cli_load_bert(const char *dir, const cli_common *c, pare_bert **out,
     p.no_sparse = c->no_sparse;
     p.sparse_min = c->sparse_min;
     return pare_bert_load(dir, &p, out, err);
+}
+
+void cli_warn_dropped(const char *cmd, const char *what, int64_t n) {
+    if (n > 0)
+        fprintf(stderr, "pare %s: warning: %lld byte%s of %s %s no token in the vocabulary and %s left out (as llama.cpp "
+                        "does)\n", cmd, (long long)n, n == 1 ? "" : "s", what, n == 1 ? "has" : "have", n == 1 ? "was" : "were");
+}
+
+bool cli_output_ok(const char *cmd, const char *out, const cli_common *c) {
+    if (c->force || !pare_output_exists(out)) return true;
+    fprintf(stderr, "pare %s: %s exists; add --force to replace it (the new one is written beside it and renamed "
+                    "into place, so the old one stays whole until then)\n", cmd, out);
+    return false;
 }
 
 int cli_take_arg(cli_common *c, int argc, char **argv, int *i, const char *help) {

@@ -13,6 +13,7 @@ typedef struct cli_common {
     bool json;                /* --json */
     bool no_sparse;           /* --no-sparse: pruned F16 decoder weights run dense */
     double sparse_min;        /* --sparse-min F: sparse form from this fraction of zeros */
+    bool force;               /* --force: replace an existing -o OUT */
 } cli_common;
 
 /* Try to consume a common option at argv[*i]; returns 1 if consumed, 0 if
@@ -27,6 +28,12 @@ const char *cli_value(int argc, char **argv, int *i);
  * command must look at argv[*i] itself. */
 enum { CLI_ARG_NEXT = 1, CLI_ARG_HELP = 2, CLI_ARG_BAD = -1 };
 int cli_take_arg(cli_common *c, int argc, char **argv, int *i, const char *help);
+/* -o OUT of a command that writes a model: an existing OUT (a file, or a
+ * folder holding a model) is replaced only with --force; prints why and
+ * returns false otherwise. Outputs are always written beside OUT and
+ * renamed into place, so OUT may even be the input. */
+bool cli_output_ok(const char *cmd, const char *out, const cli_common *c);
+#define CLI_FORCE_HELP "  --force          replace OUT if it exists (written beside it, then renamed into place)\n"
 bool cli_parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
 bool cli_parse_float(const char *opt, const char *s, double *out);
 
@@ -43,6 +50,9 @@ pare_status cli_texts_load_file(cli_texts *t, const char *path, const char *colu
                                 pare_err *err);
 void cli_texts_free(cli_texts *t);
 
+/* "pare CMD: warning: N bytes of WHAT have no token in the vocabulary and were
+ * left out (as llama.cpp does)" when n > 0. */
+void cli_warn_dropped(const char *cmd, const char *what, int64_t n);
 /* Print s as a JSON string (quoted, escaped) to f. */
 void cli_json_string(FILE *f, const char *s);
 /* Report err on stderr as "pare CMD: message" and return its exit code. */

@@ -45,12 +45,18 @@ static const char *HELP =
     "\n"
     "tokenizer-json: the GGUF's byte-level BPE tokenizer as DIR/tokenizer.json and\n"
     "DIR/tokenizer_config.json in Hugging Face's format (HF tokenizers and pare read\n"
-    "them back to the same ids).\n";
+    "them back to the same ids). DIR is created; an existing tokenizer.json in it is\n"
+    "replaced only with --force.\n"
+    "\n"
+    "random-bert and random-llama replace their output folder's files if it exists\n"
+    "(they are test fixtures).\n";
 
 static int tokenizer_json(int argc, char **argv) {
     const char *model = NULL, *dir = NULL;
+    cli_common c = {0};
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "-o") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "--force")) c.force = true;
         else if (argv[i][0] != '-' && !model) model = argv[i];
         else {
             fprintf(stderr, "pare dev tokenizer-json: unexpected '%s' (see pare dev --help)\n", argv[i]);
@@ -58,9 +64,10 @@ static int tokenizer_json(int argc, char **argv) {
         }
     }
     if (!model || !dir) {
-        fputs("usage: pare dev tokenizer-json MODEL.gguf -o DIR\n", stderr);
+        fputs("usage: pare dev tokenizer-json MODEL.gguf -o DIR [--force]\n", stderr);
         return CLI_USAGE;
     }
+    if (!cli_output_ok("dev tokenizer-json", dir, &c)) return CLI_USAGE;
     pare_err err = {0};
     pare_gguf *g = NULL;
     if (pare_gguf_open(model, &g, &err) || pare_bpe_gguf_write_json(g, dir, &err)) {

@@ -16,7 +16,8 @@ static const char *HELP =
     "the same tokenizer. The student is then trained as pare finetune does, with\n"
     "loss = a * hard + (1 - a) * T^2 * KL(teacher/T || student/T) (--kd-alpha 0.5,\n"
     "--kd-temperature 2; per-label sigmoid form for multi-label data). Every other\n"
-    "option is pare finetune's (--epochs, --lr, --split, --seed, ...).\n"
+    "option is pare finetune's (--epochs, --lr, --split, --seed, ...). OUT.init is\n"
+    "rewritten on every run; an existing OUT is replaced only with --force.\n"
     "\n"
     "example:\n"
     "  pare finetune .cache/models/minilm-l6 --data tweets.tsv -o /tmp/teacher\n"
@@ -25,6 +26,7 @@ static const char *HELP =
 int cmd_distill(int argc, char **argv) {
     const char *teacher = NULL, *student = NULL, *out = NULL;
     int64_t stride = 2;
+    bool force = false;
     char **rest = calloc((size_t)argc + 8, sizeof *rest);
     if (!rest) return CLI_FAIL;
     int nr = 0;
@@ -46,6 +48,9 @@ int cmd_distill(int argc, char **argv) {
         } else if (!strcmp(a, "--teacher")) {
             fprintf(stderr, "pare distill: the teacher is the first argument\n");
             return free(rest), CLI_USAGE;
+        } else if (!strcmp(a, "--force")) {
+            force = true;
+            rest[nr++] = argv[i];
         } else if (a[0] != '-' && !teacher) {
             teacher = a;
         } else {
@@ -54,6 +59,10 @@ int cmd_distill(int argc, char **argv) {
     }
     if (!teacher || !out) {
         fprintf(stderr, "pare distill: need TEACHER, --data FILE and -o OUT (pare distill --help)\n");
+        free(rest);
+        return CLI_USAGE;
+    }
+    if (!cli_output_ok("distill", out, &(cli_common){.force = force})) {
         free(rest);
         return CLI_USAGE;
     }

@@ -16,7 +16,7 @@ static const char *HELP =
     "                     [--single-label] [--split 0.6,0.3,0.1] [--seed 42] [--epochs 3] [--batch 16]\n"
     "                     [--lr 5e-5] [--warmup 0.1] [--weight-decay 0.01] [--max-len 128] [--limit N]\n"
     "                     [--teacher DIR [--kd-alpha 0.5] [--kd-temperature 2] [--kd-hidden W] [--kd-att W]]\n"
-    "                     [--threads N]\n"
+    "                     [--threads N] [--force]\n"
     "                     [--prune S [--keep-zeros]] [--checkpoint-every 200] [--resume] [--json]\n"
     "                     [--device cpu|cuda [--tf32]] [--recompute]\n"
     "\n"
@@ -41,7 +41,9 @@ static const char *HELP =
     "split is scored; at the end the test split: exact match, micro/macro F1 and\n"
     "Jaccard (multi-label) or accuracy and macro F1, with train time and examples/s.\n"
     "OUT is a Hugging Face folder (model.safetensors, config.json, tokenizer) that\n"
-    "transformers and pare load (pare classify OUT --text ...).\n"
+    "transformers and pare load (pare classify OUT --text ...). An OUT that already\n"
+    "holds a model is replaced only with --force; the model is written beside it and\n"
+    "moved in with config.json last, so OUT is a model only once it is whole.\n"
     "\n"
     "--prune S: first zero the fraction S of the encoder's Linear weights with the\n"
     "smallest magnitude, one threshold over all of them (the seed study's global L1\n"
@@ -208,10 +210,7 @@ static pare_status ckpt_save(pare_bert_trainer *tr, const ft_args *a, const ckpt
     cJSON_AddStringToObject(j, "run", key);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = text ? fopen(tmp, "wb") : NULL;
-    if (!f || fputs(text, f) == EOF || fclose(f) != 0 || rename(tmp, path) != 0)
-        s = pare_err_set(err, PARE_ERR_IO, "%s: cannot write the checkpoint", path);
+    s = text ? pare_write_text(path, text, err) : pare_err_set(err, PARE_ERR_OOM, "out of memory");
     cJSON_free(text);
     if (!s && prev_state[0] && strcmp(prev_state, c->state)) remove(prev_state);
     return s;
@@ -259,6 +258,7 @@ static int run(const ft_args *a, const cli_common *c) {
     int64_t *idx[3] = {0}, nsplit[3] = {0};
     uint8_t *part = NULL;
     int rc = CLI_FAIL;
+    bool made_out = false;
     char *labels_buf = NULL;
     const char *cols[PARE_DATASET_MAX_LABELS];
     int64_t n_cols = 0;
@@ -268,7 +268,9 @@ static int run(const ft_args *a, const cli_common *c) {
     }
     pare_dataset_opts dopt = {.text_column = a->text_col, .label_columns = a->labels ? cols : NULL,
                               .n_label_columns = n_cols, .single_label = a->single, .limit = a->limit};
-    /* the output folder first: a long run must not end unable to save */
+    /* the output folder first: a long run must not end unable to save (a
+     * failed run removes it again when it made it and it is still empty) */
+    made_out = a->out && access(a->out, F_OK) != 0;
     if ((a->out && pare_mkdir_p(a->out, &err)) || pare_dataset_load(a->data, &dopt, &d, &err) ||
         pare_wordpiece_load(a->model, &tok, &err))
         goto fail;
@@ -525,6 +527,7 @@ static int run(const ft_args *a, const cli_common *c) {
     rc = CLI_OK;
 fail:
     if (rc != CLI_OK) rc = cli_fail("finetune", &err);
+    if (rc != CLI_OK && made_out) rmdir(a->out); /* only if empty: a checkpoint stays */
     pare_bert_trainer_free(tr);
     pare_bert_free(teacher);
     pare_bert_trainer_free(tteacher);
@@ -613,6 +616,7 @@ int cmd_finetune(int argc, char **argv) {
         fprintf(stderr, "pare finetune: --lr in (0, 1), --warmup in [0, 1), --kd-alpha in [0, 1], --kd-temperature > 0\n");
         return CLI_USAGE;
     }
+    if (a.out && a.epochs > 0 && !cli_output_ok("finetune", a.out, &common)) return CLI_USAGE;
     return run(&a, &common);
 }
 

@@ -196,7 +196,9 @@ int cmd_generate(int argc, char **argv) {
             goto fail;
     }
     const char *src = text ? text : prompt;
-    if (pare_bpe_encode(tok, src, strlen(src), true, &ids, &n, &err)) goto fail;
+    int64_t dropped = 0;
+    if (pare_bpe_encode_ex(tok, src, strlen(src), true, &ids, &n, &dropped, &err)) goto fail;
+    cli_warn_dropped("generate", "the prompt", dropped);
     if (n == 0) {
         pare_err_set(&err, PARE_ERR_INVALID, "the prompt is empty");
         goto fail;
@@ -222,6 +224,11 @@ int cmd_generate(int argc, char **argv) {
     int64_t n_gen = 0, len = n;
     for (; n_gen < max_tokens; n_gen++) {
         int32_t next = pare_sampler_sample(smp, logits, hist, len);
+        if (next == PARE_SAMPLER_BAD_LOGITS) {
+            pare_err_set(&err, PARE_ERR_NUMERIC, "the model's logits at token %lld are NaN or infinite (a broken or "
+                         "badly quantized model?)", (long long)len);
+            goto fail;
+        }
         if (next == pare_bpe_eos(tok) || pare_bpe_is_control(tok, next)) break;
         hist[len++] = next;
         size_t l;
@@ -351,8 +358,10 @@ int cmd_perplexity(int argc, char **argv) {
     ppl_ctx p = {.m = m};
     pare_ppl_result res;
     double t0 = pare_time_now();
-    if (pare_bpe_encode(tok, text, len, true, &ids, &n, &err)) goto fail;
+    int64_t dropped = 0;
+    if (pare_bpe_encode_ex(tok, text, len, true, &ids, &n, &dropped, &err)) goto fail;
     fprintf(stderr, "pare perplexity: %s: %lld tokens (%.2f s to tokenize)\n", file, (long long)n, pare_time_now() - t0);
+    cli_warn_dropped("perplexity", file, dropped);
     p.all = malloc((size_t)ctx);
     if (!p.all) {
         pare_err_set(&err, PARE_ERR_OOM, "out of memory");
@@ -437,18 +446,21 @@ int cmd_tokenize(int argc, char **argv) {
         rc = cli_fail("tokenize", &err);
         goto done;
     }
+    int64_t dropped = 0;
     for (int64_t t = 0; t < texts.n; t++) {
         int32_t *ids;
-        int64_t n;
-        if (pare_bpe_encode(tok, texts.items[t], strlen(texts.items[t]), special, &ids, &n, &err)) {
+        int64_t n, d;
+        if (pare_bpe_encode_ex(tok, texts.items[t], strlen(texts.items[t]), special, &ids, &n, &d, &err)) {
             rc = cli_fail("tokenize", &err);
             goto done;
         }
+        dropped += d;
         printf("{\"n\": %lld, \"ids\": [", (long long)n);
         for (int64_t i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
         printf("]}\n");
         free(ids);
     }
+    cli_warn_dropped("tokenize", "the texts", dropped);
 done:
     pare_bpe_free(tok);
     cli_texts_free(&texts);

@@ -8,7 +8,7 @@ static const char *HELP =
     "usage: pare prune MODEL.gguf -o OUT.gguf [--method magnitude|wanda|sparsegpt]\n"
     "       pare prune BERT_FOLDER -o OUT [--method magnitude|heads|neurons|layers]\n"
     "                  [--sparsity 0.5 | --nm 2:4] [--calib TEXT [--calib-seqs 32] [--calib-len 512]]\n"
-    "                  [--damp 0.01] [--threads N] [--verbose]\n"
+    "                  [--damp 0.01] [--threads N] [--verbose] [--force]\n"
     "\n"
     "Zeroes weights of every linear layer of every decoder layer (q/k/v, o, gate/up,\n"
     "down; embeddings, norms and the output head are kept) and writes OUT.gguf with\n"
@@ -44,6 +44,9 @@ static const char *HELP =
     "split (Molchanov et al. 2019; Michel et al. 2019 for heads); the folder needs a\n"
     "classification head trained on that data. transformers 4.x applies pruned_heads\n"
     "at load; for 5.x see tools/hf_pruned_bert.py.\n"
+    "\n"
+    "An existing OUT is replaced only with --force (written beside it, then renamed).\n"
+    CLI_FORCE_HELP
     "\n"
     "example:\n"
     "  pare prune $M --method sparsegpt --sparsity 0.5 --calib ../shared/data/wikitext-2/wiki.valid.tokens -o /tmp/sgpt.gguf\n"
@@ -235,6 +238,7 @@ int cmd_prune(int argc, char **argv) {
         fprintf(stderr, "pare prune: need MODEL.gguf and -o OUT.gguf (pare prune --help)\n");
         return CLI_USAGE;
     }
+    if (!cli_output_ok("prune", out, &common)) return CLI_USAGE;
     static const char *const units[] = {"heads", "neurons", "layers"};
     for (int u = 0; u < 3; u++)
         if (!strcmp(method, units[u])) {

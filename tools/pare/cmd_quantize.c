@@ -9,7 +9,7 @@ static bool bert_qmode_4bit(pare_bert_qmode q) { return q == PARE_BERT_W4_NF4 ||
 static const char *HELP =
     "usage: pare quantize MODEL -o OUT [--method rtn] [--bits 8] [--act dynamic|static|none]\n"
     "                     [--calib FILE [--column NAME] [--limit N] [--calib-method minmax|percentile]\n"
-    "                     [--percentile P]] [--threads N] [--kernel K]\n"
+    "                     [--percentile P]] [--threads N] [--kernel K] [--force]\n"
     "\n"
     "Writes OUT, a model folder pare loads like any other (pare embed/classify/info/bench):\n"
     "config.json with a quantization_config block, model.safetensors with int8 weights\n"
@@ -65,6 +65,11 @@ static const char *HELP =
     "                             double-quantized (int8 absmax, scale per 256 blocks)\n"
     "  --bits 4 --method rtn|gptq int4 with a scale and minimum per --group (128)\n"
     "                             inputs; gptq calibrates on --calib texts\n"
+    "\n"
+    "An existing OUT is replaced only with --force; OUT is written beside its final\n"
+    "name and renamed into place, so a killed run leaves no partial OUT and OUT may\n"
+    "even be MODEL itself.\n"
+    CLI_FORCE_HELP
     "\n"
     "example:\n"
     "  pare quantize .cache/models/minilm-l6 -o /tmp/minilm-int8\n"
@@ -302,6 +307,7 @@ int cmd_quantize(int argc, char **argv) {
         fprintf(stderr, "pare quantize: need MODEL and -o OUT (pare quantize --help)\n");
         return CLI_USAGE;
     }
+    if (!wq.plan && !cli_output_ok("quantize", out, &common)) return CLI_USAGE;
     if (pare_is_gguf_file(model)) {
         if (strcmp(method, "rtn") || wq.group || wq.plan) { /* the grid path */
             wq.method = method;

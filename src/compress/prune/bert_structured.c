@@ -351,6 +351,23 @@ static pare_status edit_config(cJSON *root, void *ctx, pare_err *err) {
     return PARE_OK;
 }
 
+typedef struct folder_out {
+    const char *src;
+    const pare_tensor *ts;
+    int64_t n;
+    cfg_edit *edit;
+} folder_out;
+
+static pare_status write_folder(const char *out_dir, void *ctx, pare_err *err) {
+    const folder_out *f = ctx;
+    char path[PARE_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
+    pare_status s = pare_safetensors_write(path, f->ts, f->n, err);
+    if (!s) s = pare_model_edit_config(f->src, out_dir, edit_config, f->edit, err);
+    if (!s) s = pare_model_copy_tokenizer(f->src, out_dir, err);
+    return s;
+}
+
 pare_status pare_bert_prune_structured(const char *dir, const char *out_dir, const pare_bert_struct_opts *o,
                                        pare_bert_struct_result *res, pare_err *err) {
     if (!(o->fraction >= 0 && o->fraction < 1))
@@ -412,13 +429,9 @@ pare_status pare_bert_prune_structured(const char *dir, const char *out_dir, con
         for (int64_t j = 0; j < m.ly[l].I; j++) w += m.ly[l].keep_neuron[j];
         if (m.ly[l].keep && w > inter) inter = w;
     }
-    char path[4200];
-    if (!s) s = pare_mkdir_p(out_dir, err);
-    snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
-    if (!s) s = pare_safetensors_write(path, ts, k, err);
     cfg_edit e = {.m = &m, .n_layers = n_keep, .inter = inter};
-    if (!s) s = pare_model_edit_config(dir, out_dir, edit_config, &e, err);
-    if (!s) s = pare_model_copy_tokenizer(dir, out_dir, err);
+    folder_out fo = {.src = dir, .ts = ts, .n = k, .edit = &e};
+    if (!s) s = pare_outdir_write(out_dir, write_folder, &fo, err);
     if (!s && res) {
         int64_t left = 0;
         for (int64_t l = 0; l < m.L; l++) {
