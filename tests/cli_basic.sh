@@ -5,6 +5,8 @@ set -u
 
 model=$(model_dir minilm-l6)
 data=$(data_path semeval2018-ec/2018-E-c-En-train.txt)
+require "$model" "MiniLM-L6"
+require "$data" "the SemEval data"
 
 expect_exit 0 "pare --help" "$PARE" --help
 expect_exit 2 "no command" "$PARE"

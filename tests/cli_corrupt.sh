@@ -30,6 +30,7 @@ done
 
 # A model folder whose weights are truncated.
 model=$(model_dir minilm-l6)
+require "$model" "MiniLM-L6"
 mkdir -p "$TMP/model"
 cp "$model/config.json" "$model/vocab.txt" "$model/tokenizer.json" "$model/tokenizer_config.json" "$TMP/model/"
 head -c 5000000 "$model/model.safetensors" > "$TMP/model/model.safetensors"
@@ -43,16 +44,20 @@ expect_error "broken config.json" "config.json" "$PARE" info "$TMP/model"
 sed 's/"hidden_size": 384/"hidden_size": 768/' "$model/config.json" > "$TMP/model/config.json"
 expect_error "config shape lie" "expected" "$PARE" info "$TMP/model"
 
-# PyTorch zip checkpoints, where the fixture exists.
-for bin in "$SRC"/tests/golden/fixtures/*.bin; do
+# PyTorch zip checkpoints (the committed .pt fixtures): truncated anywhere,
+# a clean error naming the file. The loop must have files to run over.
+n_pt=0
+for bin in "$SRC"/tests/golden/fixtures/*.pt; do
     [ -f "$bin" ] || continue
+    n_pt=$((n_pt + 1))
     bs=$(stat -c %s "$bin")
     for n in 10 100 $((bs / 2)) $((bs - 30)); do
-        head -c "$n" "$bin" > "$TMP/trunc.bin"
-        "$PARE" info "$TMP/trunc.bin" > /dev/null 2> "$TMP/err"
+        head -c "$n" "$bin" > "$TMP/trunc.pt"
+        "$PARE" info "$TMP/trunc.pt" > /dev/null 2> "$TMP/err"
         rc=$?
-        if [ "$rc" -eq 2 ] && grep -qF trunc.bin "$TMP/err"; then ok; else bad "$(basename "$bin") truncated to $n: exit $rc: $(head -c 300 "$TMP/err")"; fi
+        if [ "$rc" -eq 2 ] && grep -qF trunc.pt "$TMP/err"; then ok; else bad "$(basename "$bin") truncated to $n: exit $rc: $(head -c 300 "$TMP/err")"; fi
     done
 done
+[ "$n_pt" -ge 5 ] && ok || bad "only $n_pt .pt fixtures found: the truncation loop did not run"
 
 finish

@@ -5,7 +5,8 @@ set -u
 . "$(dirname "$0")/lib/cli.sh"
 
 m="$(model_dir smollm2)/SmolLM2-135M-Instruct.Q4_1.gguf"
-if [ ! -f "$m" ]; then echo "SKIP: $m not installed (make models)"; exit 0; fi
+require "$m" "the SmolLM2 GGUF"
+require "$(data_path wikitext-2/wiki.test.tokens)" "WikiText-2"
 
 out=$("$PARE" generate "$m" --chat --prompt "Name three primary colours." --max-tokens 12 2> "$TMP/err")
 expect_eq "generate exit" "$?" "0"

@@ -17,13 +17,12 @@ expect_match "info tiny.gguf types" "$out" "Q4_0 1 tensors"
 out=$("$PARE" info "$good" --json --tensors 2>&1)
 expect_match "info tiny.gguf --json" "$out" '^\{"path": .*"format": "gguf".*"tensor_list": \[\{"name": "w.f32", "type": "F32", "ne": \[4, 3\]'
 smol=$(model_dir smollm2)/SmolLM2-135M-Instruct.Q4_1.gguf
-if [ -f "$smol" ]; then
+require "$smol" "the SmolLM2 GGUF"
+if true; then
     out=$("$PARE" info "$smol" 2>&1)
     expect_match "info smollm2" "$out" "blocks 30, embedding 576, feed-forward 1536, heads 9, kv heads 3, context 8192"
     expect_match "info smollm2 types" "$out" "Q4_1 210 tensors"
     expect_match "info smollm2 arrays summarised" "$out" 'tokenizer.ggml.tokens +array +\[string x 49152\]'
-else
-    echo "skipping SmolLM2 checks: $smol absent (make models)"
 fi
 
 # Little-endian integers for hand-made files: le VALUE BYTES.

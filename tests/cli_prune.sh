@@ -10,6 +10,11 @@ set -u
 m=$(model_dir smollm2)/SmolLM2-135M-Instruct.Q4_1.gguf
 valid=$(data_path wikitext-2/wiki.valid.tokens)
 test=$(data_path wikitext-2/wiki.test.tokens)
+require "$m" "the SmolLM2 GGUF"
+require "$valid" "WikiText-2 valid"
+require "$test" "WikiText-2 test"
+require "$(model_dir minilm-l6)" "MiniLM-L6"
+require "$(data_path semeval2018-ec/2018-E-c-En-train.txt)" "the SemEval data"
 
 expect_exit 0 "prune --help" "$PARE" prune --help
 expect_error "no -o" "-o OUT.gguf" "$PARE" prune "$m"

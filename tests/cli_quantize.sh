@@ -6,6 +6,8 @@ set -u
 
 model=$(model_dir minilm-l6)
 data=$(data_path semeval2018-ec/2018-E-c-En-train.txt)
+require "$model" "MiniLM-L6"
+require "$data" "the SemEval data"
 q="$TMP/q8"
 
 expect_exit 0 "quantize --help" "$PARE" quantize --help

@@ -4,7 +4,7 @@
 # bit-flipped or unsupported tokenizer.json files exit 2 naming the file.
 . "$(dirname "$0")/lib/cli.sh"
 gguf=$(model_dir smollm2)/SmolLM2-135M-Instruct.Q4_1.gguf
-[ -f "$gguf" ] || { echo "SKIP: $gguf missing (make models)"; exit 0; }
+require "$gguf" "the SmolLM2 GGUF"
 mkdir -p "$TMP/tok"
 expect_exit 0 "write" "$PARE" dev tokenizer-json "$gguf" -o "$TMP/tok"
 texts=(--text "Hello world, 2024!" --text "<|im_start|>user hi<|im_end|>" --text "Ünïcödé 😀 日本語")

@@ -10,8 +10,11 @@ set -u
 . "$(dirname "$0")/lib/cli.sh"
 
 m=$(model_dir smollm2)/SmolLM2-135M-Instruct.Q4_1.gguf
+require "$m" "the SmolLM2 GGUF"
 valid=$(data_path wikitext-2/wiki.valid.tokens)
 test=$(data_path wikitext-2/wiki.test.tokens)
+require "$valid" "WikiText-2 valid"
+require "$test" "WikiText-2 test"
 
 expect_error "gptq without calib" "need --calib" "$PARE" quantize "$m" --method gptq -o "$TMP/x.gguf"
 expect_error "bad group" "multiple of 32" "$PARE" quantize "$m" --method rtn --group 100 -o "$TMP/x.gguf"

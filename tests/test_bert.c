@@ -1,7 +1,13 @@
 /* BERT encoder vs Hugging Face transformers (golden files written by
  * tools/make_references.py): last hidden state, pooler output and the logits
- * of a deterministic head, batch 1 and batch 8 with padding.
- * Tolerance: max |pare - HF| < 1e-4 on every real token. */
+ * of a deterministic head, batch 1 and batch 8 with padding, on every kernel
+ * path this CPU runs.
+ *
+ * Tolerances (max |pare - HF| over every real token), about 3x the worst
+ * error measured over the models and paths below (Sapphire Rapids, session
+ * 9): hidden 5.5e-6 (the structurally pruned L6, AVX-512), pooled 1.0e-6 and
+ * logits 6.7e-7 (random L12). A GELU constant off in its 7th digit raises
+ * the hidden error 12x, past them. */
 #include "testutil.h"
 
 #include <math.h>
@@ -10,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TOL 1e-4
+#define TOL_HIDDEN 1.5e-5
+#define TOL_POOLED 3e-6
+#define TOL_LOGITS 2e-6
 
 typedef struct golden {
     pare_tensor_file *f;
@@ -134,22 +142,25 @@ static void check_model(const char *model_dir, const char *golden_name, int batc
     print_message("%s batch %d kernel %s: max |diff| hidden %.3g pooled %.3g logits %.3g over %lld tweets\n",
                   golden_name, batch, pare_kernel_impl_name(pare_kernel_resolve(kernel)), worst_h, worst_p, worst_l,
                   (long long)g.N);
-    assert_true(worst_h < TOL);
-    assert_true(worst_p < TOL);
-    assert_true(worst_l < TOL);
+    if (!(worst_h < TOL_HIDDEN && worst_p < TOL_POOLED && worst_l < TOL_LOGITS))
+        fail_msg("%s batch %d kernel %s: over the tolerances (hidden %g, pooled %g, logits %g)", golden_name, batch,
+                 pare_kernel_impl_name(pare_kernel_resolve(kernel)), TOL_HIDDEN, TOL_POOLED, TOL_LOGITS);
     free(ids); free(mask); free(hidden); free(pooled); free(logits);
     tu_free_strings(texts, g.N);
     pare_bert_free(m);
     golden_free(&g);
 }
 
+/* Every kernel path this CPU runs (--kernel ref, blas, avx2, avx512: the
+ * GEMMs and every row kernel forced to that ISA), batch 8 with padding. */
 static void test_minilm_l6(void **state) {
     (void)state;
     char dir[4096];
     tu_model_dir(dir, sizeof dir, "minilm-l6");
     check_model(dir, "minilm-l6", 1, PARE_KERNEL_AUTO);
-    check_model(dir, "minilm-l6", 8, PARE_KERNEL_AUTO);
-    if (!getenv("PARE_TEST_QUICK")) check_model(dir, "minilm-l6", 8, PARE_KERNEL_BLAS);
+    pare_kernel_impl paths[4];
+    const int n = tu_kernel_paths(paths);
+    for (int i = 0; i < n; i++) check_model(dir, "minilm-l6", 8, paths[i]);
 }
 
 static void test_all_minilm_l6(void **state) {
@@ -247,7 +258,9 @@ static void test_sparse_path(void **state) {
     double d = 0;
     for (int64_t i = 0; i < B * T; i++)
         for (int64_t j = 0; mask[i] && j < H; j++) d = fmax(d, fabs(h[0][i * H + j] - h[1][i * H + j]));
-    assert_true(d < TOL);
+    print_message("sparse vs dense kernels: max |diff| %.3g\n", d);
+    /* measured 2.2e-6: two summation orders of the same pruned weights */
+    if (!(d < 6e-6)) fail_msg("sparse vs dense: max |diff| %g >= 6e-6", d);
     assert_true(d > 0); /* two different kernels ran */
     for (int k = 0; k < 2; k++) {
         free(h[k]);
@@ -287,5 +300,5 @@ int main(void) {
         cmocka_unit_test(test_sparse_path),
         cmocka_unit_test(test_bad_inputs),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -114,5 +114,5 @@ int main(void) {
         cmocka_unit_test(test_parse_malformed),
         cmocka_unit_test(test_load_file),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -1,14 +1,19 @@
 /* int8 BERT (pare_bert_quantize, pare_bert_save_quantized): MiniLM-L6 on the
- * 32 golden tweets against the fp32 Hugging Face outputs
- * (tests/golden/minilm-l6.safetensors). Per tweet, the cosine similarity
- * of the mean-pooled last hidden state and of the pooler output must exceed
- * 0.99 for W8A8 dynamic and weight-only int8. Static W8A8 (one scale per
- * tensor, min-max or 99.99th-percentile calibration on 64 other tweets)
- * only has to exceed 0.9: the LayerNorm outputs feeding QKV carry a few
- * outlier channels (the known BERT outlier dimensions), so one per-tensor
- * scale leaves the other channels a handful of levels (with QKV kept
- * dynamic, static reaches 0.995); SmoothQuant is the remedy (later). A saved quantized folder loads
- * back and gives the same outputs as the model quantized in memory. */
+ * 32 golden tweets: every kernel path (plain C, AVX2, VNNI, AMX) against
+ * the plain-C path of the same quantized model (PATH_REL_TOL below), and
+ * the quality of each format against the fp32 Hugging Face outputs
+ * (tests/golden/minilm-l6.safetensors): per tweet, the cosine similarity
+ * of the mean-pooled last hidden state and of the pooler output.
+ *
+ * The cosine floors are about twice the worst distance (1 - cos) measured
+ * on Sapphire Rapids in session 9: W8A8 dynamic 0.99285 (floor 0.985),
+ * weight-only 0.99917 (0.998), static W8A8 0.92019 (0.84: one scale per
+ * tensor meets BERT's outlier channels at the LayerNorm outputs; with QKV
+ * kept dynamic static reaches 0.995; SmoothQuant is the remedy), static +
+ * SmoothQuant 0.99390 (0.987), dynamic + SmoothQuant 0.99708 (0.994), NF4
+ * 0.94745 (0.89), FP4 0.90053 (0.80), int4 RTN 0.91790 (0.83), int4 GPTQ
+ * 0.96666 (0.93). A saved quantized folder loads back and gives the same
+ * outputs as the model quantized in memory. */
 #include "testutil.h"
 
 #include "pare/bert.h"
@@ -18,8 +23,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MIN_COS 0.99
-#define MIN_COS_STATIC 0.9
+#define MIN_COS 0.985
+#define MIN_COS_W8 0.998
+#define MIN_COS_STATIC 0.84
 
 typedef struct ref {
     pare_tensor_file *f;
@@ -82,15 +88,15 @@ static double cosine(const float *a, const float *b, int64_t n) {
     return ab / (sqrt(aa) * sqrt(bb) + 1e-30);
 }
 
-/* Mean-pooled hidden states and pooler outputs of the golden tweets. */
-static void run_tweets(pare_bert *m, const ref *r, float *mean, float *pooled) {
+/* Mean-pooled hidden states and pooler outputs of the first n golden tweets. */
+static void run_tweets_n(pare_bert *m, const ref *r, int64_t n, float *mean, float *pooled) {
     const int64_t H = r->H, B = 8;
-    char **texts = tu_semeval_tweets(r->lines, r->N);
+    char **texts = tu_semeval_tweets(r->lines, n);
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * 128)), *mask = malloc(sizeof(int32_t) * (size_t)(B * 128));
     float *hidden = malloc(sizeof(float) * (size_t)(B * 128 * H));
     pare_err err = {0};
-    for (int64_t start = 0; start < r->N; start += B) {
-        int64_t nb = r->N - start < B ? r->N - start : B;
+    for (int64_t start = 0; start < n; start += B) {
+        int64_t nb = n - start < B ? n - start : B;
         int32_t T;
         tu_assert_ok(pare_wordpiece_encode_batch(pare_bert_tokenizer(m), (const char *const *)texts + start, (int32_t)nb,
                                                  128, false, ids, mask, &T, &err), &err);
@@ -106,8 +112,10 @@ static void run_tweets(pare_bert *m, const ref *r, float *mean, float *pooled) {
         }
     }
     free(ids); free(mask); free(hidden);
-    tu_free_strings(texts, r->N);
+    tu_free_strings(texts, n);
 }
+
+static void run_tweets(pare_bert *m, const ref *r, float *mean, float *pooled) { run_tweets_n(m, r, r->N, mean, pooled); }
 
 /* Per-tweet cosine of mean hidden and pooled vs the fp32 reference. */
 static double check_close(const char *what, const ref *r, const float *mean, const float *pooled, double min_cos) {
@@ -132,51 +140,97 @@ static char **calib_texts(int64_t n) {
     return tu_semeval_tweets(lines, n);
 }
 
-/* Quantize, compare with fp32, save, load back; the average mean-hidden
- * cosine to fp32. gptq: int4 by GPTQ on the calibration texts. */
+/* The saved quantized folder loaded with its kernels forced to kernel (ref:
+ * the plain-C int8 GEMM and row kernels; avx2: maddubs; avx512: VNNI; auto:
+ * AMX where the CPU has it), run on the first n golden tweets. */
+static void run_path(const char *folder, pare_kernel_impl kernel, pare_bert_qmode mode, const ref *r, int64_t n,
+                     float *mean, float *pooled) {
+    pare_err err = {0};
+    pare_bert *m = NULL;
+    pare_bert_params p = pare_bert_default_params();
+    p.kernel = kernel;
+    tu_assert_ok(pare_bert_load(folder, &p, &m, &err), &err);
+    assert_int_equal(pare_bert_get_qmode(m), mode);
+    run_tweets_n(m, r, n, mean, pooled);
+    pare_bert_free(m);
+}
+
+/* Quantize, compare with fp32, save, load back, and run the saved folder on
+ * every kernel path against the plain-C one; the average mean-hidden cosine
+ * to fp32. gptq: int4 by GPTQ on the calibration texts.
+ *
+ * Kernel paths against the plain-C path of the same saved model, on the
+ * first 8 tweets (max |diff| of the mean hidden state and the pooler output
+ * over the largest |value|; path_tol). Weight-only formats compute in f32
+ * on dequantized weights: measured 8.8e-7, bound 2.7e-6 (3x). W8A8: the
+ * int32 accumulators are exact in every kernel (test_int8), but the f32
+ * row kernels and the order of the scale products differ in the last bit,
+ * and where that moves an input across an int8 rounding boundary the
+ * difference grows layer by layer: measured up to W8A8_MEASURED, bound 3x.
+ * (Sapphire Rapids, session 9.) A sign or offset bug in an int8 kernel's
+ * compensation moves outputs by far more, and the fp32 cosines fall. */
+#define PATH_TOL_F32 2.7e-6
+#define W8A8_MEASURED 0.051 /* dynamic, VNNI and AMX; static min-max 0.022 */
+#define PATH_TOL_W8A8 (3 * W8A8_MEASURED)
+enum { N_PATH_TWEETS = 8 };
 static double check_mode_opts(const ref *r, pare_bert_qmode mode, pare_calib_method calib, bool gptq, double smooth,
                               double min_cos, const char *what) {
+    const bool w8a8 = mode == PARE_BERT_W8A8_DYNAMIC || mode == PARE_BERT_W8A8_STATIC;
+    const double path_tol = w8a8 ? PATH_TOL_W8A8 : PATH_TOL_F32;
     char dir[4096];
     tu_model_dir(dir, sizeof dir, "minilm-l6");
     pare_err err = {0};
-    pare_bert *m = NULL;
-    tu_assert_ok(pare_bert_load(dir, NULL, &m, &err), &err);
-    const int64_t n_calib = 64;
+    const int64_t n_calib = 64, NH = r->N * r->H, NP = N_PATH_TWEETS * r->H;
     char **texts = calib_texts(n_calib);
     pare_bert_quant_opts o = {.mode = mode, .calib = calib, .percentile = 99.99,
                               .calib_texts = (const char *const *)texts, .n_calib = n_calib, .gptq = gptq,
                               .smooth_alpha = smooth};
+    float *mean = malloc(sizeof(float) * (size_t)NH), *pooled = malloc(sizeof(float) * (size_t)NH);
+    float *m2 = malloc(sizeof(float) * (size_t)NH), *p2 = malloc(sizeof(float) * (size_t)NH);
+    pare_bert *m = NULL;
+    tu_assert_ok(pare_bert_load(dir, NULL, &m, &err), &err);
     tu_assert_ok(pare_bert_quantize(m, &o, &err), &err);
     assert_int_equal(pare_bert_get_qmode(m), mode);
-    float *mean = malloc(sizeof(float) * (size_t)(r->N * r->H)), *pooled = malloc(sizeof(float) * (size_t)(r->N * r->H));
     run_tweets(m, r, mean, pooled);
     const double avg = check_close(what, r, mean, pooled, min_cos);
-    /* save, load back: same outputs */
-    if (mode != PARE_BERT_W8A8_DYNAMIC || !getenv("PARE_TEST_QUICK")) {
-        char out[4096], cmd[8300];
-        snprintf(out, sizeof out, "%s/pare-test-int8-%d-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), (int)mode);
-        tu_assert_ok(pare_bert_save_quantized(m, dir, out, &err), &err);
-        pare_bert *m2 = NULL;
-        tu_assert_ok(pare_bert_load(out, NULL, &m2, &err), &err);
-        assert_int_equal(pare_bert_get_qmode(m2), mode);
-        float *mean2 = malloc(sizeof(float) * (size_t)(r->N * r->H)), *pooled2 = malloc(sizeof(float) * (size_t)(r->N * r->H));
-        run_tweets(m2, r, mean2, pooled2);
-        double d = tu_max_abs_diff(mean, mean2, r->N * r->H);
-        if (d > 1e-5) fail_msg("%s: loaded model differs from the in-memory one by %g", what, d);
-        assert_true(pare_bert_weight_bytes(m2) < pare_bert_weight_bytes(m));
-        free(mean2); free(pooled2);
-        pare_bert_free(m2);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
-        assert_int_equal(system(cmd), 0);
+    /* save, load back: the same outputs */
+    char out[4096], cmd[8300];
+    snprintf(out, sizeof out, "%s/pare-test-int8-%d-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), (int)mode);
+    tu_assert_ok(pare_bert_save_quantized(m, dir, out, &err), &err);
+    run_path(out, PARE_KERNEL_AUTO, mode, r, r->N, m2, p2);
+    double d = tu_max_abs_diff(mean, m2, NH);
+    if (d > 1e-5) fail_msg("%s: loaded model differs from the in-memory one by %g", what, d);
+    pare_bert *loaded = NULL;
+    tu_assert_ok(pare_bert_load(out, NULL, &loaded, &err), &err);
+    assert_true(pare_bert_weight_bytes(loaded) < pare_bert_weight_bytes(m));
+    pare_bert_free(loaded);
+    /* every kernel path on the saved folder against plain C */
+    run_path(out, PARE_KERNEL_REF, mode, r, N_PATH_TWEETS, mean, pooled);
+    double scale = 0;
+    for (int64_t i = 0; i < NP; i++) scale = fmax(scale, fmax(fabs(mean[i]), fabs(pooled[i])));
+    static const pare_kernel_impl paths[] = {PARE_KERNEL_AVX2, PARE_KERNEL_AVX512, PARE_KERNEL_AUTO};
+    for (int i = 0; i < 3; i++) {
+        if (paths[i] != PARE_KERNEL_AUTO && pare_kernel_resolve(paths[i]) != paths[i]) {
+            print_message("  %s kernel path %s: not run (this CPU cannot run it)\n", what, pare_kernel_impl_name(paths[i]));
+            continue;
+        }
+        run_path(out, paths[i], mode, r, N_PATH_TWEETS, m2, p2);
+        d = fmax(tu_max_abs_diff(m2, mean, NP), tu_max_abs_diff(p2, pooled, NP)) / scale;
+        print_message("  %s kernel path %s vs plain C: max |diff| %.3g of the largest value (bound %.2g)\n", what,
+                      pare_kernel_impl_name(paths[i]), d, path_tol);
+        if (!(d <= path_tol)) fail_msg("%s kernel path %s: %.3g > %.3g", what, pare_kernel_impl_name(paths[i]), d, path_tol);
     }
-    free(mean); free(pooled);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
+    assert_int_equal(system(cmd), 0);
+    free(mean), free(pooled), free(m2), free(p2);
     tu_free_strings(texts, n_calib);
     pare_bert_free(m);
     return avg;
 }
 
 static void check_mode(const ref *r, pare_bert_qmode mode, pare_calib_method calib, const char *what) {
-    check_mode_opts(r, mode, calib, false, 0, mode == PARE_BERT_W8A8_STATIC ? MIN_COS_STATIC : MIN_COS, what);
+    check_mode_opts(r, mode, calib, false, 0,
+                    mode == PARE_BERT_W8A8_STATIC ? MIN_COS_STATIC : mode == PARE_BERT_W8_ONLY ? MIN_COS_W8 : MIN_COS, what);
 }
 
 /* 4-bit weight-only: NF4, FP4, int4 by round to nearest and by GPTQ; GPTQ
@@ -185,10 +239,10 @@ static void test_4bit(void **state) {
     (void)state;
     ref r;
     ref_load(&r);
-    check_mode_opts(&r, PARE_BERT_W4_NF4, PARE_CALIB_MINMAX, false, 0, 0.90, "w4-nf4");
-    check_mode_opts(&r, PARE_BERT_W4_FP4, PARE_CALIB_MINMAX, false, 0, 0.85, "w4-fp4");
-    const double rtn = check_mode_opts(&r, PARE_BERT_W4_INT, PARE_CALIB_MINMAX, false, 0, 0.90, "w4-int4 rtn");
-    const double gptq = check_mode_opts(&r, PARE_BERT_W4_INT, PARE_CALIB_MINMAX, true, 0, 0.90, "w4-int4 gptq");
+    check_mode_opts(&r, PARE_BERT_W4_NF4, PARE_CALIB_MINMAX, false, 0, 0.89, "w4-nf4");
+    check_mode_opts(&r, PARE_BERT_W4_FP4, PARE_CALIB_MINMAX, false, 0, 0.80, "w4-fp4");
+    const double rtn = check_mode_opts(&r, PARE_BERT_W4_INT, PARE_CALIB_MINMAX, false, 0, 0.83, "w4-int4 rtn");
+    const double gptq = check_mode_opts(&r, PARE_BERT_W4_INT, PARE_CALIB_MINMAX, true, 0, 0.93, "w4-int4 gptq");
     print_message("int4 g128 mean-hidden cosine to fp32: rtn %.5f, gptq %.5f\n", rtn, gptq);
     assert_true(gptq > rtn);
     ref_free(&r);
@@ -219,8 +273,8 @@ static void test_smoothquant(void **state) {
     ref r;
     ref_load(&r);
     const double plain = check_mode_opts(&r, PARE_BERT_W8A8_STATIC, PARE_CALIB_MINMAX, false, 0, MIN_COS_STATIC, "static");
-    const double sq = check_mode_opts(&r, PARE_BERT_W8A8_STATIC, PARE_CALIB_MINMAX, false, 0.8, MIN_COS_STATIC, "static+sq0.8");
-    check_mode_opts(&r, PARE_BERT_W8A8_DYNAMIC, PARE_CALIB_MINMAX, false, 0.8, MIN_COS, "dynamic+sq0.8");
+    const double sq = check_mode_opts(&r, PARE_BERT_W8A8_STATIC, PARE_CALIB_MINMAX, false, 0.8, 0.987, "static+sq0.8");
+    check_mode_opts(&r, PARE_BERT_W8A8_DYNAMIC, PARE_CALIB_MINMAX, false, 0.8, 0.994, "dynamic+sq0.8");
     print_message("w8a8 static mean-hidden cosine to fp32: plain %.5f, smoothquant %.5f\n", plain, sq);
     assert_true(sq > plain);
     ref_free(&r);
@@ -257,5 +311,5 @@ int main(void) {
         cmocka_unit_test(test_dynamic), cmocka_unit_test(test_static),
         cmocka_unit_test(test_weight_only), cmocka_unit_test(test_4bit), cmocka_unit_test(test_smoothquant), cmocka_unit_test(test_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

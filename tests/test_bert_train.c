@@ -197,5 +197,5 @@ int main(void) {
         cmocka_unit_test(test_directional), cmocka_unit_test(test_overfit_and_save), cmocka_unit_test(test_recompute_same_bits),
         cmocka_unit_test_prestate(test_directional, (void *)&pruned),
         cmocka_unit_test_prestate(test_overfit_and_save, (void *)&pruned)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

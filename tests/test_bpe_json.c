@@ -126,5 +126,5 @@ int main(void) {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_bad),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

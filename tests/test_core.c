@@ -92,5 +92,5 @@ int main(void) {
         cmocka_unit_test(test_arena),
         cmocka_unit_test(test_pool),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

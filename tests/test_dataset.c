@@ -106,5 +106,5 @@ static void test_errors(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_formats_agree), cmocka_unit_test(test_single_label),
                                        cmocka_unit_test(test_errors)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

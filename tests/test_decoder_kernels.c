@@ -169,5 +169,5 @@ int main(void) {
         cmocka_unit_test(test_rope),
         cmocka_unit_test(test_attention_kv),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

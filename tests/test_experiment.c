@@ -203,5 +203,5 @@ int main(void) {
         cmocka_unit_test(test_split),   cmocka_unit_test(test_metrics),       cmocka_unit_test(test_prune),
         cmocka_unit_test(test_head),    cmocka_unit_test(test_latency_stats), cmocka_unit_test(test_config),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

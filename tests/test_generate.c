@@ -162,5 +162,5 @@ int main(void) {
         cmocka_unit_test(test_perplexity),
         cmocka_unit_test(test_kld),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

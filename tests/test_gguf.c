@@ -119,15 +119,8 @@ static void test_tiny_fixture(void **state) {
 
 static void test_smollm2(void **state) {
     (void)state;
-    char path[1024], golden[512];
-    const char *models = getenv("PARE_MODELS_DIR");
-    char def[512];
-    if (!models) models = tu_path(def, sizeof def, ".cache/models");
-    snprintf(path, sizeof path, "%s/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", models);
-    if (access(path, R_OK) != 0) {
-        print_message("skipping: %s absent (make models)\n", path);
-        skip();
-    }
+    char path[4096], golden[512];
+    tu_model_dir(path, sizeof path, "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     check_summary(path, tu_path(golden, sizeof golden, "tests/golden/smollm2-q4_1.gguf.txt"));
     /* the getters a Llama loader will use */
     pare_err err = {0};
@@ -676,5 +669,5 @@ int main(void) {
         cmocka_unit_test(test_truncations_and_flips),
         cmocka_unit_test(test_smollm2),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -524,5 +524,5 @@ int main(void) {
         cmocka_unit_test(test_db_refused),
         cmocka_unit_test(test_db_read_only_access),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return tu_result(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -226,5 +226,5 @@ int main(void) {
         cmocka_unit_test(test_forward),        cmocka_unit_test(test_init_errors),
         cmocka_unit_test(test_weight_quant_and_observer),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -112,5 +112,5 @@ int main(void) {
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_real_config),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

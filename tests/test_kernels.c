@@ -423,5 +423,5 @@ int main(void) {
         cmocka_unit_test(test_act),           cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_attention),     cmocka_unit_test(test_peak),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

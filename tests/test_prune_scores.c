@@ -122,5 +122,5 @@ static void test_sparsegpt(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_by_score), cmocka_unit_test(test_sparsegpt)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

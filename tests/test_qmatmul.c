@@ -77,12 +77,13 @@ static int check_case(pare_qtype t, int64_t m, int64_t n, int64_t k, bool bias, 
     for (int64_t i = 0; i < m * k; i++) x[i] = tu_randf(st, -2, 2);
     for (int64_t i = 0; i < n; i++) b[i] = tu_randf(st, -1, 1);
     pare_err err = {0};
-    if (isa < 0) {
-        size_t pb = pare_qpack_bytes(t, n, k);
+    if (isa < 0) { /* packed for the layout of pool's cap (-1: AVX2's, -2: VNNI's) */
+        size_t pb = pare_qpack_bytes(t, n, k, pool);
         void *pk = aligned_alloc(32, pb ? (pb + 31) / 32 * 32 : 32);
         pare_qpacked qp;
-        tu_assert_ok(pare_qpack(t, w, n, k, pk, &qp, &err), &err);
-        assert_int_equal(qp.n_groups, n / pare_qpack_group_rows(t));
+        tu_assert_ok(pare_qpack(t, w, n, k, pool, pk, &qp, &err), &err);
+        assert_int_equal(qp.n_groups, n / pare_qpack_group_rows(t, pool));
+        assert_int_equal(qp.vnni, isa == -2);
         tu_assert_ok(pare_qmatmul_packed(pool, &qp, x, m, y, bias ? b : NULL, &err), &err);
         free(pk);
     } else {
@@ -140,34 +141,45 @@ static void test_all_types(void **state) {
     pare_pool_free(pool);
 }
 
-/* Row-interleaved Q4_0 / Q4_1 (and Q8_0 where AVX-512 VNNI runs): whole
- * groups of 8 or 16, ragged tails, one to many x rows (ragged against the
- * tile of 4), long k. */
+/* Row-interleaved Q4_0 / Q4_1 in AVX2's 8-row layout and Q4_0 / Q8_0 in
+ * VNNI's 16-row one, each where this CPU can run it (a pool capped at AVX2
+ * gets AVX2's layout on a VNNI machine too): whole groups of 8 or 16,
+ * ragged tails, one to many x rows (ragged against the tile of 4), long k. */
 static void test_packed(void **state) {
     (void)state;
-    if (!pare_qpack_supports(PARE_Q_Q4_0)) {
-        print_message("no AVX2: packed path not tested\n");
-        return;
-    }
-    assert_false(pare_qpack_supports(PARE_Q_Q4_K));
     const int64_t ms[] = {1, 2, 3, 4, 5, 17}, ns[] = {1, 7, 8, 9, 16, 33, 67}, ks[] = {32, 64, 4096};
     const pare_qtype types[] = {PARE_Q_Q4_0, PARE_Q_Q4_1, PARE_Q_Q8_0};
-    const int n_types = pare_qpack_supports(PARE_Q_Q8_0) ? 3 : 2;
+    const char *const layout[2] = {"avx2 (8 rows)", "avx512-vnni (16 rows)"};
     pare_err err = {0};
-    pare_pool *pool = pare_pool_create(3, &err);
-    assert_non_null(pool);
     uint64_t st = 7;
-    int outputs = 0;
-    for (int ti = 0; ti < n_types; ti++)
-        for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
-            for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
-                for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
-                    if (ks[ki] == 4096 && ms[mi] > 5 && getenv("PARE_TEST_QUICK")) continue;
-                    outputs += check_case(types[ti], ms[mi], ns[ni], ks[ki], (mi + ni) % 2 == 0,
-                                          (mi + ki) % 2 ? pool : NULL, -1, &st);
-                }
-    print_message("checked %d packed outputs\n", outputs);
-    pare_pool_free(pool);
+    for (int lay = 0; lay < 2; lay++) {
+        const pare_kernel_impl cap = lay ? PARE_KERNEL_AVX512 : PARE_KERNEL_AVX2;
+        pare_pool *pool = pare_pool_create(3, &err), *one = pare_pool_create(1, &err);
+        assert_non_null(pool);
+        pare_pool_cap_kernels(pool, cap);
+        pare_pool_cap_kernels(one, cap);
+        if (!pare_qpack_supports(PARE_Q_Q4_0, pool) || (lay && !pare_cpu_vnni())) {
+            print_message("variant packed %s: not run (this CPU cannot run it)\n", layout[lay]);
+            pare_pool_free(pool), pare_pool_free(one);
+            continue;
+        }
+        assert_false(pare_qpack_supports(PARE_Q_Q4_K, pool));
+        int outputs = 0, n_types = 0;
+        for (int ti = 0; ti < 3; ti++) {
+            if (!pare_qpack_supports(types[ti], pool) || (lay && types[ti] == PARE_Q_Q4_1)) continue;
+            n_types++;
+            for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
+                for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+                    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+                        if (ks[ki] == 4096 && ms[mi] > 5 && getenv("PARE_TEST_QUICK")) continue;
+                        outputs += check_case(types[ti], ms[mi], ns[ni], ks[ki], (mi + ni) % 2 == 0,
+                                              (mi + ki) % 2 ? pool : one, lay ? -2 : -1, &st);
+                    }
+        }
+        assert_int_equal(n_types, 2); /* avx2: Q4_0, Q4_1; vnni: Q4_0, Q8_0 */
+        print_message("variant packed %s: ran, %d outputs checked\n", layout[lay], outputs);
+        pare_pool_free(pool), pare_pool_free(one);
+    }
 }
 
 /* The activation quantizers: |x - d q| <= d / 2 per element, sums exact. */
@@ -230,5 +242,5 @@ int main(void) {
         cmocka_unit_test(test_quantize_x),
         cmocka_unit_test(test_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

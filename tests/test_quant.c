@@ -131,5 +131,5 @@ int main(void) {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

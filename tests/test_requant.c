@@ -65,13 +65,8 @@ static void check_type(const char *src_path, pare_qtype type) {
 
 static void test_requant(void **state) {
     (void)state;
-    char path[4096], dir[4096];
-    const char *models = getenv("PARE_MODELS_DIR");
-    snprintf(path, sizeof path, "%s/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", models ? models : tu_path(dir, sizeof dir, ".cache/models"));
-    if (!pare_is_gguf_file(path)) {
-        print_message("SKIP: %s missing (make models)\n", path);
-        return;
-    }
+    char path[4096];
+    tu_model_dir(path, sizeof path, "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     check_type(path, PARE_Q_Q8_0);
     check_type(path, PARE_Q_Q4_0);
     pare_err err = {0};
@@ -82,5 +77,5 @@ static void test_requant(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_requant)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

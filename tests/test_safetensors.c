@@ -263,5 +263,5 @@ int main(void) {
         cmocka_unit_test(test_metadata),   cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_mutations),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -506,5 +506,5 @@ int main(void) {
         cmocka_unit_test(test_semeval_minilm_vocab_txt),
         cmocka_unit_test(test_semeval_all_minilm),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -305,5 +305,5 @@ int main(void) {
         cmocka_unit_test(test_refusals),     cmocka_unit_test(test_hand_pickles),
         cmocka_unit_test(test_mutations),    cmocka_unit_test(test_shared_dicts),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

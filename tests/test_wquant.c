@@ -176,5 +176,5 @@ static void test_awq(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_grid_encode), cmocka_unit_test(test_gptq),
                                        cmocka_unit_test(test_awq)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

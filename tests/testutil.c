@@ -18,16 +18,51 @@ const char *tu_path(char *buf, size_t cap, const char *rel) {
     return buf;
 }
 
-/* $env/rel if the variable is set, else <source>/fallback/rel; fails the
- * test with hint when the path does not exist. */
+static int n_skipped; /* tests skipped for something missing (tu_result) */
+
+void tu_missing(const char *what, const char *path, const char *hint) {
+    const char *ci = getenv("CI");
+    if (ci && !strcmp(ci, "true")) fail_msg("%s is missing: %s (%s; under CI=true a missing input is a failure)", what, path, hint);
+    print_message("SKIP: %s is missing: %s (%s)\n", what, path, hint);
+    n_skipped++;
+    skip();
+}
+
+void tu_skip(const char *why) {
+    print_message("SKIP: %s\n", why);
+    n_skipped++;
+    skip();
+}
+
+int tu_result(int failed) {
+    if (failed) return failed;
+    if (n_skipped) {
+        print_message("%d test(s) skipped: reported to ctest as skipped (exit 77), not passed\n", n_skipped);
+        return 77;
+    }
+    return 0;
+}
+
+/* $env/rel if the variable is set, else <source>/fallback/rel; a missing
+ * path skips the test (fails it under CI=true) with hint. */
 static const char *resolve(char *buf, size_t cap, const char *env, const char *fallback,
                            const char *rel, const char *hint) {
     const char *root = getenv(env);
     if (root && *root) snprintf(buf, cap, "%s/%s", root, rel);
     else snprintf(buf, cap, "%s/%s/%s", tu_source_dir(), fallback, rel);
     struct stat st;
-    if (stat(buf, &st) != 0) fail_msg("%s not found: %s", buf, hint);
+    if (stat(buf, &st) != 0) tu_missing(rel, buf, hint);
     return buf;
+}
+
+int tu_kernel_paths(pare_kernel_impl out[4]) {
+    static const pare_kernel_impl all[4] = {PARE_KERNEL_REF, PARE_KERNEL_BLAS, PARE_KERNEL_AVX2, PARE_KERNEL_AVX512};
+    int n = 0;
+    for (int i = 0; i < 4; i++) {
+        if (pare_kernel_resolve(all[i]) == all[i]) out[n++] = all[i];
+        else print_message("kernel path %s: not run (this CPU cannot run it)\n", pare_kernel_impl_name(all[i]));
+    }
+    return n;
 }
 
 const char *tu_model_dir(char *buf, size_t cap, const char *name) {
@@ -147,6 +182,10 @@ size_t tu_unescape(const char *s, char *out) {
             long cp = strtol(hex, NULL, 16);
             n += (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)out + n);
             s += 2 + digits;
+        } else if (s[0] == '\\' && s[1] == 'x') { /* one raw byte (invalid UTF-8 too) */
+            char hex[3] = {s[2], s[3], 0};
+            out[n++] = (char)strtol(hex, NULL, 16);
+            s += 4;
         } else {
             out[n++] = *s++;
         }

@@ -14,12 +14,26 @@
 const char *tu_source_dir(void);
 /* Path under the source tree: tu_path(buf, cap, "tests/golden/x") */
 const char *tu_path(char *buf, size_t cap, const char *rel);
+/* Something a test cannot run without is missing (a model, a data file, a
+ * GPU): under CI=true the test fails naming it; otherwise it is skipped, and
+ * tu_result makes the executable exit 77, ctest's SKIP_RETURN_CODE, so the
+ * skip is reported as one, never as a pass. */
+void tu_missing(const char *what, const char *path, const char *hint);
+/* Skip for what this machine lacks (a GPU, an instruction set): counted as
+ * tu_missing's skips, but not a failure under CI=true. */
+void tu_skip(const char *why);
+/* main's return: cmocka's failure count, else 77 when a test was skipped
+ * by tu_missing, else 0. */
+int tu_result(int failed);
+/* The kernel paths a model can be forced onto (pare_kernel_impl: ref, blas,
+ * avx2, avx512), those this CPU runs; the others are printed as not run. */
+int tu_kernel_paths(pare_kernel_impl out[4]);
 /* Folder of an installed model by short name (minilm-l6, ...), from
- * $PARE_MODELS_DIR or <source>/.cache/models. Fails the test if missing,
- * with a hint to run `make models`. */
+ * $PARE_MODELS_DIR or <source>/.cache/models. Missing: tu_missing, with a
+ * hint to run `make models`. */
 const char *tu_model_dir(char *buf, size_t cap, const char *name);
 /* Path of a shared data file: $PARE_DATA_DIR/rel, default
- * <source>/../shared/data/rel. Fails the test if missing. */
+ * <source>/../shared/data/rel. Missing: tu_missing. */
 const char *tu_data_path(char *buf, size_t cap, const char *rel);
 /* The tweets of the SemEval E-c train file, by 1-based data line (header
  * excluded). Returns a malloc'd array of n malloc'd strings. */
@@ -44,7 +58,8 @@ uint64_t tu_fnv1a64_ids(const int32_t *ids, int32_t n);
 char *tu_next_line(char **cur);
 /* Space-separated ids; returns how many (at most cap). */
 int tu_parse_ids(const char *s, int32_t *ids, int cap);
-/* Golden-file escapes (\\, \uXXXX, \UXXXXXXXX) to UTF-8; returns the length. */
+/* Golden-file escapes (\\, \uXXXX, \UXXXXXXXX, \xHH a raw byte) to UTF-8;
+ * returns the length. */
 size_t tu_unescape(const char *s, char *out);
 
 #endif

@@ -152,6 +152,12 @@ typedef void (*pare_pool_fn)(void *ctx, int ith, int nth);
 pare_pool *pare_pool_create(int n_threads, pare_err *err);
 void pare_pool_free(pare_pool *p);
 int pare_pool_size(const pare_pool *p);
+/* The highest instruction set the kernels run on this pool may use, set
+ * once by whoever owns the pool (a model from its --kernel choice, a test
+ * running every variant): 0 is no cap (what the CPU has); the values are
+ * the kernels' (pare_pool_cap_kernels in pare/kernels.h sets it). */
+void pare_pool_set_isa_cap(pare_pool *p, int cap);
+int pare_pool_isa_cap(const pare_pool *p);
 /* Run fn on every thread (the caller is thread 0) and wait for all. A NULL
  * pool runs fn(ctx, 0, 1). Not re-entrant. */
 void pare_pool_run(pare_pool *p, pare_pool_fn fn, void *ctx);

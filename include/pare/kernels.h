@@ -27,6 +27,12 @@ const char *pare_kernel_impl_name(pare_kernel_impl k);
 bool pare_kernel_impl_parse(const char *s, pare_kernel_impl *out);
 /* Resolve AUTO (and any impl the CPU lacks) to what this CPU can run. */
 pare_kernel_impl pare_kernel_resolve(pare_kernel_impl want);
+/* Cap every kernel run on pool (row ops, attention, the quantized, packed,
+ * sparse and int8 products) at what impl names: REF plain C, AVX2, AVX512;
+ * AUTO and BLAS no cap. A model does this with its kernel parameter, so
+ * --kernel avx2 runs the whole model on the AVX2 kernels even where
+ * AVX-512 exists (tests run each path so). */
+void pare_pool_cap_kernels(pare_pool *pool, pare_kernel_impl impl);
 
 typedef enum pare_act {
     PARE_ACT_NONE = 0,

@@ -73,17 +73,20 @@ typedef struct pare_qpacked {
     int64_t n_groups;      /* n / pare_qpack_group_rows(type) */
     const uint8_t *groups; /* n_groups * k/32 blocks of pare_qpack_block_bytes(type) */
     const uint8_t *tail;   /* rows 8*n_groups .. n-1 in the original layout (borrowed), or NULL */
+    bool vnni;             /* the AVX-512 VNNI layout (16-row groups), else AVX2's */
 } pare_qpacked;
 
-/* True if this type can be packed on this CPU. */
-bool pare_qpack_supports(pare_qtype type);
-/* Rows per packed group: 16 for Q8_0, 8 for the 4-bit types. */
-int64_t pare_qpack_group_rows(pare_qtype type);
+/* The layout follows what the pool's kernels may use (pare_pool_cap_kernels
+ * in pare/kernels.h; NULL: this CPU): VNNI's where it can run, else AVX2's.
+ * True if this type can be packed for pool. */
+bool pare_qpack_supports(pare_qtype type, const pare_pool *pool);
+/* Rows per packed group: 16 for Q8_0 and VNNI's Q4_0, 8 for AVX2's 4-bit. */
+int64_t pare_qpack_group_rows(pare_qtype type, const pare_pool *pool);
 /* Bytes the packed groups of an [n, k] weight take (0 if unsupported). */
-size_t pare_qpack_bytes(pare_qtype type, int64_t n, int64_t k);
+size_t pare_qpack_bytes(pare_qtype type, int64_t n, int64_t k, const pare_pool *pool);
 /* Pack w (n rows of type, as pare_qmatmul takes them) into dst (at least
  * pare_qpack_bytes; 32-aligned is best); *out borrows dst and w. */
-pare_status pare_qpack(pare_qtype type, const void *w, int64_t n, int64_t k, void *dst,
+pare_status pare_qpack(pare_qtype type, const void *w, int64_t n, int64_t k, const pare_pool *pool, void *dst,
                        pare_qpacked *out, pare_err *err);
 /* pare_qmatmul on packed weights (same results up to f32 summation order). */
 pare_status pare_qmatmul_packed(pare_pool *pool, const pare_qpacked *p, const float *x, int64_t m,

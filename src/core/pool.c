@@ -28,6 +28,7 @@ struct pare_pool {
     atomic_bool stop;
     pare_pool_fn fn;
     void *ctx;
+    int isa_cap;          /* see pare_pool_set_isa_cap; 0: none */
 };
 
 typedef struct {
@@ -124,6 +125,12 @@ void pare_pool_free(pare_pool *p) {
 }
 
 int pare_pool_size(const pare_pool *p) { return p ? p->n : 1; }
+
+void pare_pool_set_isa_cap(pare_pool *p, int cap) {
+    if (p) p->isa_cap = cap;
+}
+
+int pare_pool_isa_cap(const pare_pool *p) { return p ? p->isa_cap : 0; }
 
 void pare_pool_run(pare_pool *p, pare_pool_fn fn, void *ctx) {
     if (!p || p->n == 1) {

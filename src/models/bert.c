@@ -302,11 +302,10 @@ pare_status pare_bert_load(const char *dir, const pare_bert_params *params, pare
         m->scratch = pare_arena_create(16u << 20);
         if (!m->weights || !m->scratch) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
     }
+    /* the pool first: its kernel cap (--kernel) also decides how weights are packed */
+    if (!s && !(m->pool = pare_pool_create(m->params.n_threads, err))) s = err ? err->code : PARE_ERR_INTERNAL;
+    if (!s) pare_pool_cap_kernels(m->pool, m->params.kernel);
     if (!s) s = load_all(m, dir, err);
-    if (!s) {
-        m->pool = pare_pool_create(m->params.n_threads, err);
-        if (!m->pool) s = err ? err->code : PARE_ERR_INTERNAL;
-    }
     if (!s) {
         /* The tokenizer is optional: a folder may carry weights alone. */
         snprintf(path, sizeof path, "%s/tokenizer.json", dir);

@@ -180,6 +180,9 @@ pare_status pare_llama_load(const char *dir, const pare_llama_params *params, pa
     m->scratch = pare_arena_create(4u << 20);
     pare_status s = PARE_OK;
     if (!m->weights || !m->scratch) s = pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    /* the pool first: its kernel cap (--kernel) also decides how weights are packed */
+    if (!s && !(m->pool = pare_pool_create(m->params.n_threads, err))) s = err ? err->code : PARE_ERR_INTERNAL;
+    if (!s) pare_pool_cap_kernels(m->pool, m->params.kernel);
     if (!s && pare_is_gguf_file(dir)) {
         s = pare_gguf_open(dir, &m->gguf, err);
         if (!s) s = llama_gguf_load(m, err);
@@ -188,10 +191,6 @@ pare_status pare_llama_load(const char *dir, const pare_llama_params *params, pa
         snprintf(path, sizeof path, "%s/config.json", dir);
         s = pare_llama_config_load(path, &m->cfg, err);
         if (!s) s = load_all(m, dir, err);
-    }
-    if (!s) {
-        m->pool = pare_pool_create(m->params.n_threads, err);
-        if (!m->pool) s = err ? err->code : PARE_ERR_INTERNAL;
     }
     if (s) {
         pare_llama_free(m);

@@ -186,8 +186,8 @@ static pare_status load_weight(pare_llama *m, int64_t il, const gpart *parts, in
         w->qtype = qt;
         /* repacked 8 (Q8_0: 16) rows at a time for the decode kernel: the
          * original rows are then read only for a ragged tail */
-        const bool pack = pare_qpack_supports(qt) && !m->params.no_repack && !(m->w8a8 && il >= 0);
-        const bool tail = n_out % pare_qpack_group_rows(qt) != 0;
+        const bool pack = pare_qpack_supports(qt, m->pool) && !m->params.no_repack && !(m->w8a8 && il >= 0);
+        const bool tail = n_out % pare_qpack_group_rows(qt, m->pool) != 0;
         if (n_parts == 1) {
             w->raw = t[0]->data;
             if (!pack || tail) m->mapped_bytes += t[0]->nbytes;
@@ -211,8 +211,8 @@ static pare_status load_weight(pare_llama *m, int64_t il, const gpart *parts, in
                 return s;
         }
         if (pack) {
-            void *pk = pare_arena_alloc(m->weights, pare_qpack_bytes(qt, n_out, n_in), 64);
-            s = pk ? pare_qpack(qt, w->raw, n_out, n_in, pk, &w->packed, err)
+            void *pk = pare_arena_alloc(m->weights, pare_qpack_bytes(qt, n_out, n_in, m->pool), 64);
+            s = pk ? pare_qpack(qt, w->raw, n_out, n_in, m->pool, pk, &w->packed, err)
                    : pare_err_set(err, PARE_ERR_OOM, "out of memory repacking layer %lld", (long long)il);
             if (n_parts > 1 && !tail) {
                 free((void *)w->raw);

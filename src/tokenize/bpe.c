@@ -559,6 +559,8 @@ static pare_status bpe_piece(const pare_bpe *t, const char *s, size_t n, ids_buf
     return merge_run(t, o, k, err);
 }
 
+static pare_status split_span_valid(const pare_bpe *t, const char *s, size_t n, ids_buf *o, pare_err *err);
+
 /* Split s by regex level (matches and the gaps between them are pieces)
  * and recurse; past the last regex, run BPE. */
 static pare_status split(const pare_bpe *t, int level, const char *s, size_t n, ids_buf *o, pare_err *err) {
@@ -582,8 +584,56 @@ static pare_status split(const pare_bpe *t, int level, const char *s, size_t n, 
     return split(t, level + 1, s + gap, n - gap, o, err);
 }
 
-/* A span between special tokens: NFC first when the tokenizer says so. */
+/* Invalid UTF-8: each byte that does not start a valid sequence becomes
+ * U+FFFD, as llama.cpp's unicode_cpts_from_utf8 does before its
+ * pre-tokenizer (tokenizers refuses such text). NULL when s is valid
+ * (nothing to copy), else a malloc'd copy in *out (length *out_n). */
+static pare_status fix_utf8(const char *s, size_t n, char **out, size_t *out_n, pare_err *err) {
+    *out = NULL;
+    size_t i = 0;
+    utf8proc_int32_t cp;
+    while (i < n) {
+        const utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0) break;
+        i += (size_t)k;
+    }
+    if (i == n) return PARE_OK;
+    char *d = malloc(3 * n + 1);
+    if (!d) return pare_err_set(err, PARE_ERR_OOM, "out of memory");
+    memcpy(d, s, i);
+    size_t m = i;
+    while (i < n) {
+        const utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k > 0) {
+            memcpy(d + m, s + i, (size_t)k);
+            m += (size_t)k, i += (size_t)k;
+        } else {
+            memcpy(d + m, "\xef\xbf\xbd", 3); /* U+FFFD for this byte, then on from the next */
+            m += 3, i++;
+        }
+    }
+    *out = d;
+    *out_n = m;
+    return PARE_OK;
+}
+
+/* A span between special tokens: invalid UTF-8 replaced, then NFC when the
+ * tokenizer says so. */
 static pare_status split_span(const pare_bpe *t, const char *s, size_t n, ids_buf *o, pare_err *err) {
+    char *fixed;
+    size_t fixed_n;
+    pare_status fs = fix_utf8(s, n, &fixed, &fixed_n, err);
+    if (fs) return fs;
+    if (fixed) {
+        s = fixed;
+        n = fixed_n;
+    }
+    pare_status st = split_span_valid(t, s, n, o, err);
+    free(fixed);
+    return st;
+}
+
+static pare_status split_span_valid(const pare_bpe *t, const char *s, size_t n, ids_buf *o, pare_err *err) {
     utf8proc_uint8_t *nfc = NULL;
     if (t->nfc && n > 0 &&
         utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE) >= 0) {

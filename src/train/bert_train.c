@@ -343,7 +343,7 @@ pare_status pare_bert_trainer_create(const char *dir, const pare_trainer_opts *o
     if (!s) s = alloc_acts(t, err);
     if (!s && !(t->pool = pare_pool_create(0, err))) s = err ? err->code : PARE_ERR_INTERNAL;
     if (!s) {
-        t->avx512 = pare_rowops_isa() >= PARE_ISA_AVX512 && pare_train_attn_ok(c->hidden_size, c->n_heads, c->n_heads);
+        t->avx512 = pare_pool_isa(t->pool) >= PARE_ISA_AVX512 && pare_train_attn_ok(c->hidden_size, c->n_heads, c->n_heads);
         t->attn_per_thread = t->avx512 ? pare_train_attn_scratch(c->hidden_size, c->n_heads, o->max_len)
                                        : (c->hidden_size / c->n_heads + 1) * o->max_len;
     }
@@ -558,7 +558,7 @@ static void rows_worker(void *ctx, int ith, int nth) {
  * element-wise over the pool. */
 static void gelu_pool(const pare_bert_trainer *t, float *out, const float *x, const float *dy, int64_t n) {
     rows_job j = {.op = dy ? OP_GELU_BWD : OP_GELU_FWD, .n = n, .y = out, .xc = x, .dy = dy,
-                  .avx512 = pare_rowops_isa() >= PARE_ISA_AVX512};
+                  .avx512 = pare_pool_isa(t->pool) >= PARE_ISA_AVX512};
     pare_pool_run(t->pool, rows_worker, &j);
 }
 

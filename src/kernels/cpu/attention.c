@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 void pare_attention_f32(const pare_attn_args *a, pare_pool *pool) {
-    switch (pare_rowops_isa()) {
+    switch (pare_pool_isa(pool)) {
     case PARE_ISA_AVX512: pare_attention_avx512(a, pool); break;
     case PARE_ISA_AVX2: pare_attention_avx2(a, pool); break;
     default: pare_attention_generic(a, pool); break;

@@ -46,18 +46,18 @@ static pare_pool *pool_if_big(pare_pool *pool, int64_t rows, int64_t dim) {
 
 void pare_rmsnorm_f32(const float *x, const float *w, float *y, int64_t rows, int64_t dim, float eps,
                       pare_pool *pool) {
-    rows_job j = {.x = x, .w = w, .y = y, .rows = rows, .dim = dim, .eps = eps, .isa = pare_rowops_isa()};
+    rows_job j = {.x = x, .w = w, .y = y, .rows = rows, .dim = dim, .eps = eps, .isa = pare_pool_isa(pool)};
     pare_pool_run(pool_if_big(pool, rows, dim), rmsnorm_worker, &j);
 }
 
 void pare_swiglu_f32(const float *gate, const float *up, int64_t ld, float *out, int64_t rows, int64_t n,
                      pare_pool *pool) {
-    rows_job j = {.x = gate, .up = up, .y = out, .rows = rows, .dim = n, .ld = ld, .isa = pare_rowops_isa()};
+    rows_job j = {.x = gate, .up = up, .y = out, .rows = rows, .dim = n, .ld = ld, .isa = pare_pool_isa(pool)};
     pare_pool_run(pool_if_big(pool, rows, n), swiglu_worker, &j);
 }
 
 void pare_attention_kv_f32(const pare_attn_kv_args *a, pare_pool *pool) {
-    switch (pare_rowops_isa()) {
+    switch (pare_pool_isa(pool)) {
     case PARE_ISA_AVX512: pare_attention_kv_avx512(a, pool); break;
     case PARE_ISA_AVX2: pare_attention_kv_avx2(a, pool); break;
     default: pare_attention_kv_generic(a, pool); break;

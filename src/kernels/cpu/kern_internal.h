@@ -47,5 +47,12 @@ PARE_DECODER_DECL(avx512)
 /* Which ISA the row kernels use on this CPU (libgcc's cached cpuid). */
 typedef enum { PARE_ISA_GENERIC, PARE_ISA_AVX2, PARE_ISA_AVX512 } pare_isa;
 pare_isa pare_rowops_isa(void);
+/* The ISA kernels run at on pool: the CPU's, lowered to the pool's cap
+ * (pare_pool_cap_kernels); a NULL pool: the CPU's. Read it before a small
+ * input drops the pool. */
+pare_isa pare_pool_isa(const pare_pool *pool);
+/* Whether this CPU has AVX-512 VNNI (with BW and VL): the Q8_0 and 16-row
+ * Q4_0 packed layouts and the VNNI int8 GEMM. */
+bool pare_cpu_vnni(void);
 
 #endif

@@ -146,7 +146,7 @@ void pare_linear_forward(const pare_linear *l, const float *x, int64_t m, float 
                         0.0f, y + r0 * l->n_out, (int)l->n_out);
         }
         if (!l->bias && act == PARE_ACT_NONE) return;
-        epi_job j = {l, y, m, act, pare_rowops_isa()};
+        epi_job j = {l, y, m, act, pare_pool_isa(pool)};
         pare_pool_run((double)m * (double)l->n_out >= 32768.0 ? pool : NULL, epi_worker, &j);
         return;
     }

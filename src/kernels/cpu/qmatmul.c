@@ -121,7 +121,7 @@ static pare_status check_args(const char *who, pare_qtype type, const void *w, i
 
 pare_status pare_qmatmul(pare_pool *pool, pare_qtype type, const void *w, int64_t n, int64_t k,
                          const float *x, int64_t m, float *y, const float *bias, pare_err *err) {
-    return pare_qmatmul_isa(pare_rowops_isa(), pool, type, w, n, k, x, m, y, bias, err);
+    return pare_qmatmul_isa(pare_pool_isa(pool), pool, type, w, n, k, x, m, y, bias, err);
 }
 
 pare_status pare_qmatmul_isa(pare_isa isa, pare_pool *pool, pare_qtype type, const void *w,

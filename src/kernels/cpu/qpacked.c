@@ -24,16 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* AVX-512 VNNI: Q8_0 packs only there, Q4_0 packs into its 16-row layout */
-static bool vnni(void) {
-    /* libgcc's cached cpuid (cpuid itself traps to the hypervisor in a VM) */
-    return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512vnni");
-}
+/* AVX-512 VNNI where the pool may use it: Q8_0 packs only there, Q4_0
+ * packs into its 16-row layout; a pool capped at AVX2 gets the 8-row AVX2
+ * layouts (so those kernels run, and are tested, on VNNI machines too). */
+static bool vnni(const pare_pool *pool) { return pare_cpu_vnni() && pare_pool_isa(pool) >= PARE_ISA_AVX512; }
 
-static size_t block_bytes(pare_qtype t) {
+static size_t block_bytes_of(pare_qtype t, bool wide) {
     switch (t) {
-    case PARE_Q_Q4_0: return vnni() ? 256 + 32 : 16 + 128;
+    case PARE_Q_Q4_0: return wide ? 256 + 32 : 16 + 128;
     case PARE_Q_Q4_1: return 32 + 128;
     case PARE_Q_Q8_0: return 512 + 32;
     default: return 0;
@@ -43,18 +41,18 @@ static size_t block_bytes(pare_qtype t) {
 /* bytes of one block of one row in ggml's layout */
 static size_t src_block_bytes(pare_qtype t) { return (size_t)pare_qtype_get((uint32_t)t)->type_size; }
 
-int64_t pare_qpack_group_rows(pare_qtype type) {
-    return type == PARE_Q_Q8_0 || (type == PARE_Q_Q4_0 && vnni()) ? 16 : 8;
+static int64_t group_rows_of(pare_qtype type, bool wide) { return type == PARE_Q_Q8_0 || (type == PARE_Q_Q4_0 && wide) ? 16 : 8; }
+
+int64_t pare_qpack_group_rows(pare_qtype type, const pare_pool *pool) { return group_rows_of(type, vnni(pool)); }
+
+bool pare_qpack_supports(pare_qtype type, const pare_pool *pool) {
+    if (!block_bytes_of(type, false) || pare_pool_isa(pool) < PARE_ISA_AVX2) return false;
+    return type != PARE_Q_Q8_0 || vnni(pool);
 }
 
-bool pare_qpack_supports(pare_qtype type) {
-    if (!block_bytes(type) || pare_rowops_isa() < PARE_ISA_AVX2) return false;
-    return type != PARE_Q_Q8_0 || vnni();
-}
-
-size_t pare_qpack_bytes(pare_qtype type, int64_t n, int64_t k) {
-    if (!pare_qpack_supports(type) || n < 0 || k <= 0 || k % 32) return 0;
-    return (size_t)(n / pare_qpack_group_rows(type)) * (size_t)(k / 32) * block_bytes(type);
+size_t pare_qpack_bytes(pare_qtype type, int64_t n, int64_t k, const pare_pool *pool) {
+    if (!pare_qpack_supports(type, pool) || n < 0 || k <= 0 || k % 32) return 0;
+    return (size_t)(n / pare_qpack_group_rows(type, pool)) * (size_t)(k / 32) * block_bytes_of(type, vnni(pool));
 }
 
 static void pack_q8_0(const uint8_t *src, int64_t ng, int64_t nb, size_t row_bytes, uint8_t *dst) {
@@ -92,16 +90,17 @@ static void pack_q4_0_vnni(const uint8_t *src, int64_t ng, int64_t nb, size_t ro
         }
 }
 
-pare_status pare_qpack(pare_qtype type, const void *w, int64_t n, int64_t k, void *dst,
+pare_status pare_qpack(pare_qtype type, const void *w, int64_t n, int64_t k, const pare_pool *pool, void *dst,
                        pare_qpacked *out, pare_err *err) {
-    if (!pare_qpack_supports(type))
+    if (!pare_qpack_supports(type, pool))
         return pare_err_set(err, PARE_ERR_UNSUPPORTED, "pare_qpack: type %u cannot be packed here", (unsigned)type);
     if (n <= 0 || k <= 0 || k % 32 || !w)
         return pare_err_set(err, PARE_ERR_INVALID, "pare_qpack: bad shape [%lld, %lld]", (long long)n, (long long)k);
     static const int rows_of[4][4] = {{0, 1, 4, 5}, {0, 1, 4, 5}, {2, 3, 6, 7}, {2, 3, 6, 7}};
-    const size_t bb = block_bytes(type), src_bb = src_block_bytes(type), row_bytes = (size_t)(k / 32) * src_bb;
+    const bool wide_layout = vnni(pool);
+    const size_t bb = block_bytes_of(type, wide_layout), src_bb = src_block_bytes(type), row_bytes = (size_t)(k / 32) * src_bb;
     const size_t qoff = type == PARE_Q_Q4_0 ? 2 : 4; /* codes after d (and m) in a ggml block */
-    const int64_t G = pare_qpack_group_rows(type), nb = k / 32, ng = n / G;
+    const int64_t G = group_rows_of(type, wide_layout), nb = k / 32, ng = n / G;
     const uint8_t *src = w;
     uint8_t *d = dst;
     const bool wide = G == 16;
@@ -121,7 +120,7 @@ pare_status pare_qpack(pare_qtype type, const void *w, int64_t n, int64_t k, voi
                 for (int j = 0; j < 4; j++)          /* four rows of the part */
                     memcpy(q + part * 32 + j * 8, blk[rows_of[part][j]] + qoff + (part & 1) * 8, 8);
         }
-    *out = (pare_qpacked){.type = type, .n = n, .k = k, .n_groups = ng, .groups = dst,
+    *out = (pare_qpacked){.type = type, .n = n, .k = k, .n_groups = ng, .groups = dst, .vnni = G == 16,
                           .tail = n > ng * G ? src + (size_t)(ng * G) * row_bytes : NULL};
     return PARE_OK;
 }
@@ -139,9 +138,9 @@ typedef struct {
 static void qp_worker(void *ctx, int ith, int nth) {
     const qp_job *j = ctx;
     const pare_qpacked *p = j->p;
-    const int64_t G = pare_qpack_group_rows(p->type);
+    const int64_t G = group_rows_of(p->type, p->vnni);
     const int64_t n = p->n, k = p->k, tail = n - p->n_groups * G;
-    const size_t gbytes = (size_t)(k / 32) * block_bytes(p->type);
+    const size_t gbytes = (size_t)(k / 32) * block_bytes_of(p->type, p->vnni);
     const size_t row_bytes = (size_t)(k / 32) * src_block_bytes(p->type);
     /* units: the groups, then the tail rows one by one */
     int64_t u0, u1;
@@ -167,11 +166,14 @@ static void qp_worker(void *ctx, int ith, int nth) {
 
 pare_status pare_qmatmul_packed(pare_pool *pool, const pare_qpacked *p, const float *x, int64_t m,
                                 float *y, const float *bias, pare_err *err) {
-    if (!p || !block_bytes(p->type) || !p->groups || m < 0 || (m > 0 && (!x || !y)))
+    if (!p || !block_bytes_of(p->type, p->vnni) || !p->groups || m < 0 || (m > 0 && (!x || !y)))
         return pare_err_set(err, PARE_ERR_INVALID, "pare_qmatmul_packed: bad arguments");
+    if (pare_pool_isa(pool) < (p->vnni ? PARE_ISA_AVX512 : PARE_ISA_AVX2))
+        return pare_err_set(err, PARE_ERR_INVALID, "pare_qmatmul_packed: weights packed for %s, the pool may not run it",
+                            p->vnni ? "AVX-512 VNNI" : "AVX2");
     if (m == 0) return PARE_OK;
     qp_job j = {.p = p,
-                .fn = pare_qpack_group_rows(p->type) == 16 ? pare_qpacked_get_vnni(p->type) : pare_qpacked_get_avx2(p->type),
+                .fn = group_rows_of(p->type, p->vnni) == 16 ? pare_qpacked_get_vnni(p->type) : pare_qpacked_get_avx2(p->type),
                 .tail_fn = pare_qdot_get_avx2(p->type), .m = m, .y = y, .bias = bias};
     void *mem;
     pare_qx *qx;

@@ -15,6 +15,31 @@ pare_isa pare_rowops_isa(void) {
     return PARE_ISA_GENERIC;
 }
 
+pare_isa pare_pool_isa(const pare_pool *pool) {
+    const pare_isa cpu = pare_rowops_isa();
+    const int cap = pare_pool_isa_cap(pool); /* a pare_isa + 1 */
+    return cap > 0 && (pare_isa)(cap - 1) < cpu ? (pare_isa)(cap - 1) : cpu;
+}
+
+void pare_pool_cap_kernels(pare_pool *pool, pare_kernel_impl impl) {
+    switch (impl) {
+    case PARE_KERNEL_REF: pare_pool_set_isa_cap(pool, PARE_ISA_GENERIC + 1); break;
+    case PARE_KERNEL_AVX2: pare_pool_set_isa_cap(pool, PARE_ISA_AVX2 + 1); break;
+    case PARE_KERNEL_AVX512: pare_pool_set_isa_cap(pool, PARE_ISA_AVX512 + 1); break;
+    default: pare_pool_set_isa_cap(pool, 0); break;
+    }
+}
+
+bool pare_cpu_vnni(void) {
+#if defined(__x86_64__)
+    /* libgcc's cached cpuid (cpuid itself traps to the hypervisor in a VM) */
+    return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512vnni");
+#else
+    return false;
+#endif
+}
+
 /* ---- references */
 
 static float act_ref_one(float v, pare_act act) {
@@ -106,7 +131,7 @@ static void ln_worker(void *ctx, int ith, int nth) {
 void pare_add_layernorm_f32(const float *x, const float *res, const float *gamma,
                             const float *beta, float *y, int64_t rows, int64_t dim, float eps,
                             pare_pool *pool) {
-    ln_job j = {x, res, gamma, beta, y, rows, dim, eps, pare_rowops_isa()};
+    ln_job j = {x, res, gamma, beta, y, rows, dim, eps, pare_pool_isa(pool)};
     /* Waking the pool costs a few microseconds: only worth it for big inputs. */
     if (rows < 2 || rows * dim < 32768) pool = NULL;
     pare_pool_run(pool, ln_worker, &j);

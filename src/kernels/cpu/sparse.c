@@ -91,7 +91,7 @@ static void run_rows(void *ctx, int ith, int nth) {
     int64_t lo, hi;
     pare_split_range(j->s->n, ith, nth, &lo, &hi);
     if (j->vbmi2) pare_sparse_rows_vbmi2(j, lo, hi);
-    else if (pare_rowops_isa() >= PARE_ISA_AVX2) pare_sparse_rows_avx2(j, lo, hi);
+    else if (j->avx2) pare_sparse_rows_avx2(j, lo, hi);
     else rows_generic(j, lo, hi);
 }
 
@@ -99,7 +99,9 @@ pare_status pare_sparse_matmul(pare_pool *pool, const pare_sparse *s, const floa
                                const float *bias, pare_err *err) {
     if (!s || !x || !y || m <= 0) return pare_err_set(err, PARE_ERR_INVALID, "pare_sparse_matmul: empty or NULL argument");
     static_assert(sizeof(sparse_job) < 20000, "the job (with its tables) lives on the stack");
-    sparse_job j = {.s = s, .x = x, .m = m, .y = y, .bias = bias, .vbmi2 = s->vbmi2};
+    const pare_isa isa = pare_pool_isa(pool);
+    sparse_job j = {.s = s, .x = x, .m = m, .y = y, .bias = bias, .vbmi2 = s->vbmi2 && isa >= PARE_ISA_AVX512,
+                    .avx2 = isa >= PARE_ISA_AVX2};
     /* expansion tables for the AVX2 kernel: for bitmap byte b, lane l takes
      * packed value popcount(b & ((1 << l) - 1)) when bit l is set */
     for (int b = 0; b < 256; b++)

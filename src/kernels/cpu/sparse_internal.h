@@ -11,6 +11,7 @@ typedef struct sparse_job {
     float *y;
     const float *bias;
     bool vbmi2;           /* AVX-512 VBMI2 kernel (vpexpandw) */
+    bool avx2;            /* else the AVX2 kernel (else plain C) */
     int32_t idx[256][8];  /* lane -> packed value index, per bitmap byte */
     int32_t lane[256][8]; /* -1 where the bit is set */
 } sparse_job;

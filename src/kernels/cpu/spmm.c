@@ -121,7 +121,7 @@ void pare_spmm_matmul(pare_pool *pool, const pare_spmm *s, const float *x, int64
     float *base = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     const int64_t kp = s->nkb * PARE_SPMM_KB;
     spmm_job j = {.t = {.s = s, .xt = base, .yt = base + kp * PARE_SPMM_TM}, .bias = bias, .act = act,
-                  .avx512 = !s->generic && pare_rowops_isa() >= PARE_ISA_AVX512};
+                  .avx512 = !s->generic && pare_pool_isa(pool) >= PARE_ISA_AVX512};
     for (int64_t i0 = 0; i0 < m; i0 += PARE_SPMM_TM) {
         j.mt = m - i0 < PARE_SPMM_TM ? m - i0 : PARE_SPMM_TM;
         j.t.tp = (j.mt + 15) / 16 * 16;
