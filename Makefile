@@ -4,13 +4,14 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?= -DPARE_WERROR=ON
 
-.PHONY: deps all build cuda test test-release test-asan asan models demo bench references fuzz fuzz-build clean help
+.PHONY: deps all build cuda test test-release test-asan asan asan-build test-long mutate models demo bench references llamacpp-golden fuzz fuzz-build clean help
 
 all: build
 
 help:
 	@echo "make demo        build, install the models, run pare end to end"
 	@echo "make test        release and ASan+UBSan test suites (installs models first)"
+	@echo "make test-long   nightly: both suites at full size (ASan too) and tools/mutate.sh"
 	@echo "make models      install the real models into .cache/models"
 	@echo "make cuda        build with the CUDA backend into build-cuda (needs nvcc, cuBLAS)"
 	@echo "make bench       pare beside PyTorch, ONNX Runtime and llama.cpp (pip torch, onnxruntime, gguf)"
@@ -39,11 +40,24 @@ test-release: build models
 	if command -v nvcc > /dev/null; then $(MAKE) cuda && { build-cuda/test_bert_train_cuda; rc=$$?; \
 		if [ $$rc = 77 ]; then echo "test_bert_train_cuda: SKIPPED (no GPU here), not passed"; else exit $$rc; fi; }; fi
 
-asan test-asan: deps models
+asan-build: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARE_SANITIZE=ON $(CMAKE_FLAGS) > /dev/null
 	cmake --build build-asan -j $(JOBS)
+
+# the sanitizer run: every path at reduced but representative sizes (PARE_TEST_QUICK)
+asan test-asan: asan-build models
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		PARE_TEST_QUICK=1 ctest --output-on-failure -j $(JOBS)
+
+# nightly-style: the release suite, the sanitizer suite at full size, and the
+# planted bugs of tools/mutants.txt, every one of which must be caught
+test-long: test-release asan-build
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure -j $(JOBS) --timeout 3600
+	./tools/mutate.sh
+
+mutate: build models
+	./tools/mutate.sh
 
 demo: build models
 	./tools/demo.sh
@@ -54,6 +68,11 @@ bench: build models
 	if [ "$${BENCH_SPARSE:-1}" != 0 ]; then ./bench/sparse.sh; fi
 	if [ "$${BENCH_TRAIN:-1}" != 0 ]; then ./bench/train.sh; fi
 	if [ "$${BENCH_GPU:-1}" != 0 ] && nvidia-smi -L > /dev/null 2>&1 && [ -x build-cuda/pare ]; then ./bench/train_gpu.sh; fi
+
+# llama.cpp's own goldens (tests/golden/*llamacpp*): builds llama.cpp from
+# fetched source outside the repository (tools/build-llama-cpp.sh)
+llamacpp-golden: models
+	./tools/make_llamacpp_golden.sh
 
 references: build models
 	python3 tools/make_references.py

@@ -1,17 +1,12 @@
 #!/usr/bin/env bash
 # A careless user: -o equal to the input, -o through a symlink (as `make
 # models` installs them), an existing output, and SIGKILL at random points
-# of quantize, prune, finetune and experiment runs (20 trials each; 5 under
+# of quantize (GGUF), prune (a model folder), finetune and experiment runs (20 trials each; 5 under
 # PARE_TEST_QUICK, the sanitizer run). After each: every input keeps its
 # sha256, every output is complete (the bytes of an uninterrupted run) or
 # absent, and a killed finetune or experiment resumes to the same result.
 . "$(dirname "$0")/lib/cli.sh"
-smol=$(model_dir smollm2)/SmolLM2-135M-Instruct.Q4_1.gguf
-minilm=$(model_dir minilm-l6)
-data=$(data_path semeval2018-ec/2018-E-c-En-train.txt)
-require "$smol" "the SmolLM2 GGUF"
-require "$minilm" "MiniLM-L6"
-require "$data" "the SemEval data"
+use_real_inputs
 trials=20
 [ -n "${PARE_TEST_QUICK:-}" ] && trials=5
 sha() { sha256sum "$1" 2> /dev/null | cut -d' ' -f1; }
@@ -39,6 +34,7 @@ check_inputs() { # NAME
 M=$TMP/models/model.gguf
 expect_error "-o the input" "exists; add --force" "$PARE" quantize "$M" --type q8_0 -o "$M"
 expect_error "-o the input (prune)" "exists; add --force" "$PARE" prune "$M" --sparsity 0.5 -o "$TMP/wheel/model.gguf"
+expect_error "-o the input folder (prune)" "exists; add --force" "$PARE" prune "$TMP/tiny" --sparsity 0.5 -o "$TMP/tiny"
 expect_error "-o the input folder" "exists; add --force" "$PARE" quantize "$TMP/tiny" -o "$TMP/tiny"
 expect_error "-o the input folder (finetune)" "exists; add --force" "$PARE" finetune "$TMP/tiny" --data "$TMP/data.tsv" -o "$TMP/tiny"
 check_inputs "careless -o"
@@ -54,10 +50,11 @@ ref() {
     printf -v "$var" %d $((($(date +%s%N) - t0) * 12 / 10000000))
 }
 ref q_ms "$PARE" quantize "$M" --type q8_0 -o "$TMP/ref-q.gguf"
-ref p_ms "$PARE" prune "$M" --sparsity 0.5 -o "$TMP/ref-p.gguf"
+ref o_ms "$PARE" quantize "$M" --type q5_0 -o "$TMP/ref-old.gguf"
+ref p_ms "$PARE" prune "$TMP/tiny" --sparsity 0.5 -o "$TMP/ref-p"
 FT=(--data "$TMP/data.tsv" --epochs 2 --batch 8 --checkpoint-every 3 --threads 1)
 ref ft_ms "$PARE" finetune "$TMP/tiny" "${FT[@]}" -o "$TMP/ref-ft"
-q_sha=$(sha "$TMP/ref-q.gguf") p_sha=$(sha "$TMP/ref-p.gguf") ft_sha=$(dsha "$TMP/ref-ft")
+q_sha=$(sha "$TMP/ref-q.gguf") o_sha=$(sha "$TMP/ref-old.gguf") p_sha=$(dsha "$TMP/ref-p") ft_sha=$(dsha "$TMP/ref-ft")
 
 # kill_at SECONDS CMD...: run CMD, SIGKILL it after SECONDS (if still running)
 kill_at() {
@@ -86,16 +83,20 @@ whole_or_absent() { # NAME FILE WANT_SHA [OLD_SHA]
     if [ $what = BROKEN ]; then bad "$1: $2 is neither absent nor whole"; else ok; fi
 }
 
-# ---- quantize and prune: a new output, and --force over an older one
+# ---- quantize (a GGUF: a new output, and --force over an older one) and
+# prune (a model folder)
 for ((i = 0; i < trials; i++)); do
-    rm -f "$TMP/q.gguf" "$TMP/p.gguf"
+    rm -rf "$TMP/q.gguf" "$TMP/p"
     kill_at "$(rnd $q_ms)" "$PARE" quantize "$M" --type q8_0 -o "$TMP/q.gguf"
     whole_or_absent "quantize, trial $i" "$TMP/q.gguf" "$q_sha"
-    cp "$TMP/ref-p.gguf" "$TMP/old.gguf"
+    cp "$TMP/ref-old.gguf" "$TMP/old.gguf"
     kill_at "$(rnd $q_ms)" "$PARE" quantize "$M" --type q8_0 -o "$TMP/old.gguf" --force
-    whole_or_absent "quantize --force, trial $i" "$TMP/old.gguf" "$q_sha" "$p_sha"
-    kill_at "$(rnd $p_ms)" "$PARE" prune "$M" --sparsity 0.5 -o "$TMP/p.gguf"
-    whole_or_absent "prune, trial $i" "$TMP/p.gguf" "$p_sha"
+    whole_or_absent "quantize --force, trial $i" "$TMP/old.gguf" "$q_sha" "$o_sha"
+    kill_at "$(rnd $p_ms)" "$PARE" prune "$TMP/tiny" --sparsity 0.5 -o "$TMP/p"
+    if [ -f "$TMP/p/config.json" ]; then what=whole; [ "$(dsha "$TMP/p")" = "$p_sha" ] || what=BROKEN
+    else what=absent; fi
+    seen["prune (folder) $what"]=$((${seen["prune (folder) $what"]:-0} + 1))
+    [ $what != BROKEN ] && ok || bad "prune, trial $i: a model folder that is not whole"
 done
 check_inputs "quantize and prune"
 

@@ -136,6 +136,16 @@ expect_exit 0 "report" "$PARE" experiment report "$db" --experiment t -o "$TMP/r
 for f in report.md report.html results.csv results.json; do [ -s "$TMP/rep/$f" ] && ok || bad "report: $f missing"; done
 expect_eq "csv rows" "$(tail -n +2 "$TMP/rep/results.csv" | wc -l)" "12"
 expect_match "markdown table" "$(cat "$TMP/rep/report.md")" "\| tiny \| int8 \|"
+# speed-up: the baseline's p50 over the cell's (results.json, full precision)
+sp=$(sqlite3 :memory: "SELECT printf('%.6f %.6f', json_extract(j, '\$.cells[1].speedup'),
+    json_extract(j, '\$.cells[0].latency[0].p50_ms') / json_extract(j, '\$.cells[1].latency[0].p50_ms'))
+    FROM (SELECT CAST(readfile('$TMP/rep/results.json') AS TEXT) AS j)")
+expect_eq "speed-up is baseline / cell" "${sp% *}" "${sp#* }"
+expect_match "speed-up of int8 given" "$sp" "^[0-9]+\.[0-9]{6} "
+# how the speed was measured: the adaptive warm-up, the baseline measured again
+expect_match "warm-up stated" "$(cat "$TMP/rep/report.md")" "Warm-up: until 5 passes in a row agree within 10% \([0-9]+ to [0-9]+ passes\)"
+expect_match "baseline drift stated" "$(cat "$TMP/rep/report.md")" "Baseline tiny/fp32 measured again after the other cells: p50 [0-9.]+ ms, then [0-9.]+ ms"
+expect_eq "one drift row" "$(sqlite3 "$db" 'SELECT count(*) FROM drift WHERE first_p50_ms > 0')" 1
 if grep -v 'xmlns=' "$TMP/rep/report.html" | grep -qE '(src|href)=|https?://'; then bad "report.html loads something"; else ok; fi
 
 chrome=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)

@@ -40,6 +40,9 @@ expect_error "truncated tensor" "short_tensor.gguf: tensor 't'" "$PARE" info "$T
 { hdr 3 $((1 << 62)) 0; tinfo t 32 0 0; pad 139; } > "$TMP/lying_count.gguf"
 expect_error "lying tensor count" "lying_count.gguf: 0 metadata entries and 4611686018427387904 tensors cannot fit" \
     "$PARE" info "$TMP/lying_count.gguf"
+{ hdr 3 1 0; tinfo t 32 0 1; pad 7; pad 160; } > "$TMP/misaligned.gguf"
+expect_error "tensor offset off the alignment" "misaligned.gguf: tensor 't': offset 1 is not a multiple of the alignment 32" \
+    "$PARE" info "$TMP/misaligned.gguf"
 { hdr 3 1 0; tinfo weird 32 99 0; pad 3; pad 128; } > "$TMP/unknown_type.gguf"
 expect_error "unknown type" "unknown_type.gguf: tensor 'weird': ggml type id 99 is unknown" \
     "$PARE" info "$TMP/unknown_type.gguf"

@@ -6,12 +6,7 @@
 # reports, text files with a BOM, CRLF or CR-only lines, one rule for
 # type_vocab_size, non-finite numbers refused as options.
 . "$(dirname "$0")/lib/cli.sh"
-smol=$(model_dir smollm2)/SmolLM2-135M-Instruct.Q4_1.gguf
-minilm=$(model_dir minilm-l6)
-data=$(data_path semeval2018-ec/2018-E-c-En-train.txt)
-require "$smol" "the SmolLM2 GGUF"
-require "$minilm" "MiniLM-L6"
-require "$data" "the SemEval data"
+use_real_inputs
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # ---- outputs: an existing one (the input, through a symlink, or an earlier

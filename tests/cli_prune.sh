@@ -47,7 +47,12 @@ expect_exit 0 "magnitude 2:4" "$PARE" prune "$m" --nm 2:4 -o "$TMP/nm.gguf"
 expect_eq "2:4 sparsity" "$(sparsity "$TMP/nm.gguf")" "0.5000"
 
 if [ -n "${PARE_TEST_QUICK:-}" ]; then
-    expect_exit 0 "tiny wanda" "$PARE" prune "$m" --method wanda --calib "$valid" --calib-seqs 1 --calib-len 32 -o "$TMP/w.gguf"
+    # the sanitizer run: every method on the real model, at reduced calibration
+    small=(--calib "$valid" --calib-seqs 1 --calib-len 64)
+    expect_exit 0 "small wanda" "$PARE" prune "$m" --method wanda "${small[@]}" -o "$TMP/w.gguf"
+    expect_exit 0 "small sparsegpt" "$PARE" prune "$m" --method sparsegpt "${small[@]}" -o "$TMP/s.gguf"
+    expect_eq "small sparsegpt sparsity" "$(sparsity "$TMP/s.gguf")" "0.5000"
+    expect_match "sparse decode runs" "$("$PARE" generate "$TMP/s.gguf" --prompt "The capital of France is" --max-tokens 4 --threads 2 2>&1)" "."
     finish
     exit
 fi

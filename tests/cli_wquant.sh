@@ -54,10 +54,13 @@ expect_error "threshold not llm-int8" "--threshold for --method llm-int8" \
     "$PARE" quantize "$m" --method gptq --threshold 6 --calib "$valid" -o "$TMP/x.gguf"
 
 if [ -n "${PARE_TEST_QUICK:-}" ]; then
-    expect_exit 0 "tiny llm-int8" "$PARE" quantize "$m" --method llm-int8 --calib "$valid" --calib-seqs 1 --calib-len 32 -o "$TMP/l.gguf"
+    # the sanitizer run: every method on the real model, at reduced calibration, and their decode paths
+    small=(--calib "$valid" --calib-seqs 1 --calib-len 64)
+    expect_exit 0 "small llm-int8" "$PARE" quantize "$m" --method llm-int8 "${small[@]}" -o "$TMP/l.gguf"
     expect_match "w8a8 runs" "$("$PARE" generate "$TMP/l.gguf" --prompt "The capital of France is" --max-tokens 4 --threads 2 2>&1)" "."
-    expect_exit 0 "tiny gptq" "$PARE" quantize "$m" --method gptq --calib "$valid" --calib-seqs 1 --calib-len 32 -o "$TMP/g.gguf"
-    expect_exit 0 "tiny awq" "$PARE" quantize "$m" --method awq --calib "$valid" --calib-seqs 1 --calib-len 32 -o "$TMP/a.gguf"
+    # GPTQ ran above on ids (2 x 30 tokens, 4 bits, groups of 128): its decode path
+    expect_match "q4_1 decode runs" "$("$PARE" generate "$TMP/ids.gguf" --prompt "The capital of France is" --max-tokens 4 --threads 2 2>&1)" "."
+    expect_exit 0 "small awq" "$PARE" quantize "$m" --method awq --bits 4 --group 128 "${small[@]}" -o "$TMP/a.gguf"
     finish
     exit
 fi

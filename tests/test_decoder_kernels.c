@@ -2,10 +2,8 @@
  * their plain references, for every ISA instance this CPU runs, ragged
  * shapes, and pools of 1 and 3 threads.
  *
- * Tolerances (relative to the size of the result):
- *   rmsnorm, swiglu  max|diff| <= 2e-6 * (1 + max|ref|)
- *   rope             max|diff| <= 1e-6 * (1 + max|ref|)
- *   attention (kv)   max|diff| <= 1e-5 * (1 + max|ref|) */
+ * Tolerances (relative to the size of the result): max|diff| <= TOL * (1 +
+ * max|ref|), TOL per kernel below the includes. */
 #include "testutil.h"
 #include "kernels/cpu/kern_internal.h"
 
@@ -26,10 +24,17 @@ static double max_abs(const float *a, int64_t n) {
     return m;
 }
 
-static void expect_close(const char *what, const float *got, const float *want, int64_t n, double tol) {
+/* family: the error budget it counts against (tu_err) */
+static void expect_close_in(const char *family, const char *what, const float *got, const float *want, int64_t n, double tol) {
     double d = tu_max_abs_diff(got, want, n), lim = tol * (1 + max_abs(want, n));
-    if (!(d <= lim)) fail_msg("%s: max |diff| %.3g > %.3g", what, d, lim);
+    if (!tu_err(family, d, lim)) fail_msg("%s: max |diff| %.3g > %.3g", what, d, lim);
 }
+/* each about 2-3x the largest error measured over every shape, ISA and
+ * pool (Sapphire Rapids, session 9; tu_err prints the share used) */
+#define RMS_TOL 3e-7     /* measured 0.45 of it */
+#define SWIGLU_TOL 3e-7  /* measured 0.35 */
+#define ROPE_TOL 1.5e-7  /* measured 0.41 */
+#define ATTN_KV_TOL 2e-7 /* measured 0.31 */
 
 typedef struct {
     const char *name;
@@ -66,16 +71,16 @@ static void test_rmsnorm_swiglu(void **state) {
         pare_rmsnorm_ref_f32(x, w, ref, rows, dim, 1e-5f);
         for (int i = 0; i < n_isa; i++) {
             isa[i].rms(x, w, got, 0, rows, dim, 1e-5f);
-            expect_close(isa[i].name, got, ref, rows * dim, 2e-6);
+            expect_close_in("rmsnorm", isa[i].name, got, ref, rows * dim, RMS_TOL);
         }
         pare_rmsnorm_f32(x, w, got, rows, dim, 1e-5f, NULL);
-        expect_close("rmsnorm", got, ref, rows * dim, 2e-6);
+        expect_close_in("rmsnorm", "rmsnorm", got, ref, rows * dim, RMS_TOL);
         /* swiglu: gate and up interleaved in rows of ld */
         pare_swiglu_ref_f32(x, x + 2, ld, ref, rows, dim - 2 > 0 ? dim - 2 : 1);
         int64_t n = dim - 2 > 0 ? dim - 2 : 1;
         for (int i = 0; i < n_isa; i++) {
             isa[i].swiglu(x, x + 2, ld, got, 0, rows, n);
-            expect_close(isa[i].name, got, ref, rows * n, 2e-6);
+            expect_close_in("swiglu", isa[i].name, got, ref, rows * n, SWIGLU_TOL);
         }
         free(x); free(w); free(ref); free(got);
     }
@@ -99,7 +104,7 @@ static void test_rope(void **state) {
         memcpy(b, x, sizeof(float) * (size_t)(rows * ld));
         pare_rope_ref_f32(a, ld, rows, heads, D, pos, inv, 1.25f, (pare_rope_mode)mode);
         pare_rope_f32(b, ld, rows, heads, D, c, s, (pare_rope_mode)mode, NULL);
-        expect_close(mode ? "rope norm" : "rope neox", b, a, rows * ld, 1e-6);
+        expect_close_in("rope", mode ? "rope norm" : "rope neox", b, a, rows * ld, ROPE_TOL);
         free(a);
         free(b);
     }
@@ -154,10 +159,10 @@ static void test_attention_kv(void **state) {
                 char what[96];
                 snprintf(what, sizeof what, "attention_kv %s H%lld/%lld D%lld", isa[i].name, (long long)H,
                          (long long)KVH, (long long)D);
-                expect_close(what, got, ref, n * H * D, 1e-5);
+                expect_close_in("attention_kv", what, got, ref, n * H * D, ATTN_KV_TOL);
             }
         pare_attention_kv_f32(&a, p3);
-        expect_close("attention_kv dispatch", got, ref, n * H * D, 1e-5);
+        expect_close_in("attention_kv", "attention_kv dispatch", got, ref, n * H * D, ATTN_KV_TOL);
         free(k); free(v); free(q); free(ref); free(got);
     }
     pare_pool_free(p3);

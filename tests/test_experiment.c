@@ -12,6 +12,9 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <string.h>
 
 static void test_split(void **state) {
@@ -119,6 +122,80 @@ static void test_latency_stats(void **state) {
     assert_float_equal(s[0], 10, 0); /* samples kept in their order */
 }
 
+/* Adaptive warm-up (issue 18, item 7): passes that speed up (cold pages,
+ * the clock ramping) are warm-up until 5 in a row agree within 10%; the
+ * timed repetitions come after. */
+typedef struct fake_pass {
+    int calls;
+    const double *ms;
+    int n_ms;
+    double sleep_s;
+} fake_pass;
+
+static pare_status fake(void *ctx, double *ms, pare_err *err) {
+    (void)err;
+    fake_pass *f = ctx;
+    ms[0] = ms[1] = f->ms[f->calls < f->n_ms ? f->calls : f->n_ms - 1];
+    f->calls++;
+    if (f->sleep_s > 0) {
+        const double t0 = pare_time_now();
+        while (pare_time_now() - t0 < f->sleep_s) {} /* this process's own CPU */
+    }
+    return PARE_OK;
+}
+
+static void test_warmup(void **state) {
+    (void)state;
+    static const double ramp[] = {50, 40, 30, 20, 14, 11, 10, 10.5, 10, 10.2, 10.1, 10};
+    double samples[4];
+    fake_pass f = {.ms = ramp, .n_ms = 12};
+    exp_timing t = {.fn = fake, .ctx = &f, .n_values = 1, .warmup_min = 2, .reps = 4, .samples = {samples}};
+    pare_err err = {0};
+    tu_assert_ok(exp_time(&t, &err), &err);
+    /* passes 6..10 (11, 10, 10.5, 10, 10.2) are the first 5 within 10% */
+    assert_int_equal(t.warmup, 10);
+    for (int i = 0; i < 4; i++) assert_true(samples[i] <= 10.5);
+    /* a warm-up that never settles stops at EXP_WARMUP_MAX passes */
+    fake_pass g = {0};
+    exp_timing u = {.fn = fake, .ctx = &g, .n_values = 1, .warmup_min = 1, .reps = 1, .samples = {samples}};
+    static double alt[EXP_WARMUP_MAX + 8];
+    for (int i = 0; i < EXP_WARMUP_MAX + 8; i++) alt[i] = i % 2 ? 20 : 10;
+    g.ms = alt, g.n_ms = EXP_WARMUP_MAX + 8;
+    tu_assert_ok(exp_time(&u, &err), &err);
+    assert_int_equal(u.warmup, EXP_WARMUP_MAX);
+}
+
+/* The CPU time of other processes while a cell is timed: a busy child on
+ * this machine shows as a share well above the busy threshold; alone, the
+ * share stays low. */
+static void test_busy_machine(void **state) {
+    (void)state;
+    static const double flat[] = {5};
+    double samples[20];
+    pare_err err = {0};
+    fake_pass f = {.ms = flat, .n_ms = 1, .sleep_s = 0.02};
+    exp_timing t = {.fn = fake, .ctx = &f, .n_values = 1, .warmup_min = 0, .reps = 20, .samples = {samples}};
+    tu_assert_ok(exp_time(&t, &err), &err);
+    const double quiet = t.others_cpu;
+    pid_t pid = fork();
+    if (pid == 0) {
+        const double t0 = pare_time_now();
+        while (pare_time_now() - t0 < 5) {}
+        _exit(0);
+    }
+    f.calls = 0;
+    tu_assert_ok(exp_time(&t, &err), &err);
+    const double busy = t.others_cpu;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    print_message("others' share of the CPUs: %.2f alone, %.2f with one busy process (%ld cores)\n", quiet, busy,
+                  sysconf(_SC_NPROCESSORS_ONLN));
+    if (quiet < 0 || busy < 0) tu_skip("no /proc/stat: the share is unknown here");
+    /* the child alone is one core's worth, 1 / cores of the machine */
+    assert_true(busy > EXP_BUSY_SHARE);
+    assert_true(busy > 0.6 / (double)sysconf(_SC_NPROCESSORS_ONLN));
+}
+
 static const char *GOOD =
     "name: x\n"
     "models: [a/m1, {name: two, path: /abs/m2}]\n"
@@ -202,6 +279,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split),   cmocka_unit_test(test_metrics),       cmocka_unit_test(test_prune),
         cmocka_unit_test(test_head),    cmocka_unit_test(test_latency_stats), cmocka_unit_test(test_config),
+        cmocka_unit_test(test_warmup),  cmocka_unit_test(test_busy_machine),
     };
     return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

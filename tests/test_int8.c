@@ -70,7 +70,7 @@ static void test_gemm_exact(void **state) {
     };
     int ns = (int)(sizeof shapes / sizeof *shapes);
     for (int i = 0; i < ns; i++) {
-        if (quick() && shapes[i][0] * shapes[i][1] * shapes[i][2] > 20000000) continue;
+        if (quick() && shapes[i][0] * shapes[i][1] * shapes[i][2] > 80000000) continue; /* the sanitizer run keeps BERT's FFN shape */
         check_gemm(shapes[i][0], shapes[i][1], shapes[i][2], 0, pools, 3, &st);
     }
     check_gemm(6, 40, 300, 1, pools, 3, &st);
@@ -145,7 +145,7 @@ static void test_forward(void **state) {
     pare_err err = {0};
     pare_pool *pool = pare_pool_create(2, &err);
     static const pare_kernel_impl impls[] = {PARE_KERNEL_REF, PARE_KERNEL_AVX2, PARE_KERNEL_AVX512, PARE_KERNEL_AUTO};
-    for (size_t ii = 0; ii < 3; ii++)
+    for (size_t ii = 0; ii < sizeof impls / sizeof *impls; ii++) /* ref, maddubs, VNNI, AMX */
         for (int stat = 0; stat < 2; stat++)
             for (int a = 0; a < 2; a++) {
                 pare_act act = a ? PARE_ACT_GELU_ERF : PARE_ACT_NONE;
@@ -162,8 +162,11 @@ static void test_forward(void **state) {
                 pare_act_ref_f32(want, m * n, act);
                 void *scratch = aligned_alloc(64, (pare_qlinear_scratch_bytes(&l, m) + 63) / 64 * 64);
                 pare_qlinear_forward(&l, x, m, y, act, scratch, pool);
-                double d = tu_max_abs_diff(y, want, m * n);
-                if (d > 1e-4) fail_msg("%s static=%d act=%d: max diff %g", pare_qisa_name(l.isa), stat, a, d);
+                double d = tu_max_abs_diff(y, want, m * n), mx = 0;
+                for (int64_t i = 0; i < m * n; i++) mx = fmax(mx, fabs(want[i]));
+                /* the int32 sums are exact; the scale products and the GELU in f32: measured 0.53 of this */
+                if (!tu_err("int8 forward", d, 2e-7 * (1 + mx)))
+                    fail_msg("%s static=%d act=%d: max diff %g", pare_qisa_name(l.isa), stat, a, d);
                 free(scratch);
                 pare_arena_free(ar);
             }

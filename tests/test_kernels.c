@@ -2,15 +2,25 @@
  * data, for ragged shapes, every implementation this CPU has, every
  * activation, and pools of 1 and 3 threads.
  *
- * Tolerances (stated relative to the size of the result):
- *   GEMM        max|diff| <= 1e-5 * (1 + max|ref|) * max(1, k / 768)
+ * Tolerances (stated relative to the size of the result; the constants and
+ * what they were measured against are below the includes):
+ *   GEMM, sgemm max|diff| <= GEMM_TOL * (1 + max|ref|) * max(1, k / 768)
  *               (fp32 accumulation in a different order vs double)
- *   activations max|diff| <= 3e-7 * (1 + |ref|) per element (the fast erf
- *               is within 1e-7 of erf; libm erff/tanhf/expf are ~1 ulp)
- *   layernorm   max|diff| <= 2e-6 * (1 + max|ref|), also with the residual add fused
- *   attention   max|diff| <= 1e-5 * (1 + max|ref|) */
+ *   activations max|diff| <= ACT_TOL * (1 + |ref|) per element (the fast erf
+ *               is within 1e-7 of erf; the reference is libm in double)
+ *   layernorm   max|diff| <= LN_TOL * (1 + max|ref|), also with the residual add fused
+ *   attention   max|diff| <= ATTN_TOL * (1 + max|ref|) */
 #include "testutil.h"
 #include "kernels/cpu/kern_internal.h"
+
+/* The tolerances (see the top), each about 2-3x the largest error measured
+ * over every shape, ISA and pool (Sapphire Rapids, session 9; tu_err prints
+ * the share each run uses): */
+#define GEMM_TOL 3e-6    /* measured 0.36 of it */
+#define SGEMM_TOL 3e-6   /* of (1 + max|C|) * max(1, K / 768); measured 0.35 of it */
+#define ACT_TOL 3e-7     /* per element, of (1 + |ref|); measured 0.46 */
+#define LN_TOL 1e-6      /* measured 0.53 */
+#define ATTN_TOL 2e-6    /* measured 0.33 */
 
 #include <math.h>
 #include <stdlib.h>
@@ -111,7 +121,7 @@ static void check_gemm(int64_t m, int64_t n, int64_t k, bool with_bias, pare_poo
     assert_non_null(ref_act);
     assert_non_null(y);
     pare_gemm_ref_f32(x, w, bias, ref, m, n, k);
-    double tol_base = 1e-5 * (k > 768 ? (double)k / 768.0 : 1.0);
+    double tol_base = GEMM_TOL * (k > 768 ? (double)k / 768.0 : 1.0);
     pare_arena *ar = pare_arena_create(0);
     for (int impl = PARE_KERNEL_REF; impl <= PARE_KERNEL_AVX512; impl++) {
         if ((int)pare_kernel_resolve((pare_kernel_impl)impl) != impl) continue; /* CPU lacks it */
@@ -127,7 +137,7 @@ static void check_gemm(int64_t m, int64_t n, int64_t k, bool with_bias, pare_poo
                 for (int64_t i = 0; i < m * n + guard; i++) y[i] = 12345.0f;
                 pare_linear_forward(&l, x, m, y, all_acts[a], pools[p]);
                 double d = tu_max_abs_diff(y, ref_act, m * n);
-                if (!(d <= tol))
+                if (!tu_err("gemm", d, tol))
                     fail_msg("gemm %s m=%lld n=%lld k=%lld bias=%d act=%d threads=%d: "
                              "max diff %g > tol %g",
                              pare_kernel_impl_name((pare_kernel_impl)impl), (long long)m,
@@ -171,7 +181,7 @@ static void test_gemm_bert_shape(void **state) {
     assert_non_null(p2);
     pare_pool *pools[1] = {p2};
     uint64_t st = 42;
-    if (quick()) check_gemm(16, 384, 1536, true, pools, 1, &st);
+    if (quick()) check_gemm(128, 384, 1536, true, pools, 1, &st); /* the sanitizer run: MiniLM's FFN at seq 128 */
     else check_gemm(128, 768, 3072, true, pools, 1, &st);
     pare_pool_free(p2);
 }
@@ -207,6 +217,9 @@ static void test_sgemm(void **state) {
             memcpy(want, c0, sizeof(float) * (size_t)(M * g.ldc));
             g.C = want;
             pare_sgemm_ref(&g);
+            double cmax = 0;
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < N; j++) cmax = fmax(cmax, fabs(want[i * g.ldc + j]));
             for (int im = 0; im < 2; im++) {
                 memcpy(got, c0, sizeof(float) * (size_t)(M * g.ldc));
                 g.C = got;
@@ -215,7 +228,7 @@ static void test_sgemm(void **state) {
                     for (int64_t j = 0; j < g.ldc; j++) {
                         const float w = want[i * g.ldc + j], x = got[i * g.ldc + j];
                         if (j >= N) assert_true(x == c0[i * g.ldc + j]); /* the padding is not touched */
-                        else if (!(fabsf(w - x) <= 1e-5f * (float)K + 1e-5f))
+                        else if (!tu_err("sgemm", fabsf(w - x), SGEMM_TOL * (1 + cmax) * fmax(1.0, (double)K / 768)))
                             fail_msg("sgemm %s M %lld N %lld K %lld variant %d: [%lld, %lld] %g, want %g",
                                      pare_kernel_impl_name(impls[im]), (long long)M, (long long)N, (long long)K, v,
                                      (long long)i, (long long)j, x, w);
@@ -248,8 +261,8 @@ static void test_act(void **state) {
                 else isas[is].act(a, len, all_acts[k]);
                 pare_act_ref_f32(b, len, all_acts[k]);
                 for (int64_t i = 0; i < n; i++) {
-                    double tol = 3e-7 * (1.0 + fabs(b[i]));
-                    if (!(fabs((double)a[i] - b[i]) <= tol))
+                    double tol = ACT_TOL * (1.0 + fabs(b[i]));
+                    if (!tu_err("activations", fabs((double)a[i] - b[i]), tol))
                         fail_msg("act %d (%s) len %lld x=%g: fast %.9g ref %.9g", k,
                                  is == n_isa ? "public" : isas[is].name, (long long)len, x[i], a[i],
                                  b[i]);
@@ -284,21 +297,21 @@ static void test_layernorm(void **state) {
         assert_non_null(ref);
         assert_non_null(y);
         pare_layernorm_ref_f32(x, g, b, ref, rows, dim, 1e-12f);
-        double tol = 2e-6 * (1.0 + max_abs(ref, rows * dim));
+        double tol = LN_TOL * (1.0 + max_abs(ref, rows * dim));
         pare_pool *pools[2] = {NULL, p3};
         for (int p = 0; p < 2; p++) {
             pare_layernorm_f32(x, g, b, y, rows, dim, 1e-12f, pools[p]);
             double d = tu_max_abs_diff(y, ref, rows * dim);
-            if (!(d <= tol)) fail_msg("layernorm dim %lld: diff %g > %g", (long long)dim, d, tol);
+            if (!tu_err("layernorm", d, tol)) fail_msg("layernorm dim %lld: diff %g > %g", (long long)dim, d, tol);
         }
         memcpy(y, x, (size_t)(rows * dim) * 4); /* in place */
         pare_layernorm_f32(y, g, b, y, rows, dim, 1e-12f, p3);
-        assert_true(tu_max_abs_diff(y, ref, rows * dim) <= tol);
+        assert_true(tu_err("layernorm", tu_max_abs_diff(y, ref, rows * dim), tol));
         isa_fns isas[3];
         for (int is = 0, n_isa = isa_list(isas); is < n_isa; is++) {
             isas[is].ln(x, NULL, g, b, y, 0, rows, dim, 1e-12f);
             double d = tu_max_abs_diff(y, ref, rows * dim);
-            if (!(d <= tol))
+            if (!tu_err("layernorm", d, tol))
                 fail_msg("layernorm %s dim %lld: diff %g > %g", isas[is].name, (long long)dim, d,
                          tol);
         }
@@ -309,23 +322,23 @@ static void test_layernorm(void **state) {
         assert_non_null(hc);
         assert_non_null(xc);
         pare_add_layernorm_ref_f32(h, x, g, b, ref, rows, dim, 1e-12f);
-        tol = 2e-6 * (1.0 + max_abs(ref, rows * dim));
+        tol = LN_TOL * (1.0 + max_abs(ref, rows * dim));
         for (int p = 0; p < 2; p++) {
             pare_add_layernorm_f32(h, x, g, b, y, rows, dim, 1e-12f, pools[p]);
             double d = tu_max_abs_diff(y, ref, rows * dim);
-            if (!(d <= tol)) fail_msg("add+layernorm dim %lld: diff %g > %g", (long long)dim, d, tol);
+            if (!tu_err("layernorm", d, tol)) fail_msg("add+layernorm dim %lld: diff %g > %g", (long long)dim, d, tol);
         }
         memcpy(hc, h, (size_t)(rows * dim) * 4);
         memcpy(xc, x, (size_t)(rows * dim) * 4);
         pare_add_layernorm_f32(hc, xc, g, b, xc, rows, dim, 1e-12f, p3); /* y = res */
-        assert_true(tu_max_abs_diff(xc, ref, rows * dim) <= tol);
+        assert_true(tu_err("layernorm", tu_max_abs_diff(xc, ref, rows * dim), tol));
         memcpy(xc, x, (size_t)(rows * dim) * 4);
         pare_add_layernorm_f32(hc, xc, g, b, hc, rows, dim, 1e-12f, NULL); /* y = x */
-        assert_true(tu_max_abs_diff(hc, ref, rows * dim) <= tol);
+        assert_true(tu_err("layernorm", tu_max_abs_diff(hc, ref, rows * dim), tol));
         for (int is = 0, n_isa = isa_list(isas); is < n_isa; is++) {
             isas[is].ln(h, x, g, b, y, 0, rows, dim, 1e-12f);
             double d = tu_max_abs_diff(y, ref, rows * dim);
-            if (!(d <= tol))
+            if (!tu_err("layernorm", d, tol))
                 fail_msg("add+layernorm %s dim %lld: diff %g > %g", isas[is].name, (long long)dim,
                          d, tol);
         }
@@ -365,9 +378,9 @@ static void check_attention(int64_t B, int64_t T, int64_t H, int64_t D, int mask
     for (int64_t i = 0; i < B * T * HD; i++) out[i] = NAN;
     if (isa) isa->attn(&a, pool);
     else pare_attention_f32(&a, pool);
-    double tol = 1e-5 * (1.0 + max_abs(ref, B * T * HD));
+    double tol = ATTN_TOL * (1.0 + max_abs(ref, B * T * HD));
     double d = tu_max_abs_diff(out, ref, B * T * HD);
-    if (!(d <= tol))
+    if (!tu_err("attention", d, tol))
         fail_msg("attention %s B=%lld T=%lld H=%lld D=%lld mask=%d causal=%d: diff %g > %g",
                  isa ? isa->name : "public", (long long)B, (long long)T, (long long)H,
                  (long long)D, mask_kind, causal, d, tol);

@@ -28,6 +28,28 @@ void tu_missing(const char *what, const char *path, const char *hint) {
     skip();
 }
 
+enum { TU_MAX_FAMILIES = 64 };
+static struct {
+    char name[64];
+    double ratio, err;
+} tu_fam[TU_MAX_FAMILIES];
+static int tu_n_fam;
+
+bool tu_err(const char *family, double err, double tol) {
+    int i = 0;
+    while (i < tu_n_fam && strcmp(tu_fam[i].name, family)) i++;
+    if (i == tu_n_fam && tu_n_fam < TU_MAX_FAMILIES) snprintf(tu_fam[tu_n_fam++].name, sizeof tu_fam[0].name, "%s", family);
+    const double r = tol > 0 ? err / tol : (err > 0 ? INFINITY : 0);
+    if (i < tu_n_fam && (r > tu_fam[i].ratio || isnan(r))) tu_fam[i].ratio = r, tu_fam[i].err = err;
+    return err <= tol;
+}
+
+void tu_err_report(void) {
+    for (int i = 0; i < tu_n_fam; i++)
+        print_message("error budget %-28s largest error / tolerance %.3f (error %.3g)\n", tu_fam[i].name, tu_fam[i].ratio,
+                      tu_fam[i].err);
+}
+
 void tu_skip(const char *why) {
     print_message("SKIP: %s\n", why);
     n_skipped++;
@@ -35,6 +57,7 @@ void tu_skip(const char *why) {
 }
 
 int tu_result(int failed) {
+    tu_err_report();
     if (failed) return failed;
     if (n_skipped) {
         print_message("%d test(s) skipped: reported to ctest as skipped (exit 77), not passed\n", n_skipped);

@@ -19,6 +19,13 @@ const char *tu_path(char *buf, size_t cap, const char *rel);
  * tu_result makes the executable exit 77, ctest's SKIP_RETURN_CODE, so the
  * skip is reported as one, never as a pass. */
 void tu_missing(const char *what, const char *path, const char *hint);
+/* Error budgets: tu_err(family, err, tol) is true when err <= tol and keeps
+ * the largest err / tol per family; tu_err_report() prints them. A family's
+ * tolerance is meant to be at most about 3x the error it measures (ratio
+ * 0.33 or more on the machine that set it), so a bug that adds error
+ * shows; the comment beside each tolerance says what was measured. */
+bool tu_err(const char *family, double err, double tol);
+void tu_err_report(void);
 /* Skip for what this machine lacks (a GPU, an instruction set): counted as
  * tu_missing's skips, but not a failure under CI=true. */
 void tu_skip(const char *why);

@@ -267,6 +267,13 @@ static void measure_note(const rdata *d, char *buf, size_t cap) {
                  n_noisy, n_noisy == 1 ? "" : "s", EXP_NOISY_SPREAD);
 }
 
+/* the baseline's p50 over the cell's at the first latency row, NAN if unknown */
+static double speedup(const rdata *d, const rcell *c) {
+    const rcell *b = base_of(d, c);
+    if (!b || !c->n_lat || !b->n_lat || !(c->lat[0].p50 > 0)) return NAN;
+    return b->lat[0].p50 / c->lat[0].p50;
+}
+
 /* every row's columns as strings, shared by markdown, HTML and CSV */
 enum { COL_MODEL, COL_PIPE, COL_STEPS, COL_SIZE, COL_COMP, COL_LAT, COL_P99, COL_SPEED, COL_LAT2, COL_THR2,
        COL_EM, COL_DEM, COL_MICRO, COL_MACRO, COL_AGREE, COL_TRAIN, COL_STATUS, N_COLS };
@@ -287,11 +294,13 @@ static void row_cols(const rdata *d, const rcell *c, char cols[N_COLS][160]) {
     else snprintf(cols[COL_STATUS], 160, "ok");
     snprintf(cols[COL_SIZE], 160, "%.1f", c->disk / 1e6);
     snprintf(cols[COL_COMP], 160, b && c->disk ? "%.2fx" : "-", b ? (double)b->disk / (double)c->disk : 0);
-    const rlat *l = c->n_lat ? &c->lat[0] : NULL, *bl = b && b->n_lat ? &b->lat[0] : NULL;
+    const rlat *l = c->n_lat ? &c->lat[0] : NULL;
     if (l) {
         snprintf(cols[COL_LAT], 160, "%.2f", l->p50);
         snprintf(cols[COL_P99], 160, "%.2f", l->p99);
-        snprintf(cols[COL_SPEED], 160, bl && l->p50 > 0 ? "%.2fx" : "-", bl ? bl->p50 / l->p50 : 0);
+        const double sp = speedup(d, c);
+        if (!isnan(sp)) snprintf(cols[COL_SPEED], 160, "%.2fx", sp);
+        else snprintf(cols[COL_SPEED], 160, "-");
     }
     if (c->n_lat > 1) {
         snprintf(cols[COL_LAT2], 160, "%.1f", c->lat[c->n_lat - 1].p50);
@@ -361,6 +370,16 @@ static void md_esc(FILE *f, const char *s) {
     }
 }
 
+/* measure_note's text, escaped for the format, between open and close */
+static void write_note(FILE *f, const rdata *d, void (*esc)(FILE *, const char *), const char *open, const char *close) {
+    char note[2048];
+    measure_note(d, note, sizeof note);
+    if (!note[0]) return;
+    fputs(open, f);
+    esc(f, note);
+    fputs(close, f);
+}
+
 static void write_md(FILE *f, const rdata *d) {
     const char *names[N_COLS];
     char b1[64], b2[64], cols[N_COLS][160];
@@ -405,13 +424,7 @@ static void write_md(FILE *f, const rdata *d) {
               "sequence length, after warm-up; p50/p99 over the repetitions. Accuracy: test split; agreement: identical "
               "predicted label sets as the baseline.\n",
               f);
-    char note[2048];
-    measure_note(d, note, sizeof note);
-    if (note[0]) {
-        fputs("\n", f);
-        md_esc(f, note);
-        fputs("\n", f);
-    }
+    write_note(f, d, md_esc, "\n", "\n");
 }
 
 static void cell_label(const rdata *d, const rcell *c, char *buf, size_t cap) {
@@ -523,13 +536,7 @@ static void write_html(FILE *f, const rdata *d) {
           "texts padded to the sequence length, after warm-up. Speed-up and compression are against the baseline pipeline "
           "of the same model; agreement is the share of test examples whose predicted label set equals the baseline's.</p>\n",
           f);
-    char note[2048];
-    measure_note(d, note, sizeof note);
-    if (note[0]) {
-        fputs("<p class=\"note\">", f);
-        html_esc(f, note);
-        fputs("</p>\n", f);
-    }
+    write_note(f, d, html_esc, "<p class=\"note\">", "</p>\n");
     fputs("<script>console.log('pare report: ' + document.querySelectorAll('svg.chart').length + ' charts');</script>\n"
           "</body></html>\n",
           f);
@@ -606,6 +613,7 @@ static void write_json(FILE *f, const rdata *d) {
             }
         }
         if (!isnan(c->agreement)) cJSON_AddNumberToObject(o, "agreement", c->agreement);
+        if (!isnan(speedup(d, c))) cJSON_AddNumberToObject(o, "speedup", speedup(d, c));
         for (int k = 0; k < c->n_lat; k++) {
             const rlat *t = &c->lat[k];
             cJSON *l = cJSON_CreateObject();

@@ -32,6 +32,16 @@ skip_part() {
     n_skip=$((n_skip + 1))
 }
 
+# the three real inputs most tests use, required: $smol, $minilm, $data
+use_real_inputs() {
+    smol=$(model_dir smollm2)/SmolLM2-135M-Instruct.Q4_1.gguf
+    minilm=$(model_dir minilm-l6)
+    data=$(data_path semeval2018-ec/2018-E-c-En-train.txt)
+    require "$smol" "the SmolLM2 GGUF"
+    require "$minilm" "MiniLM-L6"
+    require "$data" "the SemEval data"
+}
+
 ok() { n_pass=$((n_pass + 1)); }
 bad() { n_fail=$((n_fail + 1)); echo "FAIL: $*" >&2; }
 
@@ -69,7 +79,9 @@ expect_eq() { if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; f
 expect_match() { if printf '%s' "$2" | grep -qE -- "$3"; then ok; else bad "$1: output does not match /$3/: $(printf '%s' "$2" | head -c 300)"; fi; }
 
 finish() {
-    echo "$n_pass passed, $n_fail failed${n_skip:+, $n_skip part(s) skipped}"
+    local skipped=""
+    [ "$n_skip" -gt 0 ] && skipped=", $n_skip part(s) skipped"
+    echo "$n_pass passed, $n_fail failed$skipped"
     [ "$n_fail" -eq 0 ] || exit 1
     [ "$n_skip" -eq 0 ] || exit 77
 }

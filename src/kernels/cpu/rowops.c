@@ -42,20 +42,23 @@ bool pare_cpu_vnni(void) {
 
 /* ---- references */
 
-static float act_ref_one(float v, pare_act act) {
+/* The activations from their definitions, in double with libm: no
+ * constant here is shared with the fast paths (vmath.h), so a wrong digit
+ * there shows as a difference, not as agreement. */
+static double act_ref_one(double v, pare_act act) {
     switch (act) {
     case PARE_ACT_NONE: return v;
-    case PARE_ACT_GELU_ERF: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    case PARE_ACT_GELU_TANH:
-        return 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
-    case PARE_ACT_RELU: return v > 0.0f ? v : 0.0f;
-    case PARE_ACT_SILU: return v / (1.0f + expf(-v));
+    case PARE_ACT_GELU_ERF: return 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+    case PARE_ACT_GELU_TANH: /* GELU's tanh approximation (Hendrycks & Gimpel), sqrt(2/pi) and 0.044715 */
+        return 0.5 * v * (1.0 + tanh(sqrt(2.0 / acos(-1.0)) * (v + 0.044715 * v * v * v)));
+    case PARE_ACT_RELU: return v > 0.0 ? v : 0.0;
+    case PARE_ACT_SILU: return v / (1.0 + exp(-v));
     }
     return v;
 }
 
 void pare_act_ref_f32(float *x, int64_t n, pare_act act) {
-    for (int64_t i = 0; i < n; i++) x[i] = act_ref_one(x[i], act);
+    for (int64_t i = 0; i < n; i++) x[i] = (float)act_ref_one((double)x[i], act);
 }
 
 static void layernorm_ref(const float *x, const float *res, const float *gamma, const float *beta,
